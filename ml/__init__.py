@@ -1,0 +1,1 @@
+"""Machine-learning models (personas, churn, lifetime value, recommendations): plain Python, no Dagster."""
