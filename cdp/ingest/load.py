@@ -238,7 +238,12 @@ def _logged(result: FileResult) -> FileResult:
     # Counts and file names only: row content may hold personal data.
     log.info(
         "%s %s: %s, rows in %d, loaded %d, rejected %d",
-        result.source, result.file_path, result.status, result.rows_in, result.rows_loaded, result.rows_rejected,
+        result.source,
+        result.file_path,
+        result.status,
+        result.rows_in,
+        result.rows_loaded,
+        result.rows_rejected,
     )
     return result
 
@@ -253,13 +258,17 @@ def _load_content(con, source: Source, path: Path, fmt: str, encoding: str, resu
         result.status, result.message = "empty", "file has no header and no rows"
         return
     notes = list(read.notes)
-    result.rows_in = _count(con, "select count(*) from _landing_rows") + _count(con, "select count(*) from _parse_rejects")
+    result.rows_in = _count(con, "select count(*) from _landing_rows") + _count(
+        con, "select count(*) from _parse_rejects"
+    )
     missing = [c for c in source.required_columns if c not in read.columns]
     if missing:
         result.status = "rejected"
         result.rows_rejected = result.rows_in
         result.message = "; ".join(
-            [f"file rejected: required column(s) missing: {', '.join(missing)}; columns found: {', '.join(read.columns)}"]
+            [
+                f"file rejected: required column(s) missing: {', '.join(missing)}; columns found: {', '.join(read.columns)}"
+            ]
             + notes
         )
         return
@@ -282,9 +291,22 @@ def _record_history(con, result: FileResult, run_id, fmt, size, checksum, encodi
     con.execute(
         "insert into audit.load_history values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
-            result.load_id, run_id, result.source, result.file_path, fmt, size, checksum, encoding,
-            result.status, result.rows_in, result.rows_loaded, result.rows_rejected, result.fields_nulled,
-            result.message, started_at, datetime.now(UTC),
+            result.load_id,
+            run_id,
+            result.source,
+            result.file_path,
+            fmt,
+            size,
+            checksum,
+            encoding,
+            result.status,
+            result.rows_in,
+            result.rows_loaded,
+            result.rows_rejected,
+            result.fields_nulled,
+            result.message,
+            started_at,
+            datetime.now(UTC),
         ],
     )
 

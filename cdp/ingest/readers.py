@@ -228,7 +228,7 @@ def read_jsonl_file(
     con.execute(
         f"""
         create or replace temp table _read_rows as
-        select _record_number, _line_number{', ' + extracted if extracted else ''}
+        select _record_number, _line_number{", " + extracted if extracted else ""}
         from _json_lines where problem is null
         """
     )
@@ -260,7 +260,7 @@ def read_parquet_file(con: duckdb.DuckDBPyConnection, path: Path, tag: str) -> R
     con.execute(
         f"""
         create or replace temp table _landing_rows as
-        select {', '.join(casts)}, file_row_number + 1 as _record_number, cast(null as bigint) as _line_number
+        select {", ".join(casts)}, file_row_number + 1 as _record_number, cast(null as bigint) as _line_number
         from read_parquet({quote_literal(str(path))}, file_row_number = true)
         """
     )

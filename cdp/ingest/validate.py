@@ -124,7 +124,9 @@ def build_validation_select(
         rejects.append(f"case when {empty} then 'one of {', '.join(group)} is required' end")
 
     parsed_cols = ",\n    ".join(f"{chk.parsed} as {quote_ident('__' + chk.column.name)}" for chk in checks)
-    reject_list = f"list_filter([{', '.join(rejects)}]::varchar[], lambda r: r is not null)" if rejects else "[]::varchar[]"
+    reject_list = (
+        f"list_filter([{', '.join(rejects)}]::varchar[], lambda r: r is not null)" if rejects else "[]::varchar[]"
+    )
     issue_list = (
         f"list_filter([{', '.join(issues)}], lambda i: i.reason is not null)"
         if issues

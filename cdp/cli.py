@@ -1,0 +1,108 @@
+"""The ``cdp`` command line."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import click
+
+from cdp import settings
+
+
+def _parse_date(_ctx, _param, value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError as exc:
+        raise click.BadParameter(f"{value!r} is not a date in YYYY-MM-DD form") from exc
+
+
+@click.group()
+def main() -> None:
+    """CDP Warehouse: landing files -> DuckDB -> dbt marts -> audience files."""
+
+
+@main.command()
+@click.option("--customers", type=click.IntRange(min=1), required=True, help="Number of real persons.")
+@click.option("--days", type=click.IntRange(min=1), default=90, show_default=True, help="Days of history.")
+@click.option("--seed", type=int, default=42, show_default=True)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option(
+    "--end-date",
+    callback=_parse_date,
+    default="2026-09-30",
+    show_default=True,
+    help="Last day of the history (fixed, so the same seed gives the same bytes).",
+)
+@click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+def generate(customers: int, days: int, seed: int, out_dir: Path, end_date: str, no_progress: bool) -> None:
+    """Write a synthetic landing directory with ground truth under DIR/_truth/."""
+    from cdp.generate import generate_landing
+
+    started = time.perf_counter()
+    summary = generate_landing(
+        out_dir,
+        customers=customers,
+        days=days,
+        seed=seed,
+        end_date=date.fromisoformat(end_date),
+        progress=not no_progress,
+    )
+    click.echo(f"generated {out_dir} in {time.perf_counter() - started:.1f}s")
+    for key, value in summary.items():
+        if not isinstance(value, dict | list):
+            click.echo(f"  {key}: {value}")
+
+
+@main.command()
+@click.option(
+    "--landing-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=settings.landing_dir,
+    show_default="seeds/sample",
+)
+@click.option(
+    "--warehouse",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=settings.warehouse_path,
+    show_default="warehouse/cdp.duckdb",
+)
+@click.option(
+    "--export-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=settings.export_dir,
+    show_default="exports",
+)
+@click.option("--as-of", callback=_parse_date, default=None, help="YYYY-MM-DD; default: latest date in the data.")
+@click.option("--churn-horizon-days", type=click.IntRange(min=1), default=90, show_default=True)
+def run(landing_dir: Path, warehouse: Path, export_dir: Path, as_of: str | None, churn_horizon_days: int) -> None:
+    """Run the whole pipeline in-process through the Dagster definitions."""
+    if not landing_dir.is_dir():
+        raise click.ClickException(f"landing directory {landing_dir} does not exist")
+    os.environ.update(
+        CDP_LANDING_DIR=str(landing_dir.resolve()),
+        CDP_WAREHOUSE=str(warehouse.resolve()),
+        CDP_EXPORT_DIR=str(export_dir.resolve()),
+        DBT_SEND_ANONYMOUS_USAGE_STATS="false",
+    )
+    from cdp.pipeline import run_pipeline
+
+    outcome = run_pipeline(
+        landing_dir=landing_dir.resolve(),
+        warehouse=warehouse.resolve(),
+        export_dir=export_dir.resolve(),
+        as_of=as_of,
+        churn_horizon_days=churn_horizon_days,
+    )
+    click.echo(outcome.summary())
+    if not outcome.success:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

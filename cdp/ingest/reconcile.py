@@ -1,0 +1,67 @@
+"""Reconciliation: the audit counts and the tables agree, so nothing was lost."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+
+
+@dataclass
+class Reconciliation:
+    source: str
+    files: int
+    rows_in: int
+    rows_loaded: int
+    rows_rejected: int
+    raw_rows: int
+    quarantined_rows: int
+    rows_in_whole_file_rejects: int
+    unbalanced_files: int
+
+    @property
+    def passed(self) -> bool:
+        return (
+            self.unbalanced_files == 0
+            and self.rows_in == self.rows_loaded + self.rows_rejected
+            and self.raw_rows == self.rows_loaded
+            and self.quarantined_rows + self.rows_in_whole_file_rejects == self.rows_rejected
+        )
+
+    @property
+    def explanation(self) -> str:
+        if self.passed:
+            return (
+                f"{self.rows_in} rows in = {self.rows_loaded} loaded + {self.rows_rejected} rejected "
+                f"over {self.files} files; raw and quarantine tables agree"
+            )
+        return (
+            f"MISMATCH: rows in {self.rows_in}, loaded {self.rows_loaded} (raw table has {self.raw_rows}), "
+            f"rejected {self.rows_rejected} (quarantine has {self.quarantined_rows} + "
+            f"{self.rows_in_whole_file_rejects} in whole-file rejects), unbalanced files {self.unbalanced_files}"
+        )
+
+    def as_metadata(self) -> dict[str, int]:
+        return {k: v for k, v in self.__dict__.items() if isinstance(v, int)}
+
+
+def reconcile_source(con: duckdb.DuckDBPyConnection, source: str) -> Reconciliation:
+    """Compare audit.load_history with what raw.<source> and audit.quarantine actually hold."""
+    history = con.execute(
+        """
+        select
+            count(*),
+            coalesce(sum(rows_in), 0),
+            coalesce(sum(rows_loaded), 0),
+            coalesce(sum(rows_rejected), 0),
+            coalesce(sum(rows_in) filter (where status = 'rejected'), 0),
+            count(*) filter (where rows_in <> rows_loaded + rows_rejected)
+        from audit.load_history
+        where source = ? and status <> 'failed'
+        """,
+        [source],
+    ).fetchall()[0]
+    raw_rows = con.execute(f"select count(*) from raw.{source}").fetchall()[0][0]
+    quarantined = con.execute("select count(*) from audit.quarantine where source = ?", [source]).fetchall()[0][0]
+    files, rows_in, loaded, rejected, whole_file, unbalanced = (int(v) for v in history)
+    return Reconciliation(source, files, rows_in, loaded, rejected, raw_rows, quarantined, whole_file, unbalanced)

@@ -1,0 +1,104 @@
+"""Run every asset in-process through the Dagster definitions, and summarise the run."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+
+SUMMARY_TABLES = [
+    "marts.dim_customers",
+    "marts.customer_identity_map",
+    "marts.fct_orders",
+    "marts.fct_customer_rfm",
+    "marts.customer_consent",
+]
+
+
+@dataclass
+class PipelineOutcome:
+    success: bool
+    run_id: str
+    seconds: float
+    warehouse: Path
+    failed_steps: list[str] = field(default_factory=list)
+    loads: dict = field(default_factory=dict)
+    table_rows: dict = field(default_factory=dict)
+    exports: list[dict] = field(default_factory=list)
+
+    def summary(self) -> str:
+        lines = [f"run {self.run_id}: {'succeeded' if self.success else 'FAILED'} in {self.seconds:.1f}s"]
+        for step in self.failed_steps:
+            lines.append(f"  failed step: {step}")
+        if self.loads:
+            lines.append(
+                "  ingestion: {files} new files ({rejected} rejected whole, {failed} failed); rows in {rows_in}, "
+                "loaded {rows_loaded}, rejected {rows_rejected} (see audit.quarantine)".format(**self.loads)
+            )
+        for table, rows in self.table_rows.items():
+            lines.append(f"  {table}: {rows} rows")
+        for e in self.exports:
+            lines.append(f"  export {e['audience']} -> {e['destination']}: {e['rows']} rows, {e['path']}")
+        return "\n".join(lines)
+
+
+def run_pipeline(
+    landing_dir: Path, warehouse: Path, export_dir: Path, as_of: str | None = None, churn_horizon_days: int = 90
+) -> PipelineOutcome:
+    from orchestration.definitions import ALL_ASSETS
+    from orchestration.defs.resources import make_resources
+
+    started = time.perf_counter()
+    config = {"as_of": as_of, "churn_horizon_days": churn_horizon_days}
+    result = dg.materialize(
+        ALL_ASSETS,
+        resources=make_resources(str(warehouse), str(landing_dir), str(export_dir)),
+        run_config={"ops": {"cdp_dbt_models": {"config": config}}},
+        raise_on_error=False,
+    )
+    outcome = PipelineOutcome(result.success, result.run_id, time.perf_counter() - started, warehouse)
+    outcome.failed_steps = [
+        f"{e.step_key}: {e.event_specific_data.error.message.strip().splitlines()[0]}"
+        for e in result.all_events
+        if e.event_type == dg.DagsterEventType.STEP_FAILURE
+    ]
+    _collect_facts(outcome, export_dir)
+    return outcome
+
+
+def _collect_facts(outcome: PipelineOutcome, export_dir: Path) -> None:
+    if not outcome.warehouse.exists():
+        return
+    with duckdb.connect(str(outcome.warehouse), read_only=True) as con:
+        row = con.execute(
+            """
+            select count(*), count(*) filter (where status = 'rejected'), count(*) filter (where status = 'failed'),
+                   coalesce(sum(rows_in), 0), coalesce(sum(rows_loaded), 0), coalesce(sum(rows_rejected), 0)
+            from audit.load_history where run_id = ?
+            """,
+            [outcome.run_id],
+        ).fetchall()[0]
+        keys = ("files", "rejected", "failed", "rows_in", "rows_loaded", "rows_rejected")
+        outcome.loads = dict(zip(keys, (int(v) for v in row), strict=True))
+        existing = {
+            f"{s}.{t}" for s, t in con.execute("select schema_name, table_name from duckdb_tables()").fetchall()
+        }
+        existing |= {f"{s}.{t}" for s, t in con.execute("select schema_name, view_name from duckdb_views()").fetchall()}
+        for table in SUMMARY_TABLES:
+            if table in existing:
+                outcome.table_rows[table] = con.execute(f"select count(*) from {table}").fetchall()[0][0]
+    for manifest in sorted(Path(export_dir).glob("*/*/*.manifest.json")):
+        data = json.loads(manifest.read_text())
+        if data.get("run_id") == outcome.run_id:
+            outcome.exports.append(
+                {
+                    "audience": data["audience"],
+                    "destination": data["destination"],
+                    "rows": data["row_count"],
+                    "path": str(manifest.with_name(data["file"])),
+                }
+            )

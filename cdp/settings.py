@@ -1,0 +1,22 @@
+"""Default locations, overridable by environment variables (the CLI sets them from its options)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+AUDIENCES_DIR = REPO_ROOT / "audiences"
+
+
+def landing_dir() -> Path:
+    return Path(os.environ.get("CDP_LANDING_DIR", REPO_ROOT / "seeds" / "sample"))
+
+
+def warehouse_path() -> Path:
+    return Path(os.environ.get("CDP_WAREHOUSE", REPO_ROOT / "warehouse" / "cdp.duckdb"))
+
+
+def export_dir() -> Path:
+    return Path(os.environ.get("CDP_EXPORT_DIR", REPO_ROOT / "exports"))

@@ -1,0 +1,1 @@
+"""Dagster wiring for CDP Warehouse: definitions.py assembles the modules in defs/."""

@@ -1,0 +1,1 @@
+"""One module per concern: resources, ingestion, dbt, exports, schedules."""

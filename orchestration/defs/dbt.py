@@ -1,0 +1,75 @@
+"""dbt models, seeds and tests as Dagster assets and asset checks."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Mapping
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
+
+from cdp import settings
+from orchestration.defs.resources import WAREHOUSE_POOL, PipelineConfig, WarehouseResource
+
+DBT_PROJECT = DbtProject(project_dir=settings.DBT_PROJECT_DIR, profiles_dir=settings.DBT_PROJECT_DIR)
+
+
+def ensure_manifest(project: DbtProject = DBT_PROJECT) -> None:
+    """dagster-dbt reads the manifest when definitions load: parse the project if it has none yet."""
+    if project.manifest_path.exists():
+        return
+    env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    subprocess.run(
+        [
+            "dbt",
+            "parse",
+            "--quiet",
+            "--project-dir",
+            str(project.project_dir),
+            "--profiles-dir",
+            str(project.profiles_dir),
+        ],
+        check=True,
+        env=env,
+        cwd=project.project_dir,
+    )
+
+
+ensure_manifest()
+
+
+class CdpDbtTranslator(DagsterDbtTranslator):
+    """Keys follow warehouse names: sources are ``raw/<table>`` (the ingestion assets),
+    models ``<schema>/<model>``; groups follow the dbt layer folders."""
+
+    def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None) -> dg.AssetSpec:
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        props = manifest["sources"].get(unique_id) or manifest["nodes"][unique_id]
+        if props["resource_type"] == "source":
+            return spec.replace_attributes(key=dg.AssetKey(["raw", props["name"]]), group_name="raw")
+        layer = props["fqn"][1] if len(props["fqn"]) > 2 else props["resource_type"]
+        return spec.replace_attributes(key=dg.AssetKey([props["schema"], props["name"]]), group_name=layer)
+
+
+TRANSLATOR = CdpDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+
+
+def dbt_vars(config: PipelineConfig) -> dict[str, Any]:
+    return {"as_of": config.as_of} if config.as_of else {}
+
+
+@dbt_assets(
+    manifest=DBT_PROJECT.manifest_path, project=DBT_PROJECT, dagster_dbt_translator=TRANSLATOR, pool=WAREHOUSE_POOL
+)
+def cdp_dbt_models(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource, config: PipelineConfig
+):
+    """Build and test every dbt model and seed, point-in-time as of ``config.as_of``."""
+    # profiles.yml reads the warehouse path from the environment of the dbt process.
+    os.environ["CDP_WAREHOUSE"] = warehouse.warehouse_path
+    os.environ["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
+    args = ["build", "--vars", json.dumps(dbt_vars(config))]
+    yield from dbt.cli(args, context=context).stream()

@@ -1,0 +1,53 @@
+"""Resources: where the warehouse, landing zone and exports live, and the run's parameters."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+from dagster_dbt import DbtCliResource
+
+from cdp import settings
+
+# DuckDB allows one writing process at a time: every asset that writes the
+# warehouse runs in this pool, whose limit is 1 (dagster.yaml).
+WAREHOUSE_POOL = "duckdb_warehouse"
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """The DuckDB warehouse file plus the landing and export folders around it."""
+
+    warehouse_path: str = str(settings.warehouse_path())
+    landing_dir: str = str(settings.landing_dir())
+    export_dir: str = str(settings.export_dir())
+
+    @contextmanager
+    def connect(self, read_only: bool = False):
+        Path(self.warehouse_path).parent.mkdir(parents=True, exist_ok=True)
+        con = duckdb.connect(self.warehouse_path, read_only=read_only)
+        try:
+            con.execute("set TimeZone = 'UTC'")
+            yield con
+        finally:
+            con.close()
+
+
+class PipelineConfig(dg.Config):
+    """Run parameters shared by every stage."""
+
+    as_of: str | None = None  # YYYY-MM-DD; None = latest date in the data
+    churn_horizon_days: int = 90
+
+
+def make_resources(
+    warehouse_path: str | None = None, landing_dir: str | None = None, export_dir: str | None = None
+) -> dict:
+    warehouse = WarehouseResource(
+        warehouse_path=str(warehouse_path or settings.warehouse_path()),
+        landing_dir=str(landing_dir or settings.landing_dir()),
+        export_dir=str(export_dir or settings.export_dir()),
+    )
+    dbt = DbtCliResource(project_dir=str(settings.DBT_PROJECT_DIR), profiles_dir=str(settings.DBT_PROJECT_DIR))
+    return {"warehouse": warehouse, "dbt": dbt}
