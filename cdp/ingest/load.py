@@ -216,18 +216,24 @@ def load_file(
         result.message = f"file rejected: unsupported file type; expected one of {sorted(contract.file_formats)}"
     elif fp is not None:
         _drop_temp_tables(con)
-        con.execute("begin transaction")
         try:
-            _load_content(con, source, path, fmt, fp.encoding, result, started_at)
-            _record_history(con, result, run_id, fmt, size, checksum, encoding, started_at)
-            con.execute("commit")
-            return _logged(result)
-        except Exception as exc:  # noqa: BLE001 - any failure must roll back and be recorded
-            con.execute("rollback")
+            # Parsing fills connection-local temp tables, outside any transaction:
+            # a parser error must not abort the transaction that records it.
+            read = _read(con, fmt, path, fp.encoding, str(result.load_id), source)
+            con.execute("begin transaction")
+            try:
+                _load_content(con, source, read, result, started_at)
+                _record_history(con, result, run_id, fmt, size, checksum, encoding, started_at)
+                con.execute("commit")
+                return _logged(result)
+            except Exception:
+                con.execute("rollback")
+                raise
+        except Exception as exc:  # noqa: BLE001 - any failure is recorded, and the run goes on
             log.warning("load of %s failed: %s", rel, type(exc).__name__)
             result.status = "failed"
             result.rows_in = result.rows_loaded = result.rows_rejected = result.fields_nulled = 0
-            result.message = result.message or f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
+            result.message = f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
         finally:
             _drop_temp_tables(con)
     _record_history(con, result, run_id, fmt, size, checksum, encoding, started_at)
@@ -248,12 +254,8 @@ def _logged(result: FileResult) -> FileResult:
     return result
 
 
-def _load_content(con, source: Source, path: Path, fmt: str, encoding: str, result: FileResult, started_at) -> None:
-    try:
-        read = _read(con, fmt, path, encoding, str(result.load_id), source)
-    except FileUnreadable as exc:
-        result.message = str(exc)
-        raise
+def _load_content(con, source: Source, read: ReadResult | None, result: FileResult, started_at) -> None:
+    """Check the parsed file's columns and write its rows; runs inside the file's transaction."""
     if read is None:
         result.status, result.message = "empty", "file has no header and no rows"
         return
@@ -267,7 +269,8 @@ def _load_content(con, source: Source, path: Path, fmt: str, encoding: str, resu
         result.rows_rejected = result.rows_in
         result.message = "; ".join(
             [
-                f"file rejected: required column(s) missing: {', '.join(missing)}; columns found: {', '.join(read.columns)}"
+                f"file rejected: required column(s) missing: {', '.join(missing)}",
+                f"columns found: {', '.join(read.columns)}",
             ]
             + notes
         )

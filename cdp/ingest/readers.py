@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 
 from cdp.ingest.validate import quote_ident, quote_literal
 
@@ -165,6 +166,20 @@ def read_csv_file(con: duckdb.DuckDBPyConnection, path: Path, encoding: str, tag
         notes.append(f"delimiter {delimiter!r} detected instead of ','")
     if encoding != "utf-8":
         notes.append(f"file is not UTF-8; decoded as {encoding}")
+    try:
+        _duckdb_read_csv(con, path, names, delimiter, encoding, tag)
+    except duckdb.InvalidInputException:
+        # DuckDB's strict parser gives up on some broken files (e.g. stray carriage
+        # returns); Python's csv module is slower but can account for every record.
+        for name in (f"_rej_err_{tag}", f"_rej_scan_{tag}", "_read_rows"):
+            con.execute(f"drop table if exists {name}")
+        _python_read_csv(con, path, names, delimiter, encoding)
+        notes.append("parsed with the fallback CSV reader")
+    _number_records(con, "_read_rows", "_landing_rows", line_offset=1)
+    return ReadResult(names, notes)
+
+
+def _duckdb_read_csv(con, path: Path, names: list[str], delimiter: str, encoding: str, tag: str) -> None:
     columns = "{" + ", ".join(f"{quote_literal(n)}: 'VARCHAR'" for n in names) + "}"
     con.execute(
         f"""
@@ -179,8 +194,52 @@ def read_csv_file(con: duckdb.DuckDBPyConnection, path: Path, encoding: str, tag
     )
     # Reject line numbers count the header as line 1.
     _collect_parse_rejects(con, tag, line_offset=1)
-    _number_records(con, "_read_rows", "_landing_rows", line_offset=1)
-    return ReadResult(names, notes)
+
+
+def _python_read_csv(con, path: Path, names: list[str], delimiter: str, encoding: str) -> None:
+    """Parse with the csv module: records with the wrong number of fields become parse rejects."""
+    good: dict[str, list] = {"_ordinal": [], **{n: [] for n in names}}
+    rejects: dict[str, list] = {"_record_number": [], "_line_number": [], "reason": [], "raw_content": []}
+    with _open_text_bytes(path) as raw:
+        text = io.TextIOWrapper(raw, encoding=encoding, newline="")
+        reader = csv.reader(text, delimiter=delimiter, strict=False)
+        next(reader, None)
+        record = 0
+        try:
+            for fields in reader:
+                if not fields:
+                    continue
+                record += 1
+                if len(fields) == len(names):
+                    good["_ordinal"].append(len(good["_ordinal"]) + 1)
+                    for name, value in zip(names, fields, strict=True):
+                        good[name].append(value if value != "" else None)
+                else:
+                    rejects["_record_number"].append(record)
+                    rejects["_line_number"].append(record + 1)
+                    rejects["reason"].append(f"wrong number of fields: expected {len(names)}, found {len(fields)}")
+                    rejects["raw_content"].append(delimiter.join(fields))
+        except csv.Error as exc:
+            record += 1
+            rejects["_record_number"].append(record)
+            rejects["_line_number"].append(record + 1)
+            rejects["reason"].append(f"unparseable CSV from here to the end of the file: {exc}")
+            rejects["raw_content"].append(None)
+    good_frame = pd.DataFrame(good).astype({n: "object" for n in names})
+    rejects_frame = pd.DataFrame(rejects)
+    con.register("_good_frame", good_frame)
+    con.register("_rejects_frame", rejects_frame)
+    varchar = ", ".join(f"cast({quote_ident(n)} as varchar) as {quote_ident(n)}" for n in names)
+    con.execute(
+        f"create or replace temp table _read_rows as select cast(_ordinal as bigint) as _ordinal, {varchar} from _good_frame"
+    )
+    con.execute(
+        "create or replace temp table _parse_rejects as select cast(_record_number as bigint) as _record_number, "
+        "cast(_line_number as bigint) as _line_number, cast(reason as varchar) as reason, "
+        "cast(raw_content as varchar) as raw_content from _rejects_frame"
+    )
+    con.unregister("_good_frame")
+    con.unregister("_rejects_frame")
 
 
 def read_jsonl_file(
