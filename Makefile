@@ -1,0 +1,46 @@
+# The two commands a new user needs:
+#   make demo   set up, then run the whole pipeline on the bundled sample (seeds/sample)
+#   make test   set up, then run the test suite (what CI runs: .ci/run)
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+export DAGSTER_HOME := $(CURDIR)/.dagster
+
+.PHONY: setup demo test lint dev validate sample clean
+
+setup: $(VENV)/.installed .dagster/dagster.yaml
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	cd dbt_project && ../$(BIN)/dbt parse --quiet
+	touch $@
+
+.dagster/dagster.yaml: dagster.yaml
+	mkdir -p .dagster
+	cp dagster.yaml $@
+
+demo: setup
+	$(BIN)/cdp run
+
+test: setup
+	$(BIN)/pytest -n 2 --dist loadfile
+
+lint: setup
+	$(BIN)/ruff check .
+
+validate: setup
+	$(BIN)/dagster definitions validate -w workspace.yaml
+
+dev: setup
+	$(BIN)/dagster dev -w workspace.yaml
+
+sample: setup
+	rm -rf seeds/sample
+	$(BIN)/cdp generate --customers 2000 --days 90 --seed 42 --out seeds/sample
+
+clean:
+	rm -rf warehouse exports .dagster dbt_project/target dbt_project/logs
