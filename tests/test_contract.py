@@ -51,3 +51,11 @@ def test_raw_table_ddl_has_contract_and_lineage_columns(con):
     columns = [r[0] for r in con.execute("describe raw.orders").fetchall()]
     assert columns[: len(contract.sources["orders"].columns)] == contract.sources["orders"].column_names
     assert columns[-4:] == ["_load_id", "_source_file", "_record_number", "_loaded_at"]
+
+
+def test_data_contract_doc_matches_the_contract():
+    from cdp.contract.doc import DOC_PATH, generated_section
+
+    assert generated_section(load_contract()) in DOC_PATH.read_text(encoding="utf-8"), (
+        "docs/data_contract.md is out of date: run python -m cdp.contract.doc"
+    )
