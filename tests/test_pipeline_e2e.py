@@ -1,0 +1,184 @@
+"""End to end: generated landing data -> Dagster (ingest, dbt build, export) -> marts and audience files."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import shutil
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from cdp.generate import generate_landing
+from cdp.pipeline import run_pipeline
+
+pytestmark = pytest.mark.e2e
+
+END_DATE = date(2026, 9, 30)
+
+
+@pytest.fixture(scope="module")
+def landing(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("e2e") / "landing"
+    generate_landing(root, customers=300, days=60, seed=11, end_date=END_DATE, progress=False)
+    return root
+
+
+@pytest.fixture(scope="module")
+def first_run(landing, tmp_path_factory):
+    work = tmp_path_factory.mktemp("run")
+    outcome = run_pipeline(landing, work / "cdp.duckdb", work / "exports")
+    assert outcome.success, outcome.summary()
+    return outcome, work
+
+
+def table_fingerprints(warehouse: Path, schemas=("raw", "audit", "staging", "intermediate", "marts")) -> dict:
+    """Order-independent content hash of every table and view (lineage timestamps excluded)."""
+    out = {}
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        relations = con.execute(
+            "select schema_name, table_name from duckdb_tables() union all "
+            "select schema_name, view_name from duckdb_views() where not internal"
+        ).fetchall()
+        for schema, name in relations:
+            if schema not in schemas:
+                continue
+            columns = [r[0] for r in con.execute(f'describe "{schema}"."{name}"').fetchall()]
+            kept = [c for c in columns if c not in ("_loaded_at", "quarantined_at", "started_at", "finished_at")]
+            select = ", ".join(f'"{c}"' for c in kept)
+            rows = con.execute(f'select {select} from "{schema}"."{name}"').fetchall()
+            out[f"{schema}.{name}"] = (len(rows), hashlib.sha256(repr(sorted(map(repr, rows))).encode()).hexdigest())
+    return out
+
+
+def query(warehouse: Path, sql: str) -> list[tuple]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
+def test_marts_are_built_and_consistent(first_run):
+    outcome, work = first_run
+    wh = work / "cdp.duckdb"
+    for table in ("dim_customers", "customer_identity_map", "fct_orders", "fct_customer_rfm", "customer_consent"):
+        assert query(wh, f"select count(*) from marts.{table}")[0][0] > 0, table
+    # One row per customer, every customer scored, every identity-mapped record points at a customer.
+    assert query(wh, "select count(*) = count(distinct customer_id) from marts.dim_customers") == [(True,)]
+    assert query(
+        wh, "select count(*) from marts.dim_customers d anti join marts.fct_customer_rfm r using (customer_id)"
+    ) == [(0,)]
+    assert query(
+        wh, "select count(*) from marts.customer_identity_map m anti join marts.dim_customers d using (customer_id)"
+    ) == [(0,)]
+    # Customers share records across systems, so there are fewer customers than source records.
+    customers, records = query(
+        wh, "select (select count(*) from marts.dim_customers), (select count(*) from marts.customer_identity_map)"
+    )[0]
+    assert customers < records
+    # RFM: scores 1-5 for buyers; explicit segment for customers without purchases.
+    assert query(
+        wh,
+        "select count(*) from marts.fct_customer_rfm where frequency > 0 and "
+        "(recency_score not between 1 and 5 or frequency_score not between 1 and 5 "
+        "or monetary_score not between 1 and 5 or rfm_segment is null)",
+    ) == [(0,)]
+    assert query(wh, "select distinct rfm_segment from marts.fct_customer_rfm where frequency = 0") == [
+        ("No Purchases",)
+    ]
+    assert query(wh, "select max(as_of_date) from marts.fct_customer_rfm")[0][0] == END_DATE
+
+
+def test_every_landing_row_is_accounted_for(first_run, landing):
+    _, work = first_run
+    wh = work / "cdp.duckdb"
+    assert query(wh, "select count(*) from audit.load_history where rows_in <> rows_loaded + rows_rejected") == [(0,)]
+    assert query(wh, "select count(*) from audit.load_history where status = 'failed'") == [(0,)]
+    # The generator's deliberately malformed rows are exactly what was quarantined.
+    truth = landing / "_truth"
+    malformed = next(truth.glob("malformed_rows.*"))
+    reader = "read_csv" if malformed.suffix == ".csv" else "read_parquet"
+    expected = query(wh, f"select count(*) from {reader}('{malformed}')")[0][0]
+    assert expected > 0
+    assert query(wh, "select count(*) from audit.quarantine")[0][0] == expected
+    missing = query(
+        wh,
+        f"select count(*) from {reader}('{malformed}') t anti join audit.quarantine q "
+        "on q.file_path = t.source || '/' || t.file and q.record_number = t.record_number",
+    )
+    assert missing == [(0,)]
+
+
+def test_export_holds_only_consented_customers(first_run):
+    outcome, work = first_run
+    wh = work / "cdp.duckdb"
+    files = {e["destination"]: Path(e["path"]) for e in outcome.exports}
+    assert set(files) == {"mailchimp", "parquet"}
+    with open(files["mailchimp"], encoding="utf-8", newline="") as fh:
+        table = list(csv.reader(fh))
+    assert table[0][0] == "Email Address" and len(table) > 1
+    emails = {row[0] for row in table[1:]}
+    consented = {
+        r[0]
+        for r in query(
+            wh,
+            "select d.email from marts.dim_customers d join marts.customer_consent c using (customer_id) "
+            "join marts.fct_customer_rfm r using (customer_id) "
+            "where c.purpose = 'email_marketing' and c.consent_status = 'granted' and r.rfm_segment = 'Champions'",
+        )
+    }
+    assert emails <= consented
+    manifest = json.loads(files["mailchimp"].with_name(files["mailchimp"].name + ".manifest.json").read_text())
+    assert manifest["row_count"] == len(table) - 1
+    assert manifest["sha256"] == hashlib.sha256(files["mailchimp"].read_bytes()).hexdigest()
+    assert manifest["as_of"] == END_DATE.isoformat()
+
+
+def test_second_run_changes_no_table(first_run, landing):
+    outcome, work = first_run
+    wh = work / "cdp.duckdb"
+    before = table_fingerprints(wh)
+    second = run_pipeline(landing, wh, work / "exports")
+    assert second.success, second.summary()
+    assert second.loads["files"] == 0  # every file skipped by checksum
+    assert table_fingerprints(wh) == before
+
+
+def _write_future_data(landing: Path, after: date) -> None:
+    """Files holding only facts after ``after``: a run as of ``after`` must not see any of them."""
+    when = f"{after + timedelta(days=3)}T12:00:00Z"
+    customers = landing / "customers" / "zz_future_customers.csv"
+    customers.write_text(
+        "source_system,source_customer_id,email,first_name,last_name,created_at,updated_at\n"
+        f"crm,future-1,future.person@example.com,Future,Person,{when},{when}\n"
+    )
+    # An order and a consent withdrawal for an existing record, after the as-of date.
+    with duckdb.connect() as con:
+        record = con.execute(
+            f"select source_system, source_customer_id from read_csv('{landing}/customers/*.csv', all_varchar=true, "
+            "union_by_name=true) where source_customer_id is not null and source_system is not null limit 1"
+        ).fetchall()[0]
+    (landing / "orders" / "zz_future_orders.csv").write_text(
+        "source_system,order_id,source_customer_id,ordered_at,status,currency,total_amount,channel\n"
+        f"{record[0]},future-order-1,{record[1]},{when},completed,GBP,999.00,web\n"
+    )
+    (landing / "consent" / "zz_future_consent.csv").write_text(
+        "source_system,consent_id,source_customer_id,email,purpose,status,occurred_at\n"
+        f"{record[0]},future-consent-1,{record[1]},,email_marketing,withdrawn,{when}\n"
+    )
+
+
+def test_run_as_of_a_date_ignores_later_data(landing, tmp_path):
+    as_of = END_DATE - timedelta(days=20)
+    plain = run_pipeline(landing, tmp_path / "a.duckdb", tmp_path / "exports_a", as_of=as_of.isoformat())
+    assert plain.success, plain.summary()
+    with_future = tmp_path / "landing_with_future"
+    shutil.copytree(landing, with_future)
+    _write_future_data(with_future, as_of)
+    future = run_pipeline(with_future, tmp_path / "b.duckdb", tmp_path / "exports_b", as_of=as_of.isoformat())
+    assert future.success, future.summary()
+    marts_a = table_fingerprints(tmp_path / "a.duckdb", schemas=("marts",))
+    marts_b = table_fingerprints(tmp_path / "b.duckdb", schemas=("marts",))
+    assert marts_a == marts_b
+    assert query(tmp_path / "a.duckdb", "select max(as_of_date) from marts.fct_customer_rfm")[0][0] == as_of
