@@ -64,3 +64,13 @@ def test_dagster_cli_validates_the_workspace():
         timeout=300,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_instance_allows_one_run_and_one_warehouse_step_at_a_time(tmp_path, monkeypatch):
+    (tmp_path / "dagster.yaml").write_text((REPO / "dagster.yaml").read_text())
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    instance = dg.DagsterInstance.get()
+    config = instance.get_concurrency_config()
+    assert config.run_queue_config.max_concurrent_runs == 1
+    assert config.pool_config.default_pool_limit == 1
+    assert instance.get_settings("telemetry") == {"enabled": False}
