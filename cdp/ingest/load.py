@@ -75,6 +75,7 @@ class IngestReport:
 def prepare_warehouse(con: duckdb.DuckDBPyConnection, contract: Contract) -> None:
     """Create the audit schema and every raw table the contract defines (idempotent)."""
     con.execute("set TimeZone = 'UTC'")
+    con.execute("set enable_progress_bar = false")
     ensure_audit_schema(con)
     for source in contract.sources.values():
         con.execute(raw_table_ddl(source))

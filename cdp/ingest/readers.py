@@ -17,6 +17,7 @@ import csv
 import gzip
 import hashlib
 import io
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -278,17 +279,18 @@ def read_jsonl_file(
         ).fetchall()
     }
     present = [c for c in wanted if c in keys]
-    extracted = ", ".join(
-        f"case when json_type(cast(line as json), '$.{c}') in ('OBJECT', 'ARRAY') "
-        f"then cast(json_extract(cast(line as json), '$.{c}') as varchar) "
-        f"else json_extract_string(cast(line as json), '$.{c}') end as {quote_ident(c)}"
-        for c in present
-    )
+    # One parse per line: json_transform to a struct of text fields keeps
+    # nested objects and arrays as JSON text and numbers as their literal.
+    structure = json.dumps({c: "VARCHAR" for c in present})
+    fields = "".join(f", parsed.{quote_ident(c)} as {quote_ident(c)}" for c in present)
     con.execute(
         f"""
         create or replace temp table _read_rows as
-        select _record_number, _line_number{", " + extracted if extracted else ""}
-        from _json_lines where problem is null
+        select _record_number, _line_number{fields}
+        from (
+            select _record_number, _line_number, json_transform(line, {quote_literal(structure)}) as parsed
+            from _json_lines where problem is null
+        )
         """
     )
     con.execute(
