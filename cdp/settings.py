@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import sys
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -20,3 +22,9 @@ def warehouse_path() -> Path:
 
 def export_dir() -> Path:
     return Path(os.environ.get("CDP_EXPORT_DIR", REPO_ROOT / "exports"))
+
+
+def dbt_executable() -> str:
+    """The dbt installed beside the running Python (the project's venv), else the one on PATH."""
+    sibling = Path(sys.executable).parent / "dbt"
+    return str(sibling) if sibling.exists() else (shutil.which("dbt") or "dbt")

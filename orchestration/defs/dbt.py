@@ -24,7 +24,7 @@ def ensure_manifest(project: DbtProject = DBT_PROJECT) -> None:
     env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     subprocess.run(
         [
-            "dbt",
+            settings.dbt_executable(),
             "parse",
             "--quiet",
             "--project-dir",

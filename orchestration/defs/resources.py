@@ -49,5 +49,9 @@ def make_resources(
         landing_dir=str(landing_dir or settings.landing_dir()),
         export_dir=str(export_dir or settings.export_dir()),
     )
-    dbt = DbtCliResource(project_dir=str(settings.DBT_PROJECT_DIR), profiles_dir=str(settings.DBT_PROJECT_DIR))
+    dbt = DbtCliResource(
+        project_dir=str(settings.DBT_PROJECT_DIR),
+        profiles_dir=str(settings.DBT_PROJECT_DIR),
+        dbt_executable=settings.dbt_executable(),
+    )
     return {"warehouse": warehouse, "dbt": dbt}
