@@ -18,8 +18,9 @@ DBT_PROJECT = DbtProject(project_dir=settings.DBT_PROJECT_DIR, profiles_dir=sett
 
 
 def ensure_manifest(project: DbtProject = DBT_PROJECT) -> None:
-    """dagster-dbt reads the manifest when definitions load: parse the project if it has none yet."""
-    if project.manifest_path.exists():
+    """dagster-dbt reads the manifest when definitions load: parse the project when the manifest
+    is missing or older than any model, macro, seed, test or project file."""
+    if project.manifest_path.exists() and not _newer_than(project.manifest_path.stat().st_mtime, project):
         return
     env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     subprocess.run(
@@ -36,6 +37,14 @@ def ensure_manifest(project: DbtProject = DBT_PROJECT) -> None:
         env=env,
         cwd=project.project_dir,
     )
+
+
+def _newer_than(mtime: float, project: DbtProject) -> bool:
+    root = project.project_dir
+    sources = [root / "dbt_project.yml", root / "profiles.yml"]
+    for folder in ("models", "macros", "seeds", "tests", "snapshots", "analyses"):
+        sources += [p for p in (root / folder).rglob("*") if p.is_file()]
+    return any(p.exists() and p.stat().st_mtime > mtime for p in sources)
 
 
 ensure_manifest()
