@@ -1,0 +1,76 @@
+{#-
+    Point-in-time runs. `as_of` ('YYYY-MM-DD', inclusive) is the last day whose
+    data exists; without the var it is the latest UTC date in orders, events and
+    email events. Every filter goes through these macros so a run as of a date
+    behaves as if nothing after that date had been sent.
+-#}
+
+{#- The as-of date as a 'YYYY-MM-DD' string, resolved at compile time. -#}
+{% macro as_of_date_string() -%}
+    {%- set configured = var('as_of', none) -%}
+    {%- if configured is not none and (configured | string | trim) not in ('', 'None', 'null') -%}
+        {%- set value = configured | string | trim -%}
+        {%- if not modules.re.match('^\d{4}-\d{2}-\d{2}$', value) -%}
+            {{ exceptions.raise_compiler_error("var as_of must be 'YYYY-MM-DD', got '" ~ value ~ "'") }}
+        {%- endif -%}
+        {{- modules.datetime.datetime.strptime(value, '%Y-%m-%d').date().isoformat() -}}
+    {%- elif execute -%}
+        {{- latest_data_date_string() -}}
+    {%- else -%}
+        {#- Parsing only: no query may run; the value is never executed. -#}
+        {{- '1970-01-01' -}}
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- Latest UTC date in the event-time sources; today (UTC) when they are empty or absent.
+    Reads the relations from the graph rather than source() so that models using the
+    as-of date do not appear to depend on raw tables. -#}
+{% macro latest_data_date_string() -%}
+    {%- set event_time_columns = {'orders': 'ordered_at', 'events': 'occurred_at', 'email_events': 'occurred_at'} -%}
+    {%- set selects = [] -%}
+    {%- for node in graph.sources.values()
+            if node.source_name == 'landing' and node.name in event_time_columns -%}
+        {%- set relation = adapter.get_relation(database=node.database, schema=node.schema, identifier=node.identifier) -%}
+        {%- if relation is not none -%}
+            {%- do selects.append(
+                'select ' ~ to_utc_timestamp('max(' ~ event_time_columns[node.name] ~ ')') ~ ' as latest_at from ' ~ relation
+            ) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- set latest = none -%}
+    {%- if selects -%}
+        {%- set query = 'select cast(max(latest_at) as date) as latest_date from (' ~ (selects | join(' union all ')) ~ ') as latest' -%}
+        {%- set latest = run_query(query).columns[0].values()[0] -%}
+    {%- endif -%}
+    {%- if latest is none -%}
+        {%- set latest = modules.datetime.datetime.utcnow().date() -%}
+    {%- endif -%}
+    {{- latest.isoformat() if latest.isoformat is defined else (latest | string)[:10] -}}
+{%- endmacro %}
+
+
+{#- The as-of date as a SQL date. -#}
+{% macro as_of_date() -%}
+    cast('{{ as_of_date_string() }}' as date)
+{%- endmacro %}
+
+
+{#- The first instant after the as-of date (UTC midnight), as a SQL timestamp with time zone:
+    event times at or after it do not exist yet. -#}
+{% macro as_of_cutoff() -%}
+    {%- set as_of = modules.datetime.datetime.strptime(as_of_date_string(), '%Y-%m-%d') -%}
+    {%- set cutoff = as_of + modules.datetime.timedelta(days=1) -%}
+    cast('{{ cutoff.strftime("%Y-%m-%d") }} 00:00:00+00:00' as timestamp with time zone)
+{%- endmacro %}
+
+
+{#- True when a raw timestamptz column is before the cutoff. keep_nulls: rows without a
+    time (a record that never says when it changed) are kept. -#}
+{% macro is_before_cutoff(column, keep_nulls=false) -%}
+    {%- if keep_nulls -%}
+        ({{ column }} is null or {{ column }} < {{ as_of_cutoff() }})
+    {%- else -%}
+        {{ column }} < {{ as_of_cutoff() }}
+    {%- endif -%}
+{%- endmacro %}

@@ -1,0 +1,17 @@
+{#- Email as an identity key: Gmail ignores dots and '+tags' in the local part and
+    treats googlemail.com as gmail.com, so those spellings are one mailbox. Other
+    providers are taken as written. -#}
+{% macro email_match_key(email) -%}
+    case
+        when {{ dbt.split_part(email, "'@'", 2) }} in ('gmail.com', 'googlemail.com')
+            then replace({{ dbt.split_part(dbt.split_part(email, "'@'", 1), "'+'", 1) }}, '.', '') || '@gmail.com'
+        else {{ email }}
+    end
+{%- endmacro %}
+
+
+{#- Full name and postcode as an identity key: lower-case names, postcode without spaces.
+    Exact only: nicknames and typos do not match (left to full identity resolution). -#}
+{% macro name_postcode_match_key(first_name, last_name, postcode) -%}
+    lower({{ first_name }}) || '|' || lower({{ last_name }}) || '|' || upper(replace({{ postcode }}, ' ', ''))
+{%- endmacro %}

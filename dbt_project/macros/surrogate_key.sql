@@ -1,0 +1,10 @@
+{#- md5 of the columns joined with '-', nulls written as a marker (as dbt_utils does),
+    so a key is stable across runs and engines. -#}
+{% macro surrogate_key(columns) -%}
+    {%- set parts = [] -%}
+    {%- for column in columns -%}
+        {%- do parts.append("coalesce(cast(" ~ column ~ " as " ~ dbt.type_string() ~ "), '_dbt_utils_surrogate_key_null_')") -%}
+        {%- if not loop.last -%}{%- do parts.append("'-'") -%}{%- endif -%}
+    {%- endfor -%}
+    {{ dbt.hash(dbt.concat(parts)) }}
+{%- endmacro %}

@@ -1,0 +1,47 @@
+with
+
+consent as (
+    select * from {{ source('landing', 'consent') }}
+),
+
+junk_values as (
+    select * from {{ ref('junk_values') }}
+),
+
+as_of_versions as (
+    select
+        lower(trim(source_system)) as source_system,
+        trim(consent_id) as source_consent_id,
+        nullif(trim(source_customer_id), '') as source_customer_id,
+        email,
+        purpose,
+        status,
+        occurred_at,
+        _load_id,
+        _record_number,
+        _loaded_at
+    from consent
+    where {{ is_before_cutoff('occurred_at') }}
+),
+
+deduplicated as (
+    {{ latest_version('as_of_versions', ['source_system', 'source_consent_id']) }}
+),
+
+final as (
+    select
+        {{ surrogate_key(['source_system', 'source_consent_id']) }} as consent_event_id,
+        source_system,
+        source_consent_id,
+        source_customer_id,
+        {{ normalise_email('email') }} as email,
+        {{ clean_enum('purpose') }} as purpose,
+        {{ clean_enum('status') }} as consent_status,
+        cast({{ to_utc_timestamp('occurred_at') }} as date) as occurred_date,
+        {{ to_utc_timestamp('occurred_at') }} as occurred_at,
+        _load_id,
+        {{ to_utc_timestamp('_loaded_at') }} as _loaded_at
+    from deduplicated
+)
+
+select * from final

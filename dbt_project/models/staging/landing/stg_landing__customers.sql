@@ -1,0 +1,140 @@
+with
+
+customers as (
+    select * from {{ source('landing', 'customers') }}
+),
+
+country_aliases as (
+    select * from {{ ref('country_aliases') }}
+),
+
+country_codes as (
+    select * from {{ ref('country_codes') }}
+),
+
+junk_values as (
+    select * from {{ ref('junk_values') }}
+),
+
+-- the records that existed at the cutoff, in the version they had then
+as_of_versions as (
+    select
+        lower(trim(source_system)) as source_system,
+        trim(source_customer_id) as source_customer_id,
+        email,
+        phone,
+        first_name,
+        last_name,
+        birth_date,
+        gender,
+        street,
+        city,
+        postcode,
+        state,
+        country,
+        language,
+        loyalty_id,
+        created_at,
+        updated_at,
+        _load_id,
+        _record_number,
+        _loaded_at
+    from customers
+    where {{ is_before_cutoff('created_at', keep_nulls=true) }}
+        and {{ is_before_cutoff('updated_at', keep_nulls=true) }}
+),
+
+deduplicated as (
+    {{ latest_version('as_of_versions', ['source_system', 'source_customer_id'], 'updated_at desc nulls last') }}
+),
+
+cleaned as (
+    select
+        deduplicated.source_system,
+        deduplicated.source_customer_id,
+        deduplicated.email as email_as_sent,
+        deduplicated.phone as phone_as_sent,
+        {{ normalise_email('deduplicated.email') }} as email,
+        {{ phone_digits('deduplicated.phone') }} as phone_digits,
+        {{ phone_has_plus('deduplicated.phone') }} as phone_has_plus,
+        {{ clean_value('deduplicated.first_name', 'name') }} as first_name,
+        {{ clean_value('deduplicated.last_name', 'name') }} as last_name,
+        {{ normalise_gender('deduplicated.gender') }} as gender,
+        {{ clean_value('deduplicated.street', 'street') }} as street,
+        {{ clean_value('deduplicated.city', 'city') }} as city,
+        upper({{ clean_value('deduplicated.postcode', 'postcode') }}) as postcode,
+        upper({{ clean_value('deduplicated.state', 'state') }}) as state,
+        country_aliases.country_code,
+        {{ normalise_language('deduplicated.language') }} as language_code,
+        {{ normalise_loyalty_id('deduplicated.loyalty_id') }} as loyalty_id,
+        deduplicated.birth_date,
+        deduplicated.created_at,
+        deduplicated.updated_at,
+        deduplicated._load_id,
+        deduplicated._loaded_at
+    from deduplicated
+    left join country_aliases
+        on country_aliases.country_alias = {{ country_alias_key('deduplicated.country') }}
+),
+
+-- phone numbers are read with the record's country, else the default country
+standardised as (
+    select
+        cleaned.source_system,
+        cleaned.source_customer_id,
+        cleaned.loyalty_id,
+        cleaned.email,
+        cleaned.email_as_sent,
+        {{ phone_to_e164(
+            'cleaned.phone_digits', 'cleaned.phone_has_plus', 'country_codes.calling_code',
+            'country_codes.trunk_prefix', 'country_codes.international_prefix',
+            'country_codes.min_national_number_length', 'country_codes.max_national_number_length'
+        ) }} as phone,
+        cleaned.phone_as_sent,
+        {{ proper_case('cleaned.first_name') }} as first_name,
+        {{ proper_case('cleaned.last_name') }} as last_name,
+        cleaned.gender,
+        cleaned.street,
+        {{ proper_case('cleaned.city') }} as city,
+        cleaned.postcode,
+        cleaned.state,
+        cleaned.country_code,
+        cleaned.language_code,
+        cleaned.birth_date,
+        cleaned.created_at,
+        cleaned.updated_at,
+        cleaned._load_id,
+        cleaned._loaded_at
+    from cleaned
+    left join country_codes
+        on country_codes.country_code = coalesce(cleaned.country_code, '{{ var("default_country") }}')
+),
+
+final as (
+    select
+        {{ surrogate_key(['source_system', 'source_customer_id']) }} as customer_record_id,
+        source_system,
+        source_customer_id,
+        loyalty_id,
+        email,
+        phone,
+        first_name,
+        last_name,
+        gender,
+        street,
+        city,
+        postcode,
+        state,
+        country_code,
+        language_code,
+        {{ is_valid('email_as_sent', 'email') }} as is_valid_email,
+        {{ is_valid('phone_as_sent', 'phone') }} as is_valid_phone,
+        birth_date,
+        {{ to_utc_timestamp('created_at') }} as created_at,
+        {{ to_utc_timestamp('updated_at') }} as updated_at,
+        _load_id,
+        {{ to_utc_timestamp('_loaded_at') }} as _loaded_at
+    from standardised
+)
+
+select * from final

@@ -1,0 +1,67 @@
+with
+
+erasure_requests as (
+    select * from {{ source('landing', 'erasure_requests') }}
+),
+
+country_codes as (
+    select * from {{ ref('country_codes') }}
+),
+
+junk_values as (
+    select * from {{ ref('junk_values') }}
+),
+
+as_of_versions as (
+    select
+        trim(request_id) as erasure_request_id,
+        email,
+        phone,
+        source_system,
+        nullif(trim(source_customer_id), '') as source_customer_id,
+        requested_at,
+        _load_id,
+        _record_number,
+        _loaded_at
+    from erasure_requests
+    where {{ is_before_cutoff('requested_at') }}
+),
+
+deduplicated as (
+    {{ latest_version('as_of_versions', ['erasure_request_id']) }}
+),
+
+-- a request carries no country: its phone is read with the default country
+phone_parts as (
+    select
+        deduplicated.*,
+        {{ phone_digits('deduplicated.phone') }} as phone_digits,
+        {{ phone_has_plus('deduplicated.phone') }} as phone_has_plus,
+        country_codes.calling_code,
+        country_codes.trunk_prefix,
+        country_codes.international_prefix,
+        country_codes.min_national_number_length,
+        country_codes.max_national_number_length
+    from deduplicated
+    left join country_codes
+        on country_codes.country_code = '{{ var("default_country") }}'
+),
+
+final as (
+    select
+        erasure_request_id,
+        {{ clean_enum('source_system') }} as source_system,
+        source_customer_id,
+        {{ normalise_email('email') }} as email,
+        {{ phone_to_e164(
+            'phone_digits', 'phone_has_plus', 'calling_code', 'trunk_prefix', 'international_prefix',
+            'min_national_number_length', 'max_national_number_length'
+        ) }} as phone,
+        cast({{ to_utc_timestamp('requested_at') }} as date) as requested_date,
+        {{ to_utc_timestamp('requested_at') }} as requested_at,
+        _load_id,
+        {{ to_utc_timestamp('_loaded_at') }} as _loaded_at
+    from phone_parts
+)
+
+select * from final

@@ -1,0 +1,56 @@
+with
+
+events as (
+    select * from {{ source('landing', 'events') }}
+),
+
+as_of_versions as (
+    select
+        trim(event_id) as event_id,
+        event_type,
+        occurred_at,
+        nullif(trim(anonymous_id), '') as anonymous_id,
+        source_system,
+        nullif(trim(source_customer_id), '') as source_customer_id,
+        session_id,
+        product_id,
+        page_url,
+        referrer,
+        device_type,
+        properties,
+        _load_id,
+        _record_number,
+        _loaded_at
+    from events
+    where {{ is_before_cutoff('occurred_at') }}
+),
+
+deduplicated as (
+    {{ latest_version('as_of_versions', ['event_id']) }}
+),
+
+final as (
+    select
+        event_id,
+        anonymous_id,
+        {{ clean_enum('source_system') }} as source_system,
+        source_customer_id,
+        nullif(trim(session_id), '') as session_id,
+        nullif(trim(product_id), '') as product_id,
+        {{ clean_enum('event_type') }} as event_type,
+        nullif(trim(page_url), '') as page_url,
+        nullif(trim(referrer), '') as referrer,
+        {{ clean_enum('device_type') }} as device_type,
+        {{ json_extract_string('properties', 'query') }} as search_query,
+        {{ clean_enum(json_extract_string('properties', 'category')) }} as product_category,
+        {{ clean_enum(json_extract_string('properties', 'method')) }} as login_method,
+        {{ dbt.safe_cast(json_extract_string('properties', 'quantity'), dbt.type_bigint()) }} as quantity,
+        properties,
+        cast({{ to_utc_timestamp('occurred_at') }} as date) as occurred_date,
+        {{ to_utc_timestamp('occurred_at') }} as occurred_at,
+        _load_id,
+        {{ to_utc_timestamp('_loaded_at') }} as _loaded_at
+    from deduplicated
+)
+
+select * from final
