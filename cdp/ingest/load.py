@@ -109,15 +109,11 @@ def unsupported_files(landing_dir: Path, contract: Contract) -> list[Path]:
     return out
 
 
-def _already_processed(con: duckdb.DuckDBPyConnection, source: str, checksum: str) -> bool:
+def processed_checksums(con: duckdb.DuckDBPyConnection) -> set[tuple[str, str]]:
+    """(source, checksum) of every file that reached a final status: these are never loaded again."""
     statuses = ", ".join(quote_literal(s) for s in FINAL_STATUSES)
-    return (
-        con.execute(
-            f"select count(*) from audit.load_history where source = ? and file_checksum = ? "
-            f"and status in ({statuses})",
-            [source, checksum],
-        ).fetchall()[0][0]
-        > 0
+    return set(
+        con.execute(f"select source, file_checksum from audit.load_history where status in ({statuses})").fetchall()
     )
 
 
@@ -174,13 +170,16 @@ def _write_rows(con, source: Source, result: FileResult, load_id: int, loaded_at
         """,
         [load_id, source.name, result.file_path],
     )
-    result.rows_loaded = _count(con, "select count(*) from _validated where len(_reject_reasons) = 0")
-    result.rows_rejected = _count(con, "select count(*) from _validated where len(_reject_reasons) > 0") + _count(
-        con, "select count(*) from _parse_rejects"
-    )
-    result.fields_nulled = _count(
-        con, "select coalesce(sum(len(_field_issues)), 0) from _validated where len(_reject_reasons) = 0"
-    )
+    loaded, rejected, nulled = con.execute(
+        """
+        select
+            count(*) filter (where len(_reject_reasons) = 0),
+            count(*) filter (where len(_reject_reasons) > 0) + (select count(*) from _parse_rejects),
+            coalesce(sum(len(_field_issues)) filter (where len(_reject_reasons) = 0), 0)
+        from _validated
+        """
+    ).fetchall()[0]
+    result.rows_loaded, result.rows_rejected, result.fields_nulled = int(loaded), int(rejected), int(nulled)
 
 
 def _landing_columns(con) -> list[str]:
@@ -194,8 +193,11 @@ def load_file(
     path: Path,
     landing_dir: Path,
     run_id: str,
+    processed: set[tuple[str, str]],
 ) -> FileResult:
-    """Load one file atomically; whatever happens, the outcome lands in audit.load_history."""
+    """Load one file atomically; whatever happens, the outcome lands in audit.load_history.
+
+    ``processed`` holds the (source, checksum) pairs already loaded; it is updated here."""
     rel = path.relative_to(landing_dir).as_posix()
     result = FileResult(source.name, rel, "failed")
     fmt = contract.file_format(path)
@@ -206,7 +208,7 @@ def load_file(
     except FileUnreadable as exc:
         result.message = str(exc)
     checksum = fp.checksum if fp else sha256_of(path)
-    if _already_processed(con, source.name, checksum):
+    if (source.name, checksum) in processed:
         result.status, result.message = "skipped", "already processed (same checksum)"
         return result
     result.load_id = _count(con, "select nextval('audit.load_id_seq')")
@@ -226,6 +228,8 @@ def load_file(
                 _load_content(con, source, read, result, started_at)
                 _record_history(con, result, run_id, fmt, size, checksum, encoding, started_at)
                 con.execute("commit")
+                if result.status in FINAL_STATUSES:
+                    processed.add((source.name, checksum))
                 return _logged(result)
             except Exception:
                 con.execute("rollback")
@@ -238,6 +242,8 @@ def load_file(
         finally:
             _drop_temp_tables(con)
     _record_history(con, result, run_id, fmt, size, checksum, encoding, started_at)
+    if result.status in FINAL_STATUSES:
+        processed.add((source.name, checksum))
     return _logged(result)
 
 
@@ -346,10 +352,11 @@ def ingest_landing(
     con = duckdb.connect(str(warehouse)) if own else warehouse
     try:
         prepare_warehouse(con, contract)
+        processed = processed_checksums(con)
         for name in sources or list(contract.sources):
             source = contract.sources[name]
             for path in discover_files(landing_dir, source, contract, settle_seconds):
-                report.files.append(load_file(con, contract, source, path, landing_dir, report.run_id))
+                report.files.append(load_file(con, contract, source, path, landing_dir, report.run_id, processed))
     finally:
         if own:
             con.close()
