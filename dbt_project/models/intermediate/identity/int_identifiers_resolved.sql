@@ -1,7 +1,10 @@
 with
 
+-- the identifiers other sources carry: consent and email events name an email,
+-- erasure requests an email or phone
 identifiers as (
     select * from {{ ref('int_customer_identifiers_unioned') }}
+    where identifier_type in ('email', 'phone')
 ),
 
 customer_records as (
