@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -25,6 +27,7 @@ class PipelineOutcome:
     run_id: str
     seconds: float
     warehouse: Path
+    log_path: Path
     failed_steps: list[str] = field(default_factory=list)
     loads: dict = field(default_factory=dict)
     table_rows: dict = field(default_factory=dict)
@@ -43,24 +46,28 @@ class PipelineOutcome:
             lines.append(f"  {table}: {rows} rows")
         for e in self.exports:
             lines.append(f"  export {e['audience']} -> {e['destination']}: {e['rows']} rows, {e['path']}")
+        lines.append(f"  log: {self.log_path}")
         return "\n".join(lines)
 
 
 def run_pipeline(
-    landing_dir: Path, warehouse: Path, export_dir: Path, as_of: str | None = None, churn_horizon_days: int = 90
+    landing_dir: Path,
+    warehouse: Path,
+    export_dir: Path,
+    as_of: str | None = None,
+    churn_horizon_days: int = 90,
+    log_level: str = "WARNING",
 ) -> PipelineOutcome:
-    from orchestration.definitions import ALL_ASSETS
-    from orchestration.defs.resources import make_resources
-
+    """Materialise every asset once, in this process; the run's detailed log goes to a file."""
     started = time.perf_counter()
     config = {"as_of": as_of, "churn_horizon_days": churn_horizon_days}
-    result = dg.materialize(
-        ALL_ASSETS,
-        resources=make_resources(str(warehouse), str(landing_dir), str(export_dir)),
-        run_config={"ops": {"cdp_dbt_models": {"config": config}}},
-        raise_on_error=False,
-    )
-    outcome = PipelineOutcome(result.success, result.run_id, time.perf_counter() - started, warehouse)
+    log_dir = Path(warehouse).parent / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / f"run-{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}.log"
+    # dagster-dbt echoes every dbt line to stdout; they belong in the run's log file.
+    with open(log_path, "w", encoding="utf-8") as log_file, contextlib.redirect_stdout(log_file):
+        result = _materialize(warehouse, landing_dir, export_dir, config, log_level)
+    outcome = PipelineOutcome(result.success, result.run_id, time.perf_counter() - started, warehouse, log_path)
     outcome.failed_steps = [
         f"{e.step_key}: {e.event_specific_data.error.message.strip().splitlines()[0]}"
         for e in result.all_events
@@ -68,6 +75,22 @@ def run_pipeline(
     ]
     _collect_facts(outcome, export_dir)
     return outcome
+
+
+def _materialize(warehouse: Path, landing_dir: Path, export_dir: Path, config: dict, log_level: str):
+    from orchestration.definitions import ALL_ASSETS
+    from orchestration.defs.resources import make_resources
+
+    return dg.materialize(
+        ALL_ASSETS,
+        resources=make_resources(str(warehouse), str(landing_dir), str(export_dir)),
+        run_config={
+            "ops": {"cdp_dbt_models": {"config": config}},
+            # The summary is the run's report; step logs reach the console only when something is wrong.
+            "loggers": {"console": {"config": {"log_level": log_level}}},
+        },
+        raise_on_error=False,
+    )
 
 
 def _collect_facts(outcome: PipelineOutcome, export_dir: Path) -> None:

@@ -1,7 +1,6 @@
 """dbt models, seeds and tests as Dagster assets and asset checks."""
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: Dagster reads config and resource types from annotations.
 import json
 import os
 import subprocess

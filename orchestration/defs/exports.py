@@ -1,7 +1,6 @@
 """Audience export assets: one per audience YAML, downstream of its dbt model."""
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: Dagster reads config and resource types from annotations.
 import dagster as dg
 from dagster_dbt import get_asset_key_for_model
 

@@ -1,7 +1,6 @@
 """Raw assets: every landing source loaded into ``raw.<source>``, with a reconciliation check each."""
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: Dagster reads config and resource types from annotations.
 import dagster as dg
 
 from cdp.contract import load_contract

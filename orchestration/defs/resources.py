@@ -1,7 +1,6 @@
 """Resources: where the warehouse, landing zone and exports live, and the run's parameters."""
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: Dagster reads config and resource types from annotations.
 from contextlib import contextmanager
 from pathlib import Path
 
