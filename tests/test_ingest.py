@@ -253,18 +253,18 @@ def test_invalid_optional_value_is_nulled_and_recorded(con, landing):
 
 def test_a_failing_load_rolls_back_everything_it_wrote(con, landing, monkeypatch):
     write(landing, "orders/a.csv", ORDERS_HEADER + "shop,o1,c1,2026-07-01,completed,GBP,1,web\n")
-    original = load_module._write_rows
+    original = load_module.SourceLoader._write_batch
 
     def write_then_fail(*args, **kwargs):
         original(*args, **kwargs)
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(load_module, "_write_rows", write_then_fail)
+    monkeypatch.setattr(load_module.SourceLoader, "_write_batch", write_then_fail)
     report = ingest_landing(con, landing)
     assert report.files[0].status == "failed" and "disk full" in report.files[0].message
     assert rows(con, "select count(*) from raw.orders") == [(0,)]
     assert rows(con, "select count(*) from audit.quarantine") == [(0,)]
-    monkeypatch.setattr(load_module, "_write_rows", original)
+    monkeypatch.setattr(load_module.SourceLoader, "_write_batch", original)
     assert ingest_landing(con, landing).files[0].status == "loaded"
     assert rows(con, "select count(*) from raw.orders") == [(1,)]
 
@@ -296,3 +296,24 @@ def test_any_csv_reconciles(tmp_path_factory, table):
 def test_temporary_files_are_never_read(con, landing, name):
     write(landing, f"orders/{name}", ORDERS_HEADER)
     assert ingest_landing(con, landing).files == []
+
+
+def test_a_file_that_breaks_its_batch_fails_alone(con, landing, monkeypatch):
+    for name in ("a", "b", "c"):
+        write(landing, f"orders/{name}.csv", ORDERS_HEADER + f"shop,{name}1,c1,2026-07-01,completed,GBP,1,web\n")
+    original = load_module.SourceLoader._write_batch
+
+    def fail_when_b_included(self, indexes):
+        if any(self.pending[i].result.file_path.endswith("b.csv") for i in indexes):
+            raise RuntimeError("b is poisoned")
+        original(self, indexes)
+
+    monkeypatch.setattr(load_module.SourceLoader, "_write_batch", fail_when_b_included)
+    report = ingest_landing(con, landing)
+    assert [(f.file_path, f.status) for f in report.files] == [
+        ("orders/a.csv", "loaded"),
+        ("orders/b.csv", "failed"),
+        ("orders/c.csv", "loaded"),
+    ]
+    assert rows(con, "select order_id from raw.orders order by 1") == [("a1",), ("c1",)]
+    assert reconcile_source(con, "orders").passed

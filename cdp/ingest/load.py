@@ -1,11 +1,15 @@
-"""Load landing files into the raw schema, one file per transaction.
+"""Load landing files into the raw schema.
 
-Guarantees (each tested in tests/test_ingest.py):
+Files of a source are parsed one by one into connection-local temp tables and
+appended to a batch; the batch is validated by one set-based statement and
+written in one transaction. Guarantees (each tested in tests/test_ingest.py):
 - every record of a file is either in ``raw.<source>`` or in ``audit.quarantine``
   with a reason: rows_in = rows_loaded + rows_rejected in ``audit.load_history``;
 - a file missing a required column is rejected whole, and the run goes on;
 - a file whose checksum was already processed is skipped (re-runs are no-ops);
-- a file loads atomically: an error rolls back everything it wrote.
+- a file loads atomically: its rows, rejects and history row commit together or
+  not at all. If a batch fails to write, its files are retried one at a time so
+  one bad file never holds back the others.
 """
 
 from __future__ import annotations
@@ -34,7 +38,12 @@ from cdp.ingest.validate import build_validation_select, quote_ident, quote_lite
 
 log = logging.getLogger(__name__)
 
-TEMP_TABLES = ("_landing_rows", "_parse_rejects", "_validated", "_read_rows", "_json_lines", "_numbered_lines")
+# A batch is written when it holds this many rows or files (bounds temp storage).
+MAX_BATCH_ROWS = 2_000_000
+MAX_BATCH_FILES = 1_000
+
+FILE_TEMP_TABLES = ("_landing_rows", "_parse_rejects", "_read_rows", "_json_lines", "_numbered_lines")
+BATCH_TEMP_TABLES = ("_batch_rows", "_batch_rejects", "_batch_files", "_validated")
 
 
 @dataclass
@@ -72,6 +81,19 @@ class IngestReport:
         return [asdict(f) for f in self.files]
 
 
+@dataclass
+class _FileLoad:
+    """What load history needs to know about one file besides its result."""
+
+    result: FileResult
+    fmt: str | None
+    size: int
+    checksum: str
+    encoding: str | None
+    started_at: datetime
+    notes: list[str] = field(default_factory=list)
+
+
 def prepare_warehouse(con: duckdb.DuckDBPyConnection, contract: Contract) -> None:
     """Create the audit schema and every raw table the contract defines (idempotent)."""
     con.execute("set TimeZone = 'UTC'")
@@ -90,23 +112,12 @@ def discover_files(landing_dir: Path, source: Source, contract: Contract, settle
     now = time.time()
     files = []
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        rel_parts = path.relative_to(folder).parts
-        if any(contract.is_ignored(Path(part)) for part in rel_parts):
+        if any(contract.is_ignored(Path(part)) for part in path.relative_to(folder).parts):
             continue
         if settle_seconds and now - path.stat().st_mtime < settle_seconds:
             continue
         files.append(path)
     return files
-
-
-def unsupported_files(landing_dir: Path, contract: Contract) -> list[Path]:
-    """Files in source folders that no reader handles (reported, never silently dropped)."""
-    out = []
-    for source in contract.sources.values():
-        for path in discover_files(landing_dir, source, contract):
-            if contract.file_format(path) is None:
-                out.append(path)
-    return out
 
 
 def processed_checksums(con: duckdb.DuckDBPyConnection) -> set[tuple[str, str]]:
@@ -117,134 +128,307 @@ def processed_checksums(con: duckdb.DuckDBPyConnection) -> set[tuple[str, str]]:
     )
 
 
-def _read(con, fmt: str, path: Path, encoding: str, tag: str, source: Source) -> ReadResult | None:
-    if fmt == "csv":
-        return read_csv_file(con, path, encoding, tag)
-    if fmt == "jsonl":
-        return read_jsonl_file(con, path, encoding, tag, source.column_names)
-    return read_parquet_file(con, path, tag)
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
-def _count(con, sql: str) -> int:
+def _scalar(con, sql: str):
     return con.execute(sql).fetchall()[0][0]
 
 
-def _write_rows(con, source: Source, result: FileResult, load_id: int, loaded_at: datetime) -> None:
-    """Validate ``_landing_rows`` and split it into raw rows, quarantined rows and field issues."""
-    file_columns = [c for c in _landing_columns(con) if not c.startswith("_")]
-    contract_columns = source.column_names
-    con.execute(
-        "create or replace temp table _validated as "
-        + build_validation_select(source, load_contract(), set(file_columns), "_landing_rows", now=loaded_at)
-    )
-    targets = ", ".join(quote_ident(c) for c in contract_columns)
-    parsed = ", ".join(quote_ident("__" + c) for c in contract_columns)
-    params = [load_id, result.file_path, loaded_at]
-    con.execute(
-        f"""
-        insert into raw.{source.name} ({targets}, _load_id, _source_file, _record_number, _loaded_at)
-        select {parsed}, ?, ?, _record_number, ? from _validated
-        where len(_reject_reasons) = 0
-        order by _record_number
-        """,
-        params,
-    )
-    fields = ", ".join(f"{quote_ident(c)} := {quote_ident(c)}" for c in file_columns)
-    content = f"cast(to_json(struct_pack({fields})) as varchar)"
-    con.execute(
-        f"""
-        insert into audit.quarantine
-        select ?, ?, ?, _record_number, _line_number, array_to_string(_reject_reasons, '; '), {content}, ?
-        from _validated where len(_reject_reasons) > 0
-        union all
-        select ?, ?, ?, _record_number, _line_number, reason, raw_content, ? from _parse_rejects
-        """,
-        [load_id, source.name, result.file_path, loaded_at] * 2,
-    )
-    con.execute(
-        """
-        insert into audit.field_issues
-        select ?, ?, ?, _record_number, issue.column_name, issue.raw_value, issue.reason
-        from (select _record_number, unnest(_field_issues) as issue
-              from _validated where len(_reject_reasons) = 0)
-        """,
-        [load_id, source.name, result.file_path],
-    )
-    loaded, rejected, nulled = con.execute(
-        """
-        select
-            count(*) filter (where len(_reject_reasons) = 0),
-            count(*) filter (where len(_reject_reasons) > 0) + (select count(*) from _parse_rejects),
-            coalesce(sum(len(_field_issues)) filter (where len(_reject_reasons) = 0), 0)
-        from _validated
-        """
-    ).fetchall()[0]
-    result.rows_loaded, result.rows_rejected, result.fields_nulled = int(loaded), int(rejected), int(nulled)
+def _drop(con, tables) -> None:
+    for name in tables:
+        con.execute(f"drop table if exists {name}")
 
 
-def _landing_columns(con) -> list[str]:
-    return [row[0] for row in con.execute("describe _landing_rows").fetchall()]
+class SourceLoader:
+    """Loads the new files of one source: parse each, then validate and write them in batches."""
 
+    def __init__(self, con, contract: Contract, source: Source, landing_dir: Path, run_id: str, processed: set):
+        self.con = con
+        self.contract = contract
+        self.source = source
+        self.landing_dir = landing_dir
+        self.run_id = run_id
+        self.processed = processed
+        self.pending: dict[int, _FileLoad] = {}  # batch file index -> file
+        self.batch_rows = 0
 
-def load_file(
-    con: duckdb.DuckDBPyConnection,
-    contract: Contract,
-    source: Source,
-    path: Path,
-    landing_dir: Path,
-    run_id: str,
-    processed: set[tuple[str, str]],
-) -> FileResult:
-    """Load one file atomically; whatever happens, the outcome lands in audit.load_history.
+    # -- per file -------------------------------------------------------------
 
-    ``processed`` holds the (source, checksum) pairs already loaded; it is updated here."""
-    rel = path.relative_to(landing_dir).as_posix()
-    result = FileResult(source.name, rel, "failed")
-    fmt = contract.file_format(path)
-    started_at = datetime.now(UTC)
-    fp = None
-    try:
-        fp = fingerprint(path, fmt or "binary")
-    except FileUnreadable as exc:
-        result.message = str(exc)
-    checksum = fp.checksum if fp else sha256_of(path)
-    if (source.name, checksum) in processed:
-        result.status, result.message = "skipped", "already processed (same checksum)"
-        return result
-    result.load_id = _count(con, "select nextval('audit.load_id_seq')")
-    encoding = fp.encoding if fp else None
-    size = path.stat().st_size
-    if fmt is None:
-        result.status = "rejected"
-        result.message = f"file rejected: unsupported file type; expected one of {sorted(contract.file_formats)}"
-    elif fp is not None:
-        _drop_temp_tables(con)
+    def add(self, path: Path) -> FileResult:
+        """Parse one file into the batch (or settle it at once: skipped, empty, rejected, failed)."""
+        rel = path.relative_to(self.landing_dir).as_posix()
+        result = FileResult(self.source.name, rel, "failed")
+        fmt = self.contract.file_format(path)
+        started_at = datetime.now(UTC)
+        fp = None
         try:
-            # Parsing fills connection-local temp tables, outside any transaction:
-            # a parser error must not abort the transaction that records it.
-            read = _read(con, fmt, path, fp.encoding, str(result.load_id), source)
-            con.execute("begin transaction")
-            try:
-                _load_content(con, source, read, result, started_at)
-                _record_history(con, result, run_id, fmt, size, checksum, encoding, started_at)
-                con.execute("commit")
-                if result.status in FINAL_STATUSES:
-                    processed.add((source.name, checksum))
-                return _logged(result)
-            except Exception:
-                con.execute("rollback")
-                raise
-        except Exception as exc:  # noqa: BLE001 - any failure is recorded, and the run goes on
-            log.warning("load of %s failed: %s", rel, type(exc).__name__)
-            result.status = "failed"
-            result.rows_in = result.rows_loaded = result.rows_rejected = result.fields_nulled = 0
+            fp = fingerprint(path, fmt or "binary")
+        except FileUnreadable as exc:
+            result.message = str(exc)
+        checksum = fp.checksum if fp else sha256_of(path)
+        if (self.source.name, checksum) in self.processed:
+            result.status, result.message = "skipped", "already processed (same checksum)"
+            return result
+        result.load_id = _scalar(self.con, "select nextval('audit.load_id_seq')")
+        load = _FileLoad(result, fmt, path.stat().st_size, checksum, fp.encoding if fp else None, started_at)
+        if fmt is None:
+            result.status = "rejected"
+            result.message = (
+                f"file rejected: unsupported file type; expected one of {sorted(self.contract.file_formats)}"
+            )
+            return self._settle(load)
+        if fp is None:
+            return self._settle(load)
+        _drop(self.con, FILE_TEMP_TABLES)
+        try:
+            read = self._read(fmt, path, fp.encoding, str(result.load_id))
+        except Exception as exc:  # noqa: BLE001 - a file that cannot be parsed is recorded, the run goes on
             result.message = f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
-        finally:
-            _drop_temp_tables(con)
-    _record_history(con, result, run_id, fmt, size, checksum, encoding, started_at)
-    if result.status in FINAL_STATUSES:
-        processed.add((source.name, checksum))
-    return _logged(result)
+            return self._settle(load)
+        if read is None:
+            result.status, result.message = "empty", "file has no header and no rows"
+            return self._settle(load)
+        result.rows_in = _scalar(
+            self.con, "select (select count(*) from _landing_rows) + (select count(*) from _parse_rejects)"
+        )
+        load.notes = list(read.notes)
+        missing = [c for c in self.source.required_columns if c not in read.columns]
+        if missing:
+            result.status, result.rows_rejected = "rejected", result.rows_in
+            load.notes[:0] = [
+                f"file rejected: required column(s) missing: {', '.join(missing)}",
+                f"columns found: {', '.join(read.columns)}",
+            ]
+            result.message = "; ".join(load.notes)
+            return self._settle(load)
+        extra = [c for c in read.columns if c not in self.source.column_names]
+        absent = [c for c in self.source.column_names if c not in read.columns]
+        if extra:
+            load.notes.append(f"ignored extra column(s): {', '.join(extra)}")
+        if absent:
+            load.notes.append(f"optional column(s) absent, loaded as empty: {', '.join(absent)}")
+        if result.rows_in == 0:
+            result.status = "empty"
+            result.message = "; ".join(["header only, no rows", *load.notes])
+            return self._settle(load)
+        self._append(load, read)
+        if self.batch_rows >= MAX_BATCH_ROWS or len(self.pending) >= MAX_BATCH_FILES:
+            self.flush()
+        return result
+
+    def _read(self, fmt: str, path: Path, encoding: str, tag: str) -> ReadResult | None:
+        if fmt == "csv":
+            return read_csv_file(self.con, path, encoding, tag)
+        if fmt == "jsonl":
+            return read_jsonl_file(self.con, path, encoding, tag, self.source.column_names)
+        return read_parquet_file(self.con, path, tag)
+
+    def _append(self, load: _FileLoad, read: ReadResult) -> None:
+        """Move the parsed file into the batch tables under a new file index."""
+        index = len(self.pending)
+        columns = self.source.column_names
+        if not self.pending:
+            _drop(self.con, BATCH_TEMP_TABLES)
+            defs = ", ".join(f"{quote_ident(c)} varchar" for c in columns)
+            self.con.execute(
+                f"create temp table _batch_rows (_file_index integer, {defs}, _extras varchar, "
+                "_record_number bigint, _line_number bigint)"
+            )
+            self.con.execute(
+                "create temp table _batch_rejects (_file_index integer, _record_number bigint, "
+                "_line_number bigint, reason varchar, raw_content varchar)"
+            )
+            self.con.execute(
+                "create temp table _batch_files (_file_index integer, load_id bigint, file_path varchar, "
+                "loaded_at timestamptz)"
+            )
+        present = set(read.columns)
+        values = ", ".join(quote_ident(c) if c in present else "null" for c in columns)
+        # Extra columns are not loaded, but a quarantined row keeps them in its raw content.
+        extras = [c for c in read.columns if c not in columns and c in self._landing_columns()]
+        extras_json = (
+            "cast(to_json(struct_pack("
+            + ", ".join(f"{quote_ident(c)} := {quote_ident(c)}" for c in extras)
+            + ")) as varchar)"
+            if extras
+            else "null"
+        )
+        self.con.execute(
+            f"insert into _batch_rows select {index}, {values}, {extras_json}, _record_number, _line_number "
+            "from _landing_rows"
+        )
+        self.con.execute(f"insert into _batch_rejects select {index}, * from _parse_rejects")
+        self.con.execute(
+            "insert into _batch_files values (?, ?, ?, ?)",
+            [index, load.result.load_id, load.result.file_path, load.started_at],
+        )
+        self.pending[index] = load
+        self.batch_rows += load.result.rows_in
+        _drop(self.con, FILE_TEMP_TABLES)
+
+    def _landing_columns(self) -> set[str]:
+        return {row[0] for row in self.con.execute("describe _landing_rows").fetchall()}
+
+    def _settle(self, load: _FileLoad) -> FileResult:
+        """Record a file that never reaches the batch (its own one-row transaction)."""
+        self._record_history(load)
+        if load.result.status in FINAL_STATUSES:
+            self.processed.add((self.source.name, load.checksum))
+        return _logged(load.result)
+
+    # -- per batch ------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Validate and write the batch; if that fails, write its files one at a time."""
+        if not self.pending:
+            return
+        indexes = sorted(self.pending)
+        try:
+            self._write_in_transaction(indexes)
+        except Exception as exc:  # noqa: BLE001
+            log.warning(
+                "batch of %d %s files failed (%s); retrying file by file",
+                len(indexes),
+                self.source.name,
+                type(exc).__name__,
+            )
+            for index in indexes if len(indexes) > 1 else []:
+                try:
+                    self._write_in_transaction([index])
+                except Exception as file_exc:  # noqa: BLE001
+                    self._fail(self.pending[index], file_exc)
+            if len(indexes) == 1:
+                self._fail(self.pending[indexes[0]], exc)
+        for load in self.pending.values():
+            _logged(load.result)
+        self.pending.clear()
+        self.batch_rows = 0
+        _drop(self.con, BATCH_TEMP_TABLES)
+
+    def _fail(self, load: _FileLoad, exc: Exception) -> None:
+        result = load.result
+        result.status = "failed"
+        result.rows_in = result.rows_loaded = result.rows_rejected = result.fields_nulled = 0
+        result.message = f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
+        self._record_history(load)
+
+    def _write_in_transaction(self, indexes: list[int]) -> None:
+        self.con.execute("begin transaction")
+        try:
+            self._write_batch(indexes)
+            for index in indexes:
+                self._record_history(self.pending[index])
+            self.con.execute("commit")
+        except Exception:
+            self.con.execute("rollback")
+            raise
+        for index in indexes:
+            self.processed.add((self.source.name, self.pending[index].checksum))
+
+    def _write_batch(self, indexes: list[int]) -> None:
+        """Split the batch's rows into raw rows, quarantined rows and field issues; count per file."""
+        con, source = self.con, self.source
+        selected = ", ".join(str(i) for i in indexes)
+        columns = source.column_names
+        validation = build_validation_select(
+            source, self.contract, set(columns), f"(select * from _batch_rows where _file_index in ({selected}))"
+        )
+        con.execute(f"create or replace temp table _validated as {validation}")
+        targets = ", ".join(quote_ident(c) for c in columns)
+        parsed = ", ".join(f"v.{quote_ident('__' + c)}" for c in columns)
+        con.execute(
+            f"""
+            insert into raw.{source.name} ({targets}, _load_id, _source_file, _record_number, _loaded_at)
+            select {parsed}, f.load_id, f.file_path, v._record_number, f.loaded_at
+            from _validated v join _batch_files f using (_file_index)
+            where len(v._reject_reasons) = 0
+            order by v._file_index, v._record_number
+            """
+        )
+        content = (
+            "cast(to_json(struct_pack("
+            + ", ".join(f"{quote_ident(c)} := v.{quote_ident(c)}" for c in columns)
+            + ")) as varchar)"
+        )
+        con.execute(
+            f"""
+            insert into audit.quarantine
+            select f.load_id, ?, f.file_path, v._record_number, v._line_number,
+                   array_to_string(v._reject_reasons, '; '),
+                   cast(case when v._extras is null then {content} else json_merge_patch({content}, v._extras) end as varchar),
+                   f.loaded_at
+            from _validated v join _batch_files f using (_file_index)
+            where len(v._reject_reasons) > 0
+            union all
+            select f.load_id, ?, f.file_path, r._record_number, r._line_number, r.reason, r.raw_content, f.loaded_at
+            from _batch_rejects r join _batch_files f using (_file_index)
+            where r._file_index in ({selected})
+            """,
+            [source.name, source.name],
+        )
+        con.execute(
+            """
+            insert into audit.field_issues
+            select f.load_id, ?, f.file_path, i._record_number, i.issue.column_name, i.issue.raw_value, i.issue.reason
+            from (select _file_index, _record_number, unnest(_field_issues) as issue
+                  from _validated where len(_reject_reasons) = 0) i
+            join _batch_files f using (_file_index)
+            """,
+            [source.name],
+        )
+        counts = con.execute(
+            f"""
+            with rows as (
+                select _file_index,
+                    count(*) filter (where len(_reject_reasons) = 0) as loaded,
+                    count(*) filter (where len(_reject_reasons) > 0) as rejected,
+                    coalesce(sum(len(_field_issues)) filter (where len(_reject_reasons) = 0), 0) as nulled
+                from _validated group by _file_index
+            ),
+            parse as (
+                select _file_index, count(*) as rejected from _batch_rejects
+                where _file_index in ({selected}) group by _file_index
+            )
+            select coalesce(rows._file_index, parse._file_index), coalesce(loaded, 0),
+                   coalesce(rows.rejected, 0) + coalesce(parse.rejected, 0), coalesce(nulled, 0)
+            from rows full join parse using (_file_index)
+            """
+        ).fetchall()
+        for index, loaded, rejected, nulled in counts:
+            result = self.pending[index].result
+            result.rows_loaded, result.rows_rejected, result.fields_nulled = int(loaded), int(rejected), int(nulled)
+            result.status = "loaded_with_rejects" if rejected else "loaded"
+            result.message = "; ".join(self.pending[index].notes)
+
+    def _record_history(self, load: _FileLoad) -> None:
+        r = load.result
+        self.con.execute(
+            "insert into audit.load_history values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                r.load_id,
+                self.run_id,
+                r.source,
+                r.file_path,
+                load.fmt,
+                load.size,
+                load.checksum,
+                load.encoding,
+                r.status,
+                r.rows_in,
+                r.rows_loaded,
+                r.rows_rejected,
+                r.fields_nulled,
+                r.message,
+                load.started_at,
+                datetime.now(UTC),
+            ],
+        )
 
 
 def _logged(result: FileResult) -> FileResult:
@@ -259,79 +443,6 @@ def _logged(result: FileResult) -> FileResult:
         result.rows_rejected,
     )
     return result
-
-
-def _load_content(con, source: Source, read: ReadResult | None, result: FileResult, started_at) -> None:
-    """Check the parsed file's columns and write its rows; runs inside the file's transaction."""
-    if read is None:
-        result.status, result.message = "empty", "file has no header and no rows"
-        return
-    notes = list(read.notes)
-    result.rows_in = _count(con, "select count(*) from _landing_rows") + _count(
-        con, "select count(*) from _parse_rejects"
-    )
-    missing = [c for c in source.required_columns if c not in read.columns]
-    if missing:
-        result.status = "rejected"
-        result.rows_rejected = result.rows_in
-        result.message = "; ".join(
-            [
-                f"file rejected: required column(s) missing: {', '.join(missing)}",
-                f"columns found: {', '.join(read.columns)}",
-            ]
-            + notes
-        )
-        return
-    extra = [c for c in read.columns if c not in source.column_names]
-    absent = [c for c in source.column_names if c not in read.columns]
-    if extra:
-        notes.append(f"ignored extra column(s): {', '.join(extra)}")
-    if absent:
-        notes.append(f"optional column(s) absent, loaded as empty: {', '.join(absent)}")
-    if result.rows_in == 0:
-        result.status = "empty"
-        notes.insert(0, "header only, no rows")
-    else:
-        _write_rows(con, source, result, result.load_id, started_at)
-        result.status = "loaded_with_rejects" if result.rows_rejected else "loaded"
-    result.message = "; ".join(notes)
-
-
-def _record_history(con, result: FileResult, run_id, fmt, size, checksum, encoding, started_at) -> None:
-    con.execute(
-        "insert into audit.load_history values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            result.load_id,
-            run_id,
-            result.source,
-            result.file_path,
-            fmt,
-            size,
-            checksum,
-            encoding,
-            result.status,
-            result.rows_in,
-            result.rows_loaded,
-            result.rows_rejected,
-            result.fields_nulled,
-            result.message,
-            started_at,
-            datetime.now(UTC),
-        ],
-    )
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _drop_temp_tables(con) -> None:
-    for name in TEMP_TABLES:
-        con.execute(f"drop table if exists {name}")
 
 
 def ingest_landing(
@@ -354,9 +465,10 @@ def ingest_landing(
         prepare_warehouse(con, contract)
         processed = processed_checksums(con)
         for name in sources or list(contract.sources):
-            source = contract.sources[name]
-            for path in discover_files(landing_dir, source, contract, settle_seconds):
-                report.files.append(load_file(con, contract, source, path, landing_dir, report.run_id, processed))
+            loader = SourceLoader(con, contract, contract.sources[name], landing_dir, report.run_id, processed)
+            for path in discover_files(landing_dir, contract.sources[name], contract, settle_seconds):
+                report.files.append(loader.add(path))
+            loader.flush()
     finally:
         if own:
             con.close()
