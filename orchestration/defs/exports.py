@@ -22,7 +22,7 @@ def build_export_asset(audience: Audience) -> dg.AssetsDefinition:
     )
     def export(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
         with warehouse.connect(read_only=True) as con:
-            results = export_audience(con, audience, warehouse.export_dir, context.run_id)
+            results = export_audience(con, audience, warehouse.export_dir, context.run.run_id)
         for r in results:
             if r.status != "exported":
                 context.log.warning(f"{audience.name} -> {r.destination}: {r.message}")

@@ -36,7 +36,7 @@ def raw_landing_files(context: dg.AssetExecutionContext, warehouse: WarehouseRes
     """Load new landing files, quarantine bad rows, and prove the counts reconcile."""
     selected = [key.path[-1] for key in context.selected_asset_keys]
     with warehouse.connect() as con:
-        report = ingest_landing(con, warehouse.landing_dir, sources=selected, run_id=context.run_id)
+        report = ingest_landing(con, warehouse.landing_dir, sources=selected, run_id=context.run.run_id)
         for name in selected:
             totals = report.totals(name)
             yield dg.MaterializeResult(
