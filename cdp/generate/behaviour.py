@@ -183,7 +183,8 @@ def simulate_behaviour(world: World, rng: np.random.Generator, chunk_index: int,
     e_product[is_cart] = last_view[e_session[is_cart]]
 
     gaps = rng.exponential(cfg["event_gap_seconds"] * 1000.0, ne).astype(np.int64)
-    first = np.r_[True, e_session[1:] != e_session[:-1]]
+    first = np.ones(ne, dtype=bool)
+    first[1:] = e_session[1:] != e_session[:-1]
     gaps[first] = 0
     cs = np.cumsum(gaps)
     firsts = np.flatnonzero(first)

@@ -57,11 +57,10 @@ def plan_consent(world: World, rng: np.random.Generator, people: People, recs: S
             rate = personas.param("email.consent")[people.persona[recs.person]]
             if recs.system == "esp":
                 rate = np.ones(m)
-            no_email = np.array([e is None for e in recs.fields["email"]])
-            asked &= ~no_email
+            asked &= recs.fields["email"] != None  # noqa: E711
         elif purpose == "sms_marketing":
             rate = np.full(m, cfg["granted"][purpose])
-            asked &= np.array([ph is not None for ph in recs.fields["phone"]])
+            asked &= recs.fields["phone"] != None  # noqa: E711
         else:
             rate = np.full(m, cfg["granted"][purpose])
         granted = asked & (rng.random(m) < rate)

@@ -43,7 +43,8 @@ def simulate_email(world: World, rng: np.random.Generator, people: People, esp_p
     open_rate = personas.param("email.open")[persona]
     click_rate = personas.param("email.click")[persona]
     unsub_rate = personas.param("email.unsubscribe")[persona]
-    undeliverable = np.array([isinstance(e, str) and e.strip().lower() in junk_emails for e in esp_email])
+    undeliverable = np.array([isinstance(e, str) and e.strip().lower() in junk_emails for e in esp_email],
+                             dtype=bool)
     optout = np.full(m, NEVER, dtype=np.int64)
     rec_l, type_l, ms_l, camp_l = [], [], [], []
 

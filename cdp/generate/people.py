@@ -131,8 +131,9 @@ def _phones(world: World, rng: np.random.Generator, country: np.ndarray, city: n
         h = np.where(use_area, world.cities.area_code[city[sel]], mobile_heads)
         # A mobile "head" is its first display group, so pad the prefix to that width.
         first_group = int(spec["groups"][0])
-        extra = np.where(use_area, 0, np.maximum(0, first_group - np.array([len(x) for x in h])))
-        rest_len = length - np.array([len(x) for x in h]) - extra
+        head_len = np.array([len(x) for x in h], dtype=np.int64)
+        extra = np.where(use_area, 0, np.maximum(0, first_group - head_len))
+        rest_len = length - head_len - extra
         digits = rng.integers(0, 10, size=(len(sel), length))
         digits[:, 0] = rng.integers(2, 10, len(sel))  # no leading 0/1 in subscriber parts
         dstr = digits.astype(np.uint8) + ord("0")

@@ -102,7 +102,8 @@ def _simulate_chunk(world: World, sink: LandingSink | ProcessSink, chunk_index: 
         drop = window.drop_for(ms, int(world.settings.config["files"]["customers"][system]["every_days"]))
         order = np.lexsort((ms, rec, drop))
         rec, ms, drop = rec[order], ms[order], drop[order]
-        last = np.r_[(rec[1:] != rec[:-1]) | (drop[1:] != drop[:-1]), True]
+        last = np.ones(len(rec), dtype=bool)
+        last[:-1] = (rec[1:] != rec[:-1]) | (drop[1:] != drop[:-1])
         rec, ms = rec[last], ms[last]
         by_time = np.lexsort((rec, ms))
         rec, ms = rec[by_time], ms[by_time]
