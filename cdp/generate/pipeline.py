@@ -154,7 +154,9 @@ def generate_landing(out_dir: Path, customers: int, days: int, seed: int = 42,
     """Write a synthetic landing directory (and its ``_truth``) for ``customers`` persons over ``days`` days.
 
     Deterministic: the same arguments (including ``chunk_size``) give byte-identical files.
-    Returns the run summary (also written to ``_truth/summary.json``).
+    Returns the run summary (also written to ``_truth/summary.json``). Runs of more than one
+    chunk write from a spawned second process, so a calling script needs the usual
+    ``if __name__ == "__main__":`` guard.
     """
     if customers < 1 or days < 1 or chunk_size < 1:
         raise ValueError("customers, days and chunk_size must be positive")
