@@ -361,7 +361,8 @@ class SourceLoader:
             insert into audit.quarantine
             select f.load_id, ?, f.file_path, v._record_number, v._line_number,
                    array_to_string(v._reject_reasons, '; '),
-                   cast(case when v._extras is null then {content} else json_merge_patch({content}, v._extras) end as varchar),
+                   cast(case when v._extras is null then {content}
+                             else json_merge_patch({content}, v._extras) end as varchar),
                    f.loaded_at
             from _validated v join _batch_files f using (_file_index)
             where len(v._reject_reasons) > 0

@@ -232,7 +232,8 @@ def _python_read_csv(con, path: Path, names: list[str], delimiter: str, encoding
     con.register("_rejects_frame", rejects_frame)
     varchar = ", ".join(f"cast({quote_ident(n)} as varchar) as {quote_ident(n)}" for n in names)
     con.execute(
-        f"create or replace temp table _read_rows as select cast(_ordinal as bigint) as _ordinal, {varchar} from _good_frame"
+        "create or replace temp table _read_rows as "
+        f"select cast(_ordinal as bigint) as _ordinal, {varchar} from _good_frame"
     )
     con.execute(
         "create or replace temp table _parse_rejects as select cast(_record_number as bigint) as _record_number, "
