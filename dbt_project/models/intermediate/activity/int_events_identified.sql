@@ -34,8 +34,8 @@ final as (
         events.search_query,
         events.product_category,
         events.login_method,
-        events.quantity,
         events.properties,
+        events.quantity,
         events.occurred_date,
         events.occurred_at
     from events

@@ -34,8 +34,9 @@ edges as (
 ),
 
 -- connected components by min-label propagation over record - identifier - record:
--- each round an identifier takes the smallest label of its records, then each
--- record the smallest label of its identifiers
+-- each round an identifier takes the smallest label of its records, each record
+-- the smallest label of its identifiers, and then the label of the record its
+-- label names (pointer jumping), so long chains converge in few rounds
 labels_0 as (
     select distinct
         record_rank,
@@ -55,7 +56,7 @@ identifier_labels_{{ round }} as (
     group by edges.identifier_type, edges.identifier_value
 ),
 
-labels_{{ round }} as (
+propagated_{{ round }} as (
     select
         edges.record_rank,
         min(identifier_labels_{{ round }}.label) as label
@@ -64,6 +65,15 @@ labels_{{ round }} as (
         on identifier_labels_{{ round }}.identifier_type = edges.identifier_type
         and identifier_labels_{{ round }}.identifier_value = edges.identifier_value
     group by edges.record_rank
+),
+
+labels_{{ round }} as (
+    select
+        propagated_{{ round }}.record_rank,
+        coalesce(label_records.label, propagated_{{ round }}.label) as label
+    from propagated_{{ round }}
+    left join propagated_{{ round }} as label_records
+        on label_records.record_rank = propagated_{{ round }}.label
 ),
 
 {% endfor %}

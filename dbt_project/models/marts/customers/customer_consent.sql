@@ -23,9 +23,9 @@ final as (
     select
         {{ surrogate_key(['customer_id', 'purpose']) }} as customer_consent_id,
         customer_id,
+        consent_event_id,
         purpose,
         consent_status,
-        consent_event_id,
         source_system,
         matched_on,
         consent_status = 'granted' as is_granted,
