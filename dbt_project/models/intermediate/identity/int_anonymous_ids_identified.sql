@@ -22,15 +22,38 @@ identified_events as (
 ),
 
 -- a shared device belongs to the customer who used it last
-final as (
+ranked as (
     select
         anonymous_id,
-        {{ arg_max_non_null('customer_id', 'occurred_at') }} as customer_id,
+        customer_id,
+        row_number() over (
+            partition by anonymous_id
+            order by occurred_at desc, customer_id
+        ) as recency_rank
+    from identified_events
+),
+
+device_summary as (
+    select
+        anonymous_id,
         count(distinct customer_id) as customers_on_device,
         min(occurred_at) as first_identified_at,
         max(occurred_at) as last_identified_at
     from identified_events
     group by anonymous_id
+),
+
+final as (
+    select
+        device_summary.anonymous_id,
+        ranked.customer_id,
+        device_summary.customers_on_device,
+        device_summary.first_identified_at,
+        device_summary.last_identified_at
+    from device_summary
+    inner join ranked
+        on ranked.anonymous_id = device_summary.anonymous_id
+        and ranked.recency_rank = 1
 )
 
 select * from final
