@@ -159,9 +159,18 @@ def _write_future_data(landing: Path, after: date) -> None:
             f"select source_system, source_customer_id from read_csv('{landing}/customers/*.csv', all_varchar=true, "
             "union_by_name=true) where source_customer_id is not null and source_system is not null limit 1"
         ).fetchall()[0]
+        # A completed order from before the cut, re-sent as returned after it.
+        returned = con.execute(
+            f"select source_system, order_id, source_customer_id, ordered_at, currency, total_amount "
+            f"from read_csv('{landing}/orders/*.csv', all_varchar=true, union_by_name=true) "
+            f"where lower(status) = 'completed' and try_cast(ordered_at as timestamptz) < '{after}' "
+            "and try_cast(total_amount as decimal(18, 4)) >= 0 and order_id <> '' "
+            "order by order_id limit 1"
+        ).fetchall()[0]
     (landing / "orders" / "zz_future_orders.csv").write_text(
-        "source_system,order_id,source_customer_id,ordered_at,status,currency,total_amount,channel\n"
-        f"{record[0]},future-order-1,{record[1]},{when},completed,GBP,999.00,web\n"
+        "source_system,order_id,source_customer_id,ordered_at,status,currency,total_amount,channel,updated_at\n"
+        f"{record[0]},future-order-1,{record[1]},{when},completed,GBP,999.00,web,{when}\n"
+        f"{returned[0]},{returned[1]},{returned[2]},{returned[3]},returned,{returned[4]},{returned[5]},web,{when}\n"
     )
     (landing / "consent" / "zz_future_consent.csv").write_text(
         "source_system,consent_id,source_customer_id,email,purpose,status,occurred_at\n"

@@ -163,9 +163,11 @@ def order_tables(world: World, orders: Orders, people: People, store: bool):
         tz = world.cities.tz[people.city[orders.person[rows]]]
         ordered_at = format_times(orders.ordered_ms[rows], "pos",
                                   utc_offsets(orders.ordered_ms[rows], tz, world.cities.tz_names))
+        updated_at = format_times(row_ms, "pos", utc_offsets(row_ms, tz, world.cities.tz_names))
         total = amounts(orders.total_cents[rows]).cast(pa.string()).cast(DECIMAL)
     else:
         ordered_at = format_times(orders.ordered_ms[rows], "webshop")
+        updated_at = format_times(row_ms, "webshop")
         total = amounts(orders.total_cents[rows])
     head = pa.table({
         "source_system": pa.array(np.full(len(rows), system, dtype=object), pa.large_string()),
@@ -176,6 +178,8 @@ def order_tables(world: World, orders: Orders, people: People, store: bool):
         "currency": pa.array(orders.currency[rows], pa.large_string()),
         "total_amount": total,
         "channel": pa.array(channel, pa.large_string()),
+        # Status change time: the order time, or the return time on the re-sent row.
+        "updated_at": updated_at,
     })
     in_sel = np.isin(orders.item_order, sel)
     it = np.flatnonzero(in_sel)

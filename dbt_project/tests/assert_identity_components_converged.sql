@@ -1,3 +1,6 @@
+-- Dagster shows this test as a check on the asset named here (it reads several).
+{{ config(meta={'dagster': {'asset_key': ['intermediate', 'int_customer_records_resolved']}}) }}
+
 -- Identity resolution ran enough propagation rounds: every linking identifier's
 -- records ended up with one customer. Rows returned are identifiers whose
 -- records still carry different customer_ids; raise identity_propagation_rounds.

@@ -14,15 +14,18 @@ as_of_versions as (
         currency,
         total_amount,
         channel,
+        coalesce(updated_at, ordered_at) as updated_at,
         _load_id,
         _record_number,
         _loaded_at
     from orders
+    -- a version changed after the cutoff (e.g. re-sent as returned) did not exist yet
     where {{ is_before_cutoff('ordered_at') }}
+        and {{ is_before_cutoff('coalesce(updated_at, ordered_at)') }}
 ),
 
 deduplicated as (
-    {{ latest_version('as_of_versions', ['source_system', 'source_order_id']) }}
+    {{ latest_version('as_of_versions', ['source_system', 'source_order_id'], order_by='updated_at desc') }}
 ),
 
 final as (
@@ -37,6 +40,7 @@ final as (
         total_amount,
         cast({{ to_utc_timestamp('ordered_at') }} as date) as ordered_date,
         {{ to_utc_timestamp('ordered_at') }} as ordered_at,
+        {{ to_utc_timestamp('updated_at') }} as status_updated_at,
         _load_id,
         {{ to_utc_timestamp('_loaded_at') }} as _loaded_at
     from deduplicated
