@@ -1,5 +1,5 @@
--- Dagster shows this test as a check on the asset named here (it reads several).
-{{ config(meta={'dagster': {'asset_key': ['marts', 'audience_rfm_champions_email']}}) }}
+-- Dagster shows this test as a check on the model named here (it reads several).
+{{ config(meta={'dagster': {'ref': {'name': 'audience_rfm_champions_email'}}}) }}
 
 -- Nobody reaches an email audience without current email-marketing consent, a
 -- valid email and an unerased profile. Rows returned are members that break this.

@@ -1,5 +1,5 @@
--- Dagster shows this test as a check on the asset named here (it reads several).
-{{ config(meta={'dagster': {'asset_key': ['intermediate', 'int_customer_records_resolved']}}) }}
+-- Dagster shows this test as a check on the model named here (it reads several).
+{{ config(meta={'dagster': {'ref': {'name': 'int_customer_records_resolved'}}}) }}
 
 -- Identity resolution ran enough propagation rounds: every linking identifier's
 -- records ended up with one customer. Rows returned are identifiers whose
