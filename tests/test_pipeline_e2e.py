@@ -24,6 +24,10 @@ END_DATE = date(2026, 9, 30)
 def landing(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("e2e") / "landing"
     generate_landing(root, customers=300, days=60, seed=11, end_date=END_DATE, progress=False)
+    # Beside the generator's malformed rows: a whole file missing a required column.
+    (root / "orders" / "zz_export_without_amounts.csv").write_text(
+        "source_system,order_id,source_customer_id,ordered_at,status\nwebshop,x1,c1,2026-09-01T10:00:00Z,completed\n"
+    )
     return root
 
 
@@ -95,6 +99,12 @@ def test_every_landing_row_is_accounted_for(first_run, landing):
     wh = work / "cdp.duckdb"
     assert query(wh, "select count(*) from audit.load_history where rows_in <> rows_loaded + rows_rejected") == [(0,)]
     assert query(wh, "select count(*) from audit.load_history where status = 'failed'") == [(0,)]
+    # The file missing a required column is rejected whole, with the reason, and the run went on.
+    assert query(
+        wh,
+        "select status, rows_in, rows_rejected, message like '%required column(s) missing: total_amount%' "
+        "from audit.load_history where file_path = 'orders/zz_export_without_amounts.csv'",
+    ) == [("rejected", 1, 1, True)]
     # The generator's deliberately malformed rows are exactly what was quarantined.
     truth = landing / "_truth"
     malformed = next(truth.glob("malformed_rows.*"))
