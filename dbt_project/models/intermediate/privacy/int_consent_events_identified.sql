@@ -24,7 +24,17 @@ by_source_record as (
         and customer_records.source_customer_id = consent_events.source_customer_id
 ),
 
--- consent given for a mailbox applies to every customer holding that address
+-- Consent known only by a mailbox: a refusal or withdrawal reaches every customer
+-- holding that address (nobody keeps mailing it), but a grant counts only when one
+-- customer holds it: one member of a household cannot consent for another.
+email_holders as (
+    select
+        identifier_value,
+        count(distinct customer_id) as holder_count
+    from email_customers
+    group by identifier_value
+),
+
 by_email as (
     select
         consent_events.consent_event_id,
@@ -33,7 +43,10 @@ by_email as (
     from consent_events
     inner join email_customers
         on email_customers.identifier_value = {{ email_match_key('consent_events.email') }}
+    inner join email_holders
+        on email_holders.identifier_value = email_customers.identifier_value
     where consent_events.consent_event_id not in (select consent_event_id from by_source_record)
+        and (consent_events.consent_status <> 'granted' or email_holders.holder_count = 1)
 ),
 
 matches as (
