@@ -11,6 +11,7 @@ single process (exact, from getrusage).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -39,10 +40,8 @@ def _tree_rss_kib(root: int) -> int:
     tree, total, stack = _children(), 0, [root]
     while stack:
         pid = stack.pop()
-        try:
+        with contextlib.suppress(OSError, IndexError):  # the process may have just exited
             total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE_KIB
-        except (OSError, IndexError):
-            pass
         stack.extend(tree.get(pid, []))
     return total
 
