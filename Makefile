@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DAGSTER_HOME := $(CURDIR)/.dagster
 
-.PHONY: setup demo test lint dev validate sample clean
+.PHONY: setup demo test lint dev validate sample bench-identity clean
 
 setup: $(VENV)/.installed .dagster/dagster.yaml
 
@@ -41,6 +41,9 @@ dev: setup
 sample: setup
 	rm -rf seeds/sample
 	$(BIN)/cdp generate --customers 2000 --days 90 --seed 42 --out seeds/sample
+
+bench-identity: setup
+	$(BIN)/python -m benchmarks.identity.run
 
 clean:
 	rm -rf warehouse exports .dagster dbt_project/target dbt_project/logs

@@ -1,0 +1,91 @@
+"""Identity-resolution benchmark: pairwise precision / recall / F1 and the largest cluster.
+
+    python -m benchmarks.identity.run [--generator-persons 2000] [--datasets generator febrl3 febrl4]
+
+Each dataset goes through the normal landing contract and the whole pipeline
+(ingestion, dbt, exports) into its own warehouse; ``marts.customer_identity_map``
+is then scored against the dataset's truth (shared/specs/reference-data.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import duckdb
+
+from benchmarks.identity.reference_data import write_febrl_landing
+from cdp.identity.metrics import pairwise_metrics
+from cdp.pipeline import run_pipeline
+
+DATASETS = ("generator", "febrl3", "febrl4")
+
+
+def build_landing(dataset: str, work: Path, generator_persons: int) -> Path:
+    landing = work / dataset / "landing"
+    if dataset == "generator":
+        from cdp.generate import generate_landing
+
+        generate_landing(landing, customers=generator_persons, days=90, seed=42, progress=False)
+    elif dataset == "febrl3":
+        write_febrl_landing(landing, {"febrl3": "dataset3"})
+    elif dataset == "febrl4":
+        write_febrl_landing(landing, {"febrl4a": "dataset4a", "febrl4b": "dataset4b"})
+    else:
+        raise ValueError(dataset)
+    return landing
+
+
+def evaluate(warehouse: Path, truth_csv: Path) -> dict:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        con.execute(
+            f"""
+            create temp view scored as
+            select m.customer_id as predicted_cluster, cast(t.person_id as varchar) as true_entity
+            from read_csv('{truth_csv}', all_varchar = true) t
+            join marts.customer_identity_map m
+              on m.source_system = t.source_system and m.source_customer_id = t.source_customer_id
+            """
+        )
+        metrics = pairwise_metrics(con, "scored").as_dict()
+        truth_records = con.execute(f"select count(*) from read_csv('{truth_csv}', all_varchar = true)").fetchall()
+        metrics["truth_records"] = truth_records[0][0]
+    return metrics
+
+
+def run(datasets: list[str], generator_persons: int, work: Path) -> list[dict]:
+    results = []
+    for dataset in datasets:
+        landing = build_landing(dataset, work, generator_persons)
+        started = time.perf_counter()
+        outcome = run_pipeline(landing, work / dataset / "cdp.duckdb", work / dataset / "exports")
+        seconds = time.perf_counter() - started
+        if not outcome.success:
+            raise SystemExit(f"{dataset}: pipeline failed\n{outcome.summary()}")
+        metrics = evaluate(work / dataset / "cdp.duckdb", landing / "_truth" / "source_records.csv")
+        results.append({"dataset": dataset, "method": "cdp (dbt)", "pipeline_seconds": round(seconds, 1), **metrics})
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--datasets", nargs="+", choices=DATASETS, default=list(DATASETS))
+    parser.add_argument("--generator-persons", type=int, default=2000)
+    parser.add_argument("--work-dir", type=Path, default=None)
+    args = parser.parse_args()
+    work = args.work_dir or Path(tempfile.mkdtemp(prefix="identity-bench-"))
+    results = run(args.datasets, args.generator_persons, work)
+    print(f"{'dataset':<10} {'method':<10} {'records':>8} {'precision':>9} {'recall':>7} {'F1':>6} "
+          f"{'largest':>7} {'true max':>8} {'seconds':>8}")
+    for r in results:
+        print(f"{r['dataset']:<10} {r['method']:<10} {r['records']:>8} {r['precision']:>9.4f} {r['recall']:>7.4f} "
+              f"{r['f1']:>6.4f} {r['largest_predicted_cluster']:>7} {r['largest_true_entity']:>8} "
+              f"{r['pipeline_seconds']:>8}")
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
