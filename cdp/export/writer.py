@@ -7,7 +7,7 @@ import hashlib
 import json
 import os
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -139,7 +139,3 @@ def export_audience(
 
 def _json(value: object) -> str:
     return value.isoformat() if isinstance(value, date | datetime) else str(value)
-
-
-def results_as_dicts(results: list[ExportResult]) -> list[dict]:
-    return [asdict(r) for r in results]

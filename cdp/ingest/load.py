@@ -18,7 +18,7 @@ import hashlib
 import logging
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -76,9 +76,6 @@ class IngestReport:
             "rows_rejected": sum(f.rows_rejected for f in rows),
             "fields_nulled": sum(f.fields_nulled for f in rows),
         }
-
-    def as_dicts(self) -> list[dict]:
-        return [asdict(f) for f in self.files]
 
 
 @dataclass
