@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DAGSTER_HOME := $(CURDIR)/.dagster
 
-.PHONY: setup demo test lint dev validate sample bench-identity clean
+.PHONY: setup demo test lint dev validate sample bench-identity bench-splink-setup clean
 
 setup: $(VENV)/.installed .dagster/dagster.yaml
 
@@ -44,6 +44,10 @@ sample: setup
 
 bench-identity: setup
 	$(BIN)/python -m benchmarks.identity.run
+
+# Splink 5 (reference run of bench-identity) needs pandas<3, so it gets its own venv.
+bench-splink-setup:
+	$(PYTHON) -m venv .venv-splink && .venv-splink/bin/pip install --quiet "splink==5.0.0"
 
 clean:
 	rm -rf warehouse exports .dagster dbt_project/target dbt_project/logs

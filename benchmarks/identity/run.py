@@ -5,12 +5,17 @@
 Each dataset goes through the normal landing contract and the whole pipeline
 (ingestion, dbt, exports) into its own warehouse; ``marts.customer_identity_map``
 is then scored against the dataset's truth (shared/specs/reference-data.md).
+
+When ``.venv-splink`` exists (``make bench-splink-setup``), Splink 5 is run on the
+same landing directory (``splink_reference.py``, link_only for FEBRL4, dedupe
+otherwise) and scored the same way, as a reference row ``splink 5``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -22,6 +27,9 @@ from cdp.identity.metrics import pairwise_metrics
 from cdp.pipeline import run_pipeline
 
 DATASETS = ("generator", "febrl3", "febrl4")
+ROOT = Path(__file__).resolve().parents[2]
+SPLINK_PYTHON = ROOT / ".venv-splink" / "bin" / "python"
+SPLINK_SCRIPT = Path(__file__).resolve().parent / "splink_reference.py"
 
 
 def build_landing(dataset: str, work: Path, generator_persons: int) -> Path:
@@ -56,6 +64,44 @@ def evaluate(warehouse: Path, truth_csv: Path) -> dict:
     return metrics
 
 
+def evaluate_clusters(clusters_csv: Path, truth_csv: Path) -> dict:
+    """Score a ``source_system, source_customer_id, cluster_id`` CSV; truth records it lacks are singletons."""
+    with duckdb.connect() as con:
+        con.execute(
+            f"""
+            create temp view scored as
+            select coalesce(c.cluster_id, t.source_system || ':' || t.source_customer_id) as predicted_cluster,
+                   cast(t.person_id as varchar) as true_entity
+            from read_csv('{truth_csv}', all_varchar = true) t
+            left join read_csv('{clusters_csv}', all_varchar = true) c
+              on c.source_system = t.source_system and c.source_customer_id = t.source_customer_id
+            """
+        )
+        metrics = pairwise_metrics(con, "scored").as_dict()
+        metrics["truth_records"] = metrics["records"]
+    return metrics
+
+
+def run_splink(dataset: str, landing: Path, work: Path) -> dict | None:
+    """Splink 5 on the same landing directory, in its own venv; None when that venv is absent."""
+    if not SPLINK_PYTHON.exists():
+        return None
+    out = work / dataset / "splink_clusters.csv"
+    mode = "link" if dataset == "febrl4" else "dedupe"
+    started = time.perf_counter()
+    done = subprocess.run(
+        [str(SPLINK_PYTHON), str(SPLINK_SCRIPT), "--landing", str(landing), "--mode", mode, "--out", str(out)],
+        capture_output=True, text=True,
+    )
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"{dataset}: splink failed\n{done.stderr[-4000:]}")
+    timings = json.loads(done.stdout.strip().splitlines()[-1])
+    metrics = evaluate_clusters(out, landing / "_truth" / "source_records.csv")
+    return {"dataset": dataset, "method": "splink 5", "pipeline_seconds": round(seconds, 1), **metrics,
+            "splink": timings}
+
+
 def run(datasets: list[str], generator_persons: int, work: Path) -> list[dict]:
     results = []
     for dataset in datasets:
@@ -67,6 +113,12 @@ def run(datasets: list[str], generator_persons: int, work: Path) -> list[dict]:
             raise SystemExit(f"{dataset}: pipeline failed\n{outcome.summary()}")
         metrics = evaluate(work / dataset / "cdp.duckdb", landing / "_truth" / "source_records.csv")
         results.append({"dataset": dataset, "method": "cdp (dbt)", "pipeline_seconds": round(seconds, 1), **metrics})
+        splink = run_splink(dataset, landing, work)
+        if splink is None:
+            if dataset == datasets[0]:
+                print("splink reference skipped: no .venv-splink (create it with `make bench-splink-setup`)")
+        else:
+            results.append(splink)
     return results
 
 
