@@ -104,5 +104,63 @@ def run(landing_dir: Path, warehouse: Path, export_dir: Path, as_of: str | None,
         sys.exit(1)
 
 
+@main.command()
+@click.option(
+    "--warehouse",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=settings.warehouse_path,
+    show_default="warehouse/cdp.duckdb",
+)
+@click.option("--customer-id", help="Explain one customer: its records and the links between them.")
+@click.option(
+    "--record",
+    "records",
+    multiple=True,
+    metavar="SYSTEM:ID",
+    help="A source record; give two to see the chain of links that makes them one customer.",
+)
+@click.option("--show-personal-data", is_flag=True, help="Print emails, phones and names unmasked.")
+def explain(warehouse: Path, customer_id: str | None, records: tuple[str, ...], show_personal_data: bool) -> None:
+    """Why are these records one customer?"""
+    import duckdb
+
+    from cdp.identity.explain import explain_customer, record_id_for
+
+    if not customer_id and not records:
+        raise click.UsageError("give --customer-id or one or two --record SYSTEM:ID")
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        try:
+            record_ids = []
+            for record in records:
+                system, _, source_id = record.partition(":")
+                record_id, record_customer = record_id_for(con, system, source_id)
+                record_ids.append(record_id)
+                customer_id = customer_id or record_customer
+                if record_customer != customer_id:
+                    click.echo(f"{record} belongs to customer {record_customer}, not {customer_id}: not one customer")
+                    sys.exit(1)
+            explanation = explain_customer(con, customer_id, show_personal_data)
+        except LookupError as exc:
+            raise click.ClickException(str(exc)) from exc
+    click.echo(f"customer {explanation.customer_id}: {len(explanation.records)} source records")
+    for r in explanation.records:
+        click.echo(
+            f"  {r['source_system']}:{r['source_customer_id']}  matched on {r['matched_on']}  "
+            f"email {r['email']}  phone {r['phone']}  name {r['first_name']} {r['last_name']}"
+        )
+    names = {r["customer_record_id"]: f"{r['source_system']}:{r['source_customer_id']}" for r in explanation.records}
+    links = explanation.links
+    if len(record_ids) == 2:
+        links = explanation.path(*record_ids) or []
+        click.echo(f"chain from {records[0]} to {records[1]}:")
+    else:
+        click.echo("links:")
+    for link in links:
+        click.echo(
+            f"  {names[link.from_record]} -- {link.rule} ({link.field} #{link.value_digest}, "
+            f"p={link.probability:.2f}) -- {names[link.to_record]}"
+        )
+
+
 if __name__ == "__main__":
     main()

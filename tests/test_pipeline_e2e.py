@@ -94,6 +94,33 @@ def test_marts_are_built_and_consistent(first_run):
     assert query(wh, "select max(as_of_date) from marts.fct_customer_rfm")[0][0] == END_DATE
 
 
+def test_identity_links_explain_every_multi_record_customer(first_run):
+    from click.testing import CliRunner
+
+    from cdp.cli import main
+    from cdp.identity.explain import explain_customer
+
+    wh = first_run[1] / "cdp.duckdb"
+    customers = [
+        r[0] for r in query(wh, "select customer_id from marts.customer_identity_map group by 1 having count(*) > 1")
+    ]
+    assert customers
+    with duckdb.connect(str(wh), read_only=True) as con:
+        for customer_id in customers:
+            explanation = explain_customer(con, customer_id)
+            first = explanation.records[0]["customer_record_id"]
+            for record in explanation.records[1:]:
+                assert explanation.path(first, record["customer_record_id"]), customer_id
+    system, source_id = query(
+        wh,
+        "select source_system, source_customer_id from marts.customer_identity_map "
+        f"where customer_id = '{customers[0]}'",
+    )[0]
+    result = CliRunner().invoke(main, ["explain", "--warehouse", str(wh), "--record", f"{system}:{source_id}"])
+    assert result.exit_code == 0, result.output
+    assert "links:" in result.output and "@" not in result.output.replace("***@", "")  # emails masked
+
+
 def test_every_landing_row_is_accounted_for(first_run, landing):
     _, work = first_run
     wh = work / "cdp.duckdb"
