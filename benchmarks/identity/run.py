@@ -136,6 +136,11 @@ def main() -> None:
         print(f"{r['dataset']:<10} {r['method']:<10} {r['records']:>8} {r['precision']:>9.4f} {r['recall']:>7.4f} "
               f"{r['f1']:>6.4f} {r['largest_predicted_cluster']:>7} {r['largest_true_entity']:>8} "
               f"{r['pipeline_seconds']:>8}")
+    for r in results:
+        if "splink" in r:
+            t = r["splink"]
+            print(f"{r['dataset']}: splink 5 train {t['training_seconds']} s, predict {t['predict_seconds']} s, "
+                  f"{t['pairs_predicted']} pairs at p >= {t['threshold_match_probability']}")
     print(json.dumps(results, indent=2))
 
 

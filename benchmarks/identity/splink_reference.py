@@ -23,7 +23,8 @@ and runs a standard Fellegi-Sunter model with the DuckDB backend:
   postcode, email, phone;
 * training: probability two random records match from deterministic rules
   (first_name+last_name+birth_date, email) at recall 0.7, u by random sampling
-  (1e7 pairs, seed), m by EM on blocks of birth_date and of postcode;
+  (1e7 pairs, seed), m by EM on blocks of birth_date and of postcode (and of
+  email where present);
 * prediction at match probability 0.9 and connected-components clustering at
   the same threshold (``cluster_pairwise_predictions_at_threshold``).
 
@@ -169,7 +170,10 @@ def run(landing: Path, mode: str, out: Path) -> dict:
         deterministic.append(block_on("email"))
     linker.training.estimate_probability_two_random_records_match(deterministic, recall=0.7)
     linker.training.estimate_u_using_random_sampling(max_pairs=1e7, seed=42)
-    for rule in (block_on("birth_date"), block_on("postcode")):
+    em_rules = [block_on("birth_date"), block_on("postcode")]
+    if "email" in optional:
+        em_rules.append(block_on("email"))
+    for rule in em_rules:
         linker.training.estimate_parameters_using_expectation_maximisation(rule, estimate_without_term_frequencies=True)
     training_seconds = time.perf_counter() - started
 
