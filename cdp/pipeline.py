@@ -32,6 +32,7 @@ class PipelineOutcome:
     loads: dict = field(default_factory=dict)
     table_rows: dict = field(default_factory=dict)
     exports: list[dict] = field(default_factory=list)
+    identity: dict = field(default_factory=dict)
 
     def summary(self) -> str:
         lines = [f"run {self.run_id}: {'succeeded' if self.success else 'FAILED'} in {self.seconds:.1f}s"]
@@ -41,6 +42,11 @@ class PipelineOutcome:
             lines.append(
                 "  ingestion: {files} new files ({rejected} rejected whole, {failed} failed); rows in {rows_in}, "
                 "loaded {rows_loaded}, rejected {rows_rejected} (see audit.quarantine)".format(**self.loads)
+            )
+        if self.identity:
+            lines.append(
+                "  identity: {source_record_count} source records -> {customer_count} customers, "
+                "largest customer {largest_customer_records} records".format(**self.identity)
             )
         for table, rows in self.table_rows.items():
             lines.append(f"  {table}: {rows} rows")
@@ -114,6 +120,10 @@ def _collect_facts(outcome: PipelineOutcome, export_dir: Path) -> None:
         for table in SUMMARY_TABLES:
             if table in existing:
                 outcome.table_rows[table] = con.execute(f"select count(*) from {table}").fetchall()[0][0]
+        if "marts.identity_resolution_stats" in existing:
+            stats = con.execute("select * from marts.identity_resolution_stats").df()
+            if len(stats):
+                outcome.identity = {k: int(v) for k, v in stats.iloc[0].items() if k.endswith(("_count", "_records"))}
     for manifest in sorted(Path(export_dir).glob("*/*/*.manifest.json")):
         data = json.loads(manifest.read_text())
         if data.get("run_id") == outcome.run_id:
