@@ -93,7 +93,9 @@ def test_marts_are_built_and_consistent(first_run):
     ]
     assert query(wh, "select max(as_of_date) from marts.fct_customer_rfm")[0][0] == END_DATE
     # The run reports how identity resolution went, consistent with the identity map.
-    largest = query(wh, "select max(n) from (select count(*) as n from marts.customer_identity_map group by customer_id)")
+    largest = query(
+        wh, "select max(n) from (select count(*) as n from marts.customer_identity_map group by customer_id)"
+    )
     assert outcome.identity["largest_customer_records"] == largest[0][0]
     assert outcome.identity["customer_count"] == customers and outcome.identity["source_record_count"] == records
 

@@ -248,7 +248,8 @@ class SourceLoader:
         present = set(read.columns)
         values = ", ".join(quote_ident(c) if c in present else "null" for c in columns)
         # Extra columns are not loaded, but a quarantined row keeps them in its raw content.
-        extras = [c for c in read.columns if c not in columns and c in self._landing_columns()]
+        landing_columns = self._landing_columns()
+        extras = [c for c in read.columns if c not in columns and c in landing_columns]
         extras_json = (
             "cast(to_json(struct_pack("
             + ", ".join(f"{quote_ident(c)} := {quote_ident(c)}" for c in extras)
@@ -334,7 +335,7 @@ class SourceLoader:
         selected = ", ".join(str(i) for i in indexes)
         columns = source.column_names
         validation = build_validation_select(
-            source, self.contract, set(columns), f"(select * from _batch_rows where _file_index in ({selected}))"
+            source, self.contract, f"(select * from _batch_rows where _file_index in ({selected}))"
         )
         con.execute(f"create or replace temp table _validated as {validation}")
         targets = ", ".join(quote_ident(c) for c in columns)

@@ -62,10 +62,7 @@ class ColumnChecks:
     problems: list[str]  # SQL expressions yielding a reason text or NULL
 
 
-def column_checks(col: Column, contract: Contract, present: bool, now: datetime) -> ColumnChecks:
-    if not present:
-        problems = [quote_literal(f"{col.name}: required column is missing")] if col.required else []
-        return ColumnChecks(col, "null", problems)
+def column_checks(col: Column, contract: Contract, now: datetime) -> ColumnChecks:
     raw = quote_ident(col.name)
     text = f"nullif(trim({raw}), '')"
     parsed = _parse_expr(col, text)
@@ -102,13 +99,13 @@ def column_checks(col: Column, contract: Contract, present: bool, now: datetime)
     return ColumnChecks(col, parsed, problems)
 
 
-def build_validation_select(
-    source: Source, contract: Contract, file_columns: set[str], relation: str, now: datetime | None = None
-) -> str:
-    """SQL over ``relation`` (text columns + _record_number) adding parsed columns,
-    ``_reject_reasons`` (list of texts) and ``_field_issues`` (list of column/reason structs)."""
+def build_validation_select(source: Source, contract: Contract, relation: str, now: datetime | None = None) -> str:
+    """SQL over ``relation`` (every contract column as text, NULL where a file lacks it) adding
+    parsed columns, ``_reject_reasons`` (list of texts) and ``_field_issues`` (column/reason structs).
+
+    Files missing a required column never get here: they are rejected whole first."""
     now = now or datetime.now(UTC)
-    checks = [column_checks(c, contract, c.name in file_columns, now) for c in source.columns]
+    checks = [column_checks(c, contract, now) for c in source.columns]
     rejects, issues = [], []
     for chk in checks:
         if chk.column.on_invalid == "null":
@@ -119,8 +116,7 @@ def build_validation_select(
         else:
             rejects += chk.problems
     for group in source.require_any:
-        present = [c for c in group if c in file_columns]
-        empty = " and ".join(f"nullif(trim({quote_ident(c)}), '') is null" for c in present) or "true"
+        empty = " and ".join(f"nullif(trim({quote_ident(c)}), '') is null" for c in group)
         rejects.append(f"case when {empty} then 'one of {', '.join(group)} is required' end")
 
     parsed_cols = ",\n    ".join(f"{chk.parsed} as {quote_ident('__' + chk.column.name)}" for chk in checks)
