@@ -29,17 +29,6 @@ identifiers as (
         loyalty_id as identifier_value
     from customers
     where loyalty_id is not null
-
-    union all
-
-    select
-        customer_record_id,
-        'name_postcode' as identifier_type,
-        {{ name_postcode_match_key('first_name', 'last_name', 'postcode') }} as identifier_value
-    from customers
-    where first_name is not null
-        and last_name is not null
-        and postcode is not null
 ),
 
 counted as (

@@ -1,0 +1,195 @@
+{#- Probabilistic record matching: match keys, blocking and comparison levels.
+    See docs/identity.md for the method. -#}
+
+
+{#- A name as a match key: lower case, accents and everything but letters removed. -#}
+{% macro name_key(expression) -%}
+    nullif(regexp_replace(lower(strip_accents(replace({{ expression }}, 'ß', 'ss'))), '[^a-z]', '', 'g'), '')
+{%- endmacro %}
+
+
+{#- A postcode as a match key: letters and digits only, upper case. -#}
+{% macro postcode_key(expression) -%}
+    nullif(regexp_replace(upper({{ expression }}), '[^A-Z0-9]', '', 'g'), '')
+{%- endmacro %}
+
+
+{#- A street as a match key: lower case without accents or punctuation, with the
+    usual abbreviations written out (Rd, St, Str., Ave ...), so 'BERGSTR. 8' and
+    'Bergstraße 8' agree. -#}
+{% macro street_key(expression) -%}
+    {%- set abbreviations = [
+        ('str', 'strasse'), ('rd', 'road'), ('st', 'street'), ('ave', 'avenue'), ('av', 'avenue'),
+        ('ln', 'lane'), ('dr', 'drive'), ('ct', 'court'), ('pl', 'place'), ('sq', 'square'),
+        ('cres', 'crescent'), ('tce', 'terrace'), ('hwy', 'highway'), ('blvd', 'boulevard'),
+        ('mt', 'mount'), ('nth', 'north'), ('sth', 'south'), ('bd', 'boulevard'),
+    ] -%}
+    {%- set text -%}
+        regexp_replace(lower(strip_accents(replace(replace({{ expression }}, 'ß', 'ss'), 'ẞ', 'ss'))), '[^a-z0-9 ]', ' ', 'g')
+    {%- endset -%}
+    {%- for short, long in abbreviations -%}
+        {%- set text -%}
+            regexp_replace({{ text }}, '\b{{ short }}\b', '{{ long }}', 'g')
+        {%- endset -%}
+    {%- endfor -%}
+    {#- 'bergstrasse' and 'berg strasse' are one street -#}
+    nullif(regexp_replace({{ text }}, '\s+', '', 'g'), '')
+{%- endmacro %}
+
+
+{#- The comparisons of a candidate pair. Each has levels from strongest to weakest
+    agreement; a pair gets the first level whose condition holds, else 0
+    (disagree), or -1 when either value is missing (no evidence either way).
+    `uses` names the match-record columns a comparison reads, so that m is not
+    estimated for a comparison from pairs blocked on its own columns.
+    `term_frequency` names a column whose exact agreement is weighed by how
+    common the value is (two Smiths agree by chance far more often than two
+    Featherstonehaughs): the exact level's u becomes the value's frequency.
+    Level n of k is stored as k - position: the strongest level is the highest. -#}
+{% macro identity_comparisons() -%}
+    {%- set jw = 'jaro_winkler_similarity' -%}
+    {{ return([
+        {'name': 'first_name', 'uses': ['first_name_key', 'first_name_canonical'], 'term_frequency': 'first_name_key',
+         'missing': 'l.first_name_key is null or r.first_name_key is null',
+         'levels': [
+            ('exact', 'l.first_name_key = r.first_name_key'),
+            ('nickname', 'list_has_any(l.first_name_forms, r.first_name_forms)'),
+            ('swapped_with_last_name', 'l.first_name_key = r.last_name_key and l.last_name_key = r.first_name_key'),
+            ('initial', "(length(l.first_name_key) = 1 or length(r.first_name_key) = 1) and left(l.first_name_key, 1) = left(r.first_name_key, 1)"),
+            ('jaro_winkler_0.92', jw ~ '(l.first_name_key, r.first_name_key) >= 0.92'),
+            ('jaro_winkler_0.80', jw ~ '(l.first_name_key, r.first_name_key) >= 0.80'),
+         ]},
+        {'name': 'last_name', 'uses': ['last_name_key'], 'term_frequency': 'last_name_key',
+         'missing': 'l.last_name_key is null or r.last_name_key is null',
+         'levels': [
+            ('exact', 'l.last_name_key = r.last_name_key'),
+            ('swapped_with_first_name', 'l.first_name_key = r.last_name_key and l.last_name_key = r.first_name_key'),
+            ('jaro_winkler_0.92', jw ~ '(l.last_name_key, r.last_name_key) >= 0.92'),
+            ('jaro_winkler_0.80', jw ~ '(l.last_name_key, r.last_name_key) >= 0.80'),
+         ]},
+        {'name': 'birth_date', 'uses': ['birth_date'],
+         'missing': 'l.birth_date is null or r.birth_date is null',
+         'levels': [
+            ('exact', 'l.birth_date = r.birth_date'),
+            ('one_digit_or_day_month_swapped',
+                "levenshtein(strftime(l.birth_date, '%Y%m%d'), strftime(r.birth_date, '%Y%m%d')) <= 1"
+                ~ " or (year(l.birth_date) = year(r.birth_date) and month(l.birth_date) = day(r.birth_date)"
+                ~ " and day(l.birth_date) = month(r.birth_date))"),
+            ('two_digits', "levenshtein(strftime(l.birth_date, '%Y%m%d'), strftime(r.birth_date, '%Y%m%d')) <= 2"),
+         ]},
+        {'name': 'postcode', 'uses': ['postcode_key'],
+         'missing': 'l.postcode_key is null or r.postcode_key is null',
+         'levels': [
+            ('exact', 'l.postcode_key = r.postcode_key'),
+            ('one_character', 'levenshtein(l.postcode_key, r.postcode_key) <= 1'),
+            ('same_district', 'left(l.postcode_key, 3) = left(r.postcode_key, 3)'),
+         ]},
+        {'name': 'street', 'uses': ['street_key'],
+         'missing': 'l.street_key is null or r.street_key is null',
+         'levels': [
+            ('exact', 'l.street_key = r.street_key'),
+            ('jaro_winkler_0.88', jw ~ '(l.street_key, r.street_key) >= 0.88'),
+         ]},
+        {'name': 'city', 'uses': ['city_key'], 'term_frequency': 'city_key',
+         'missing': 'l.city_key is null or r.city_key is null',
+         'levels': [
+            ('exact', 'l.city_key = r.city_key'),
+            ('jaro_winkler_0.88', jw ~ '(l.city_key, r.city_key) >= 0.88'),
+         ]},
+        {'name': 'email', 'uses': ['email_key', 'email_local_part'],
+         'missing': 'l.email_key is null or r.email_key is null',
+         'levels': [
+            ('exact', 'l.email_key = r.email_key'),
+            ('same_local_part', 'l.email_local_part = r.email_local_part'),
+            ('jaro_winkler_0.88', jw ~ '(l.email_key, r.email_key) >= 0.88'),
+         ]},
+        {'name': 'phone', 'uses': ['phone'],
+         'missing': 'l.phone is null or r.phone is null',
+         'levels': [
+            ('exact', 'l.phone = r.phone'),
+            ('one_digit', 'levenshtein(l.phone, r.phone) <= 1'),
+         ]},
+    ]) }}
+{%- endmacro %}
+
+
+{#- The level of one comparison for the pair (l, r), as described above. -#}
+{% macro comparison_level(comparison) -%}
+    {%- set n = comparison.levels | length -%}
+    case
+        when {{ comparison.missing }} then -1
+        {%- for label, condition in comparison.levels %}
+        when {{ condition }} then {{ n - loop.index0 }}
+        {%- endfor %}
+        else 0
+    end
+{%- endmacro %}
+
+
+{#- Level labels of a comparison, index = level (0 = disagree). -#}
+{% macro comparison_level_labels(comparison) -%}
+    {%- set labels = ['disagree'] -%}
+    {%- for label, condition in comparison.levels | reverse -%}
+        {%- do labels.append(label) -%}
+    {%- endfor -%}
+    {{ return(labels) }}
+{%- endmacro %}
+
+
+{#- The equality conditions of a blocking rule between l and r. -#}
+{% macro blocking_rule_condition(rule) -%}
+    {%- for column in rule.columns -%}
+        {%- if column is mapping -%}
+            l.{{ column.left }} = r.{{ column.right }}
+        {%- else -%}
+            l.{{ column }} = r.{{ column }}
+        {%- endif -%}
+        {%- if not loop.last %} and {% endif -%}
+    {%- endfor -%}
+{%- endmacro %}
+
+
+{#- The match-record columns a blocking rule reads. -#}
+{% macro blocking_rule_columns(rule) -%}
+    {%- set columns = [] -%}
+    {%- for column in rule.columns -%}
+        {%- if column is mapping -%}
+            {%- do columns.extend([column.left, column.right]) -%}
+        {%- else -%}
+            {%- do columns.append(column) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(columns | unique | list) }}
+{%- endmacro %}
+
+
+{#- Comparisons whose m cannot be learnt from pairs selected by these columns. -#}
+{% macro comparisons_using(columns) -%}
+    {%- set names = [] -%}
+    {%- for comparison in identity_comparisons() -%}
+        {%- for column in comparison.uses if column in columns and comparison.name not in names -%}
+            {%- do names.append(comparison.name) -%}
+        {%- endfor -%}
+    {%- endfor -%}
+    {{ return(names) }}
+{%- endmacro %}
+
+
+{#- Check the blocking rules in var identity_blocking_rules before any SQL runs. -#}
+{% macro validated_blocking_rules(record_columns) -%}
+    {%- set rules = var('identity_blocking_rules') -%}
+    {%- set names = [] -%}
+    {%- for rule in rules -%}
+        {%- if rule is not mapping or 'name' not in rule or 'columns' not in rule -%}
+            {{ exceptions.raise_compiler_error("var identity_blocking_rules, rule " ~ loop.index ~ ": needs 'name' and 'columns'") }}
+        {%- endif -%}
+        {%- if rule.name in names -%}
+            {{ exceptions.raise_compiler_error("var identity_blocking_rules: rule name '" ~ rule.name ~ "' is used twice") }}
+        {%- endif -%}
+        {%- do names.append(rule.name) -%}
+        {%- for column in blocking_rule_columns(rule) if column not in record_columns -%}
+            {{ exceptions.raise_compiler_error("var identity_blocking_rules, rule '" ~ rule.name ~ "', field 'columns': unknown column '" ~ column ~ "' (one of: " ~ record_columns | join(', ') ~ ")") }}
+        {%- endfor -%}
+    {%- endfor -%}
+    {{ return(rules) }}
+{%- endmacro %}

@@ -1,0 +1,116 @@
+{%- set rules = var('identity_blocking_rules') -%}
+{%- set comparisons = identity_comparisons() -%}
+{%- set identifier_comparisons = {'email': ['email'], 'phone': ['phone']} -%}
+{%- set level_labels = {} -%}
+{%- for comparison in comparisons -%}
+    {%- do level_labels.update({comparison.name: comparison_level_labels(comparison)}) -%}
+{%- endfor -%}
+{%- set gammas -%}
+    {% for comparison in comparisons %}gamma_{{ comparison.name }}{% if not loop.last %}, {% endif %}{% endfor %}
+{%- endset %}
+
+
+-- Comparison-level patterns and how many pairs show each, for training the
+-- Fellegi-Sunter model: random record pairs (almost all non-matches) give u;
+-- the pairs of each blocking rule and shared identifier give m by EM for the
+-- comparisons the rule did not select on; all candidate pairs give the prior.
+with
+
+records as (
+    select
+        *,
+        row_number() over (order by hash(customer_record_id), customer_record_id) as sample_position
+    from {{ ref('int_identity_match_records') }}
+),
+
+candidate_pairs as (
+    select * from {{ ref('int_identity_candidate_pairs') }}
+),
+
+record_count as (
+    select count(*) as records from records
+),
+
+-- pair each record with the records 1..k places after it in a random order:
+-- about identity_u_sample_pairs pairs, the same ones every run
+offsets as (
+    select range as sample_offset
+    from record_count
+    cross join range(
+        1,
+        least(
+            greatest(record_count.records - 1, 0),
+            ceil({{ var('identity_u_sample_pairs') }} / greatest(record_count.records, 1))
+        )::bigint + 1
+    )
+),
+
+random_partners as (
+    select
+        records.customer_record_id,
+        (records.sample_position - 1 + offsets.sample_offset) % record_count.records + 1 as partner_position
+    from records
+    cross join offsets
+    cross join record_count
+),
+
+random_pairs as (
+    select
+        {%- for comparison in comparisons %}
+        {{ comparison_level(comparison) }} as gamma_{{ comparison.name }}{% if not loop.last %},{% endif %}
+        {%- endfor %}
+    from random_partners
+    inner join records as l
+        on l.customer_record_id = random_partners.customer_record_id
+    inner join records as r
+        on r.sample_position = random_partners.partner_position
+),
+
+samples as (
+    select 'random' as sample, cast([] as varchar[]) as untrainable_comparisons, {{ gammas }}
+    from random_pairs
+
+    union all
+
+    select 'candidates' as sample, cast([] as varchar[]), {{ gammas }}
+    from candidate_pairs
+
+    {% for rule in rules -%}
+    union all
+
+    select
+        'rule:{{ rule.name }}',
+        cast({{ comparisons_using(blocking_rule_columns(rule)) | tojson | replace('"', "'") }} as varchar[]),
+        {{ gammas }}
+    from candidate_pairs
+    where list_contains(blocked_by, '{{ rule.name }}')
+
+    {% endfor -%}
+    {% for identifier_type in var('identity_match_keys') -%}
+    union all
+
+    select
+        'rule:shared_{{ identifier_type }}',
+        cast({{ identifier_comparisons.get(identifier_type, []) | tojson | replace('"', "'") }} as varchar[]),
+        {{ gammas }}
+    from candidate_pairs
+    where list_contains(shared_identifiers, '{{ identifier_type }}')
+
+    {% endfor %}
+),
+
+final as (
+    select
+        sample,
+        untrainable_comparisons,
+        {{ gammas }},
+        count(*) as pair_count,
+        any_value(record_count.records) as record_count,
+        -- the labels of each comparison's levels (index = level), for the trainer
+        '{{ tojson(level_labels) }}' as level_labels
+    from samples
+    cross join record_count
+    group by all
+)
+
+select * from final

@@ -1,0 +1,76 @@
+-- One row per customer record with the keys identity matching compares and
+-- blocks on. The record rank orders records oldest first: a customer's oldest
+-- record is its anchor.
+with
+
+customers as (
+    select * from {{ ref('stg_landing__customers') }}
+),
+
+nicknames as (
+    select * from {{ ref('name_nicknames') }}
+),
+
+keyed as (
+    select
+        customer_record_id,
+        source_system,
+        source_customer_id,
+        created_at,
+        {{ name_key('first_name') }} as first_name_key,
+        {{ name_key('last_name') }} as last_name_key,
+        birth_date,
+        {{ postcode_key('postcode') }} as postcode_key,
+        {{ street_key('street') }} as street_key,
+        {{ name_key('city') }} as city_key,
+        {{ email_match_key('email') }} as email_key,
+        phone,
+        loyalty_id
+    from customers
+),
+
+-- the formal names a first name can stand for: 'sam' -> samuel, samantha
+first_name_forms as (
+    select
+        keyed.customer_record_id,
+        list(distinct {{ name_key('nicknames.name') }} order by {{ name_key('nicknames.name') }}) as formal_names
+    from keyed
+    inner join nicknames
+        on {{ name_key('nicknames.nickname') }} = keyed.first_name_key
+    group by keyed.customer_record_id
+),
+
+final as (
+    select
+        keyed.customer_record_id,
+        keyed.source_system,
+        keyed.source_customer_id,
+        row_number() over (
+            order by keyed.created_at nulls last, keyed.source_system, keyed.source_customer_id
+        ) as record_rank,
+        keyed.first_name_key,
+        -- blocks on a first name group nicknames with their formal name
+        coalesce(first_name_forms.formal_names[1], keyed.first_name_key) as first_name_canonical,
+        list_prepend(keyed.first_name_key, coalesce(first_name_forms.formal_names, [])) as first_name_forms,
+        keyed.last_name_key,
+        keyed.birth_date,
+        keyed.postcode_key,
+        keyed.street_key,
+        keyed.city_key,
+        keyed.email_key,
+        {{ dbt.split_part('keyed.email_key', "'@'", 1) }} as email_local_part,
+        keyed.phone,
+        keyed.loyalty_id,
+        {%- for comparison in identity_comparisons() if comparison.term_frequency %}
+        {%- set column = comparison.term_frequency %}
+        -- share of records with a {{ column }} that hold this one (term frequency)
+        case when keyed.{{ column }} is not null
+            then count(*) over (partition by keyed.{{ column }}) / count(keyed.{{ column }}) over ()
+        end as {{ column }}_frequency{% if not loop.last %},{% endif %}
+        {%- endfor %}
+    from keyed
+    left join first_name_forms
+        on first_name_forms.customer_record_id = keyed.customer_record_id
+)
+
+select * from final

@@ -1,0 +1,133 @@
+{%- set comparisons = identity_comparisons() -%}
+{%- set vetoes = var('identity_veto_comparisons') -%}
+{%- set exclusive_systems = var('identity_exclusive_source_systems') -%}
+{%- set comparison_names = comparisons | map(attribute='name') | list -%}
+{%- for veto in vetoes if veto not in comparison_names -%}
+    {{ exceptions.raise_compiler_error("var identity_veto_comparisons: unknown comparison '" ~ veto ~ "' (one of: " ~ comparison_names | join(', ') ~ ")") }}
+{%- endfor %}
+
+
+-- Every candidate pair with its match weight and probability, the comparisons
+-- that agreed, and whether it links: a shared identifier or a probability at
+-- least identity_match_threshold, unless a veto comparison clearly disagrees.
+with
+
+candidate_pairs as (
+    select * from {{ ref('int_identity_candidate_pairs') }}
+),
+
+match_weights as (
+    select * from {{ ref('int_identity_match_weights') }}
+),
+
+-- one row: each comparison's weights by level (list index = level + 1)
+weight_lists as (
+    select
+        {%- for comparison in comparisons %}
+        list(match_weight order by level) filter (where comparison = '{{ comparison.name }}')
+            as {{ comparison.name }}_weights,
+        list(level_label order by level) filter (where comparison = '{{ comparison.name }}')
+            as {{ comparison.name }}_labels,
+        list(m_probability order by level) filter (where comparison = '{{ comparison.name }}')
+            as {{ comparison.name }}_m,
+        {%- endfor %}
+        any_value(prior_match_weight) as prior_match_weight
+    from match_weights
+),
+
+scored as (
+    select
+        candidate_pairs.*,
+        weight_lists.prior_match_weight
+        {%- for comparison in comparisons %}
+            + case
+                {%- if comparison.term_frequency %}
+                -- exact agreement on a value: u is how common the value is
+                when gamma_{{ comparison.name }} = {{ comparison.levels | length }} and term_frequency_{{ comparison.name }} > 0
+                    then log2(weight_lists.{{ comparison.name }}_m[gamma_{{ comparison.name }} + 1] / term_frequency_{{ comparison.name }})
+                {%- endif %}
+                when gamma_{{ comparison.name }} >= 0
+                    then weight_lists.{{ comparison.name }}_weights[gamma_{{ comparison.name }} + 1]
+                else 0
+            end
+        {%- endfor %} as match_weight,
+        list_filter([
+            {%- for comparison in comparisons %}
+            case when gamma_{{ comparison.name }} >= 1
+                then '{{ comparison.name }}:' || weight_lists.{{ comparison.name }}_labels[gamma_{{ comparison.name }} + 1]
+            end{% if not loop.last %},{% endif %}
+            {%- endfor %}
+        ], lambda agreement: agreement is not null) as agreeing_comparisons,
+        {% if vetoes -%}
+        ({% for veto in vetoes %}gamma_{{ veto }} = 0{% if not loop.last %} or {% endif %}{% endfor %})
+        {%- else -%}
+        false
+        {%- endif %} as is_vetoed
+    from candidate_pairs
+    cross join weight_lists
+),
+
+decided as (
+    select
+        *,
+        1 / (1 + pow(2, -match_weight)) as match_probability,
+        case
+            when is_vetoed then null
+            when len(shared_identifiers) > 0 then 'shared_' || shared_identifiers[1]
+            when 1 / (1 + pow(2, -match_weight)) >= {{ var('identity_match_threshold') }} then 'probabilistic'
+        end as proposed_rule
+    from scored
+),
+
+-- records of exclusive systems link one-to-one: each keeps its best match in the other system
+ranked as (
+    select
+        *,
+        {%- if exclusive_systems %}
+        source_system_l in ('{{ exclusive_systems | join("', '") }}')
+            and source_system_r in ('{{ exclusive_systems | join("', '") }}') as is_exclusive_pair,
+        {%- else %}
+        false as is_exclusive_pair,
+        {%- endif %}
+        row_number() over (
+            partition by record_id_l, source_system_r, proposed_rule is not null
+            order by match_weight desc, record_id_r
+        ) as rank_for_l,
+        row_number() over (
+            partition by record_id_r, source_system_l, proposed_rule is not null
+            order by match_weight desc, record_id_l
+        ) as rank_for_r
+    from decided
+),
+
+final as (
+    select
+        record_id_l,
+        record_id_r,
+        record_rank_l,
+        record_rank_r,
+        source_system_l,
+        source_system_r,
+        blocked_by,
+        shared_identifiers,
+        {%- for comparison in comparisons %}
+        gamma_{{ comparison.name }},
+        {%- endfor %}
+        match_weight,
+        match_probability,
+        agreeing_comparisons,
+        is_vetoed,
+        case
+            when proposed_rule is null then null
+            when is_exclusive_pair and (rank_for_l > 1 or rank_for_r > 1) then null
+            else proposed_rule
+        end as link_rule,
+        case
+            when is_vetoed then 'vetoed: ' || '{{ vetoes | join(", ") }}' || ' disagree'
+            when proposed_rule is null then 'below threshold'
+            when is_exclusive_pair and (rank_for_l > 1 or rank_for_r > 1) then 'not the best match in an exclusive system'
+        end as not_linked_reason
+    from ranked
+)
+
+select * from final
