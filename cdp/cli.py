@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -80,10 +81,24 @@ def generate(customers: int, days: int, seed: int, out_dir: Path, end_date: str,
 )
 @click.option("--as-of", callback=_parse_date, default=None, help="YYYY-MM-DD; default: latest date in the data.")
 @click.option("--churn-horizon-days", type=click.IntRange(min=1), default=90, show_default=True)
-def run(landing_dir: Path, warehouse: Path, export_dir: Path, as_of: str | None, churn_horizon_days: int) -> None:
+@click.option(
+    "--dbt-vars",
+    default=None,
+    help='dbt vars for this run as a JSON object, e.g. \'{"identity_match_threshold": 0.95}\'.',
+)
+def run(
+    landing_dir: Path, warehouse: Path, export_dir: Path, as_of: str | None, churn_horizon_days: int,
+    dbt_vars: str | None,
+) -> None:
     """Run the whole pipeline in-process through the Dagster definitions."""
     if not landing_dir.is_dir():
         raise click.ClickException(f"landing directory {landing_dir} does not exist")
+    try:
+        extra_vars = json.loads(dbt_vars) if dbt_vars else None
+    except json.JSONDecodeError as error:
+        raise click.ClickException(f"--dbt-vars is not JSON: {error}") from error
+    if extra_vars is not None and not isinstance(extra_vars, dict):
+        raise click.ClickException("--dbt-vars must be a JSON object")
     os.environ.update(
         CDP_LANDING_DIR=str(landing_dir.resolve()),
         CDP_WAREHOUSE=str(warehouse.resolve()),
@@ -98,6 +113,7 @@ def run(landing_dir: Path, warehouse: Path, export_dir: Path, as_of: str | None,
         export_dir=export_dir.resolve(),
         as_of=as_of,
         churn_horizon_days=churn_horizon_days,
+        dbt_vars=extra_vars,
     )
     click.echo(outcome.summary())
     if not outcome.success:

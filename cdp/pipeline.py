@@ -63,10 +63,15 @@ def run_pipeline(
     as_of: str | None = None,
     churn_horizon_days: int = 90,
     log_level: str = "WARNING",
+    dbt_vars: dict | None = None,
 ) -> PipelineOutcome:
-    """Materialise every asset once, in this process; the run's detailed log goes to a file."""
+    """Materialise every asset once, in this process; the run's detailed log goes to a file.
+
+    ``dbt_vars`` overrides dbt project vars for this run (identity settings, say).
+    """
     started = time.perf_counter()
-    config = {"as_of": as_of, "churn_horizon_days": churn_horizon_days}
+    config = {"as_of": as_of, "churn_horizon_days": churn_horizon_days,
+              "dbt_vars_json": json.dumps(dbt_vars) if dbt_vars else None}
     log_dir = Path(warehouse).parent / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"run-{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}.log"

@@ -27,6 +27,9 @@ from cdp.identity.metrics import pairwise_metrics
 from cdp.pipeline import run_pipeline
 
 DATASETS = ("generator", "febrl3", "febrl4")
+# FEBRL4 links two lists, each free of duplicates: declared as exclusive source
+# systems (no pairs within one, one-to-one across), like Splink's link_only.
+DBT_VARS = {"febrl4": {"identity_exclusive_source_systems": ["febrl4a", "febrl4b"]}}
 ROOT = Path(__file__).resolve().parents[2]
 SPLINK_PYTHON = ROOT / ".venv-splink" / "bin" / "python"
 SPLINK_SCRIPT = Path(__file__).resolve().parent / "splink_reference.py"
@@ -107,7 +110,9 @@ def run(datasets: list[str], generator_persons: int, work: Path) -> list[dict]:
     for dataset in datasets:
         landing = build_landing(dataset, work, generator_persons)
         started = time.perf_counter()
-        outcome = run_pipeline(landing, work / dataset / "cdp.duckdb", work / dataset / "exports")
+        outcome = run_pipeline(
+            landing, work / dataset / "cdp.duckdb", work / dataset / "exports", dbt_vars=DBT_VARS.get(dataset)
+        )
         seconds = time.perf_counter() - started
         if not outcome.success:
             raise SystemExit(f"{dataset}: pipeline failed\n{outcome.summary()}")

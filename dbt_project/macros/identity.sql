@@ -8,10 +8,3 @@
         else {{ email }}
     end
 {%- endmacro %}
-
-
-{#- Full name and postcode as an identity key: lower-case names, postcode without spaces.
-    Exact only: nicknames and typos do not match (left to full identity resolution). -#}
-{% macro name_postcode_match_key(first_name, last_name, postcode) -%}
-    lower({{ first_name }}) || '|' || lower({{ last_name }}) || '|' || upper(replace({{ postcode }}, ' ', ''))
-{%- endmacro %}

@@ -49,7 +49,7 @@
 {% macro identity_comparisons() -%}
     {%- set jw = 'jaro_winkler_similarity' -%}
     {{ return([
-        {'name': 'first_name', 'uses': ['first_name_key', 'first_name_canonical'], 'term_frequency': 'first_name_key',
+        {'name': 'first_name', 'uses': ['first_name_key', 'first_name_canonical', 'first_name_initial'], 'term_frequency': 'first_name_key',
          'missing': 'l.first_name_key is null or r.first_name_key is null',
          'levels': [
             ('exact', 'l.first_name_key = r.first_name_key'),
@@ -59,7 +59,7 @@
             ('jaro_winkler_0.92', jw ~ '(l.first_name_key, r.first_name_key) >= 0.92'),
             ('jaro_winkler_0.80', jw ~ '(l.first_name_key, r.first_name_key) >= 0.80'),
          ]},
-        {'name': 'last_name', 'uses': ['last_name_key'], 'term_frequency': 'last_name_key',
+        {'name': 'last_name', 'uses': ['last_name_key', 'last_name_initial'], 'term_frequency': 'last_name_key',
          'missing': 'l.last_name_key is null or r.last_name_key is null',
          'levels': [
             ('exact', 'l.last_name_key = r.last_name_key'),

@@ -66,7 +66,10 @@ TRANSLATOR = CdpDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset
 
 
 def dbt_vars(config: PipelineConfig) -> dict[str, Any]:
-    return {"as_of": config.as_of} if config.as_of else {}
+    extra = json.loads(config.dbt_vars_json) if config.dbt_vars_json else {}
+    if not isinstance(extra, dict):
+        raise ValueError(f"dbt_vars_json must be a JSON object, got {config.dbt_vars_json!r}")
+    return {**extra, "as_of": config.as_of} if config.as_of else extra
 
 
 @dbt_assets(

@@ -38,6 +38,8 @@ class PipelineConfig(dg.Config):
 
     as_of: str | None = None  # YYYY-MM-DD; None = latest date in the data
     churn_horizon_days: int = 90
+    # More dbt vars for this run, as a JSON object (e.g. identity settings for a benchmark)
+    dbt_vars_json: str | None = None
 
 
 def make_resources(

@@ -1,5 +1,5 @@
 {%- set record_columns = [
-    'first_name_key', 'first_name_canonical', 'last_name_key', 'birth_date', 'postcode_key',
+    'first_name_key', 'first_name_canonical', 'first_name_initial', 'last_name_key', 'last_name_initial', 'birth_date', 'postcode_key',
     'street_key', 'city_key', 'email_key', 'email_local_part', 'phone', 'loyalty_id',
 ] -%}
 {%- set rules = validated_blocking_rules(record_columns) -%}

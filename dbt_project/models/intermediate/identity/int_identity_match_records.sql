@@ -53,6 +53,8 @@ final as (
         coalesce(first_name_forms.formal_names[1], keyed.first_name_key) as first_name_canonical,
         list_prepend(keyed.first_name_key, coalesce(first_name_forms.formal_names, [])) as first_name_forms,
         keyed.last_name_key,
+        left(keyed.first_name_key, 1) as first_name_initial,
+        left(keyed.last_name_key, 1) as last_name_initial,
         keyed.birth_date,
         keyed.postcode_key,
         keyed.street_key,

@@ -1,15 +1,23 @@
 {%- set comparisons = identity_comparisons() -%}
-{%- set vetoes = var('identity_veto_comparisons') -%}
+{%- set vetoes = var('identity_vetoes') -%}
 {%- set exclusive_systems = var('identity_exclusive_source_systems') -%}
-{%- set comparison_names = comparisons | map(attribute='name') | list -%}
-{%- for veto in vetoes if veto not in comparison_names -%}
-    {{ exceptions.raise_compiler_error("var identity_veto_comparisons: unknown comparison '" ~ veto ~ "' (one of: " ~ comparison_names | join(', ') ~ ")") }}
+{%- set levels_by_name = {} -%}
+{%- for comparison in comparisons -%}
+    {%- do levels_by_name.update({comparison.name: comparison.levels | length}) -%}
+{%- endfor -%}
+{%- for veto in vetoes -%}
+    {%- for field in ['disagree', 'unless_agree'] if veto[field] is defined and veto[field] not in levels_by_name -%}
+        {{ exceptions.raise_compiler_error("var identity_vetoes, field '" ~ field ~ "': unknown comparison '" ~ veto[field] ~ "' (one of: " ~ levels_by_name.keys() | join(', ') ~ ")") }}
+    {%- endfor -%}
+    {%- if veto.disagree is not defined -%}
+        {{ exceptions.raise_compiler_error("var identity_vetoes, veto " ~ loop.index ~ ": needs 'disagree'") }}
+    {%- endif -%}
 {%- endfor %}
 
 
 -- Every candidate pair with its match weight and probability, the comparisons
 -- that agreed, and whether it links: a shared identifier or a probability at
--- least identity_match_threshold, unless a veto comparison clearly disagrees.
+-- least identity_match_threshold, unless a veto (var identity_vetoes) applies.
 with
 
 candidate_pairs as (
@@ -59,7 +67,15 @@ scored as (
             {%- endfor %}
         ], lambda agreement: agreement is not null) as agreeing_comparisons,
         {% if vetoes -%}
-        ({% for veto in vetoes %}gamma_{{ veto }} = 0{% if not loop.last %} or {% endif %}{% endfor %})
+        (
+            {%- for veto in vetoes %}
+            (gamma_{{ veto.disagree }} = 0
+                {%- if veto.unless_agree is defined %}
+                and gamma_{{ veto.unless_agree }} < {{ levels_by_name[veto.unless_agree] - 1 }}
+                {%- endif %})
+            {%- if not loop.last %} or {% endif %}
+            {%- endfor %}
+        )
         {%- else -%}
         false
         {%- endif %} as is_vetoed
@@ -123,7 +139,7 @@ final as (
             else proposed_rule
         end as link_rule,
         case
-            when is_vetoed then 'vetoed: ' || '{{ vetoes | join(", ") }}' || ' disagree'
+            when is_vetoed then 'vetoed (var identity_vetoes)'
             when proposed_rule is null then 'below threshold'
             when is_exclusive_pair and (rank_for_l > 1 or rank_for_r > 1) then 'not the best match in an exclusive system'
         end as not_linked_reason

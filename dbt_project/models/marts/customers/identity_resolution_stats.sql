@@ -1,3 +1,4 @@
+-- One row per as-of date: how identity resolution went.
 with
 
 customer_records as (
@@ -6,6 +7,26 @@ customer_records as (
 
 identifiers as (
     select * from {{ ref('int_customer_identifiers_unioned') }}
+),
+
+scored_pairs as (
+    select * from {{ ref('int_identity_scored_pairs') }}
+),
+
+links as (
+    select * from {{ ref('int_identity_links') }}
+),
+
+clusters as (
+    select * from {{ ref('int_identity_clusters') }}
+),
+
+match_weights as (
+    select * from {{ ref('int_identity_match_weights') }}
+),
+
+assignments as (
+    select * from {{ ref('int_customer_id_assignments') }}
 ),
 
 records_per_customer as (
@@ -34,6 +55,36 @@ identifier_summary as (
     from identifiers
 ),
 
+pair_summary as (
+    select
+        count(*) as candidate_pair_count,
+        count(*) filter (where is_vetoed) as vetoed_pair_count,
+        -- a shared e-mail or phone whose holders clearly differ (a household's address)
+        count(*) filter (where is_vetoed and len(shared_identifiers) > 0) as shared_identifier_pairs_vetoed
+    from scored_pairs
+),
+
+link_summary as (
+    select
+        count(*) filter (where link_rule like 'shared_%') as deterministic_link_count,
+        count(*) filter (where link_rule = 'probabilistic') as probabilistic_link_count,
+        count(*) filter (where not is_strong) as weak_link_count,
+        count(*) filter (where l.anchor_record_rank <> r.anchor_record_rank) as weak_bridges_cut
+    from links
+    inner join clusters as l
+        on l.customer_record_id = links.record_id_l
+    inner join clusters as r
+        on r.customer_record_id = links.record_id_r
+),
+
+change_summary as (
+    select
+        count(*) filter (where change_type = 'merged') as records_merged_latest_run,
+        count(*) filter (where change_type = 'split') as records_split_latest_run
+    from assignments
+    where assigned_at = (select max(assigned_at) from assignments)
+),
+
 final as (
     select
         {{ as_of_date() }} as as_of_date,
@@ -46,9 +97,28 @@ final as (
             as record_reduction_rate,
         identifier_summary.linking_identifier_count,
         identifier_summary.blocked_identifier_count,
-        identifier_summary.records_with_blocked_identifier
+        identifier_summary.records_with_blocked_identifier,
+        pair_summary.candidate_pair_count,
+        -- candidate pairs as a share of all pairs: what blocking saved
+        round(
+            pair_summary.candidate_pair_count
+            / nullif(customer_summary.source_record_count * (customer_summary.source_record_count - 1) / 2, 0),
+            8
+        ) as candidate_share_of_all_pairs,
+        pair_summary.vetoed_pair_count,
+        pair_summary.shared_identifier_pairs_vetoed,
+        link_summary.deterministic_link_count,
+        link_summary.probabilistic_link_count,
+        link_summary.weak_link_count,
+        link_summary.weak_bridges_cut,
+        change_summary.records_merged_latest_run,
+        change_summary.records_split_latest_run,
+        (select any_value(prior_match_probability) from match_weights) as prior_match_probability
     from customer_summary
     cross join identifier_summary
+    cross join pair_summary
+    cross join link_summary
+    cross join change_summary
 )
 
 select * from final
