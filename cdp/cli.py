@@ -140,7 +140,7 @@ def explain(warehouse: Path, customer_id: str | None, records: tuple[str, ...], 
     """Why are these records one customer?"""
     import duckdb
 
-    from cdp.identity.explain import explain_customer, record_id_for
+    from cdp.identity.explain import explain_customer, id_history, pair_verdict, record_id_for
 
     if not customer_id and not records:
         raise click.UsageError("give --customer-id or one or two --record SYSTEM:ID")
@@ -154,8 +154,11 @@ def explain(warehouse: Path, customer_id: str | None, records: tuple[str, ...], 
                 customer_id = customer_id or record_customer
                 if record_customer != customer_id:
                     click.echo(f"{record} belongs to customer {record_customer}, not {customer_id}: not one customer")
+                    if len(record_ids) == 2:
+                        _echo_verdict(pair_verdict(con, *record_ids))
                     sys.exit(1)
             explanation = explain_customer(con, customer_id, show_personal_data)
+            history = id_history(con, customer_id)
         except LookupError as exc:
             raise click.ClickException(str(exc)) from exc
     click.echo(f"customer {explanation.customer_id}: {len(explanation.records)} source records")
@@ -172,10 +175,26 @@ def explain(warehouse: Path, customer_id: str | None, records: tuple[str, ...], 
     else:
         click.echo("links:")
     for link in links:
+        evidence = f"{link.field} #{link.value_digest}" if link.value_digest else link.field
         click.echo(
-            f"  {names[link.from_record]} -- {link.rule} ({link.field} #{link.value_digest}, "
-            f"p={link.probability:.2f}) -- {names[link.to_record]}"
+            f"  {names[link.from_record]} -- {link.rule} ({evidence}; p={link.probability:.6f}) -- "
+            f"{names[link.to_record]}"
         )
+    if history:
+        click.echo("id history:")
+        for assigned_at, change, record, previous, current, reason in history:
+            click.echo(f"  {assigned_at:%Y-%m-%d %H:%M} {change}: {record} {previous} -> {current} ({reason})")
+
+
+def _echo_verdict(verdict: dict | None) -> None:
+    if verdict is None:
+        click.echo("the two records were never compared: no blocking rule or shared identifier paired them")
+        return
+    click.echo(
+        f"compared (blocked by {verdict['blocked_by']}): p={verdict['match_probability']:.6f}, "
+        f"weight {verdict['match_weight']:.1f} bits; agreeing: {verdict['agreeing'] or 'nothing'}; "
+        f"not linked: {verdict['not_linked_reason'] or 'linked, but cut at a weak bridge'}"
+    )
 
 
 if __name__ == "__main__":

@@ -234,3 +234,36 @@ def test_run_as_of_a_date_ignores_later_data(landing, tmp_path):
     marts_b = table_fingerprints(tmp_path / "b.duckdb", schemas=("marts",))
     assert marts_a == marts_b
     assert query(tmp_path / "a.duckdb", "select max(as_of_date) from marts.fct_customer_rfm")[0][0] == as_of
+
+
+def test_customer_ids_stay_stable_as_records_arrive(landing, tmp_path):
+    """A run as of an earlier date, then one with the later records: customers keep
+    their ids, and every record whose customer changed has a merge or split in the
+    id history with its time and reason."""
+    wh = tmp_path / "ids.duckdb"
+    early = run_pipeline(landing, wh, tmp_path / "exports", as_of=(END_DATE - timedelta(days=45)).isoformat())
+    assert early.success, early.summary()
+    before = dict(query(wh, "select customer_record_id, customer_id from marts.customer_identity_map"))
+    later = run_pipeline(landing, wh, tmp_path / "exports")
+    assert later.success, later.summary()
+    after = dict(query(wh, "select customer_record_id, customer_id from marts.customer_identity_map"))
+
+    assert len(after) > len(before)  # records created since the early date arrived
+    changed = {record for record, customer in before.items() if after[record] != customer}
+    history = query(
+        wh,
+        "select customer_record_id, previous_customer_id, customer_id, change_type, change_reason, assigned_at "
+        "from intermediate.int_customer_id_assignments where previous_customer_id is not null",
+    )
+    assert {row[0] for row in history} == changed
+    for record, previous, current, change_type, reason, assigned_at in history:
+        assert (previous, current) == (before[record], after[record])
+        assert change_type in ("merged", "split") and reason and assigned_at is not None
+    kept = set(before.values()) & set(after.values())
+    assert len(kept) >= 0.95 * len(set(before.values()))
+    new_records = set(after) - set(before)
+    assert query(
+        wh,
+        "select count(*) from intermediate.int_customer_id_assignments where change_type = 'new_record'",
+    )[0][0] == len(after)  # first run's records and the newcomers, once each
+    assert new_records

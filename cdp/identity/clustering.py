@@ -30,10 +30,12 @@ def _components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     return connected_components(graph, directed=False)[1]
 
 
-def weak_bridges(nodes_left: np.ndarray, nodes_right: np.ndarray, strong: np.ndarray, min_side_records: int) -> set[int]:
+def weak_bridges(
+    nodes_left: np.ndarray, nodes_right: np.ndarray, strong: np.ndarray, min_side_records: int
+) -> set[int]:
     """Indexes of the links of one component that are weak bridges with enough records on both sides."""
     graph = nx.MultiGraph()  # parallel links are not bridges
-    for index, (a, b) in enumerate(zip(nodes_left.tolist(), nodes_right.tolist())):
+    for index, (a, b) in enumerate(zip(nodes_left.tolist(), nodes_right.tolist(), strict=True)):
         graph.add_edge(a, b, key=index)
     size = graph.number_of_nodes()
     cut = set()
@@ -63,7 +65,7 @@ def cluster(n: int, left: np.ndarray, right: np.ndarray, strong: np.ndarray, min
         if len(candidates):
             order = np.argsort(link_component, kind="stable")
             bounds = np.searchsorted(link_component[order], [candidates, candidates + 1])
-            for start, stop in zip(*bounds):
+            for start, stop in zip(*bounds, strict=True):
                 links = order[start:stop]
                 for local in weak_bridges(left[links], right[links], strong[links], min_side_records):
                     cut[links[local]] = True

@@ -102,3 +102,35 @@ def explain_customer(con: duckdb.DuckDBPyConnection, customer_id: str, show_pers
         ).fetchall()
     ]
     return CustomerExplanation(customer_id, records.to_dict("records"), links)
+
+
+def pair_verdict(con: duckdb.DuckDBPyConnection, record_a: str, record_b: str) -> dict | None:
+    """How the model scored two records, if they were ever compared (None: no blocking rule paired them)."""
+    rows = con.execute(
+        """
+        select link_rule, match_probability, match_weight, array_to_string(agreeing_comparisons, ', '),
+               not_linked_reason, array_to_string(blocked_by, ', ')
+        from intermediate.int_identity_scored_pairs
+        where record_id_l = least(?, ?) and record_id_r = greatest(?, ?)
+        """,
+        [record_a, record_b, record_a, record_b],
+    ).fetchall()
+    if not rows:
+        return None
+    keys = ("link_rule", "match_probability", "match_weight", "agreeing", "not_linked_reason", "blocked_by")
+    return dict(zip(keys, rows[0], strict=True))
+
+
+def id_history(con: duckdb.DuckDBPyConnection, customer_id: str) -> list[tuple]:
+    """Merges and splits that touched a customer: (time, change, record, from id, to id, reason)."""
+    return con.execute(
+        """
+        select a.assigned_at, a.change_type, m.source_system || ':' || m.source_customer_id,
+               a.previous_customer_id, a.customer_id, a.change_reason
+        from intermediate.int_customer_id_assignments a
+        join marts.customer_identity_map m using (customer_record_id)
+        where a.change_type <> 'new_record' and ? in (a.customer_id, a.previous_customer_id)
+        order by a.assigned_at, 3
+        """,
+        [customer_id],
+    ).fetchall()

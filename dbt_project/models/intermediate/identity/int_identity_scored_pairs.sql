@@ -52,10 +52,12 @@ scored as (
                 {%- if comparison.term_frequency %}
                 -- exact agreement on a value: u is how common the value is
                 when gamma_{{ comparison.name }} = {{ comparison.levels | length }} and term_frequency_{{ comparison.name }} > 0
+                    and weight_lists.{{ comparison.name }}_m is not null
                     then log2(weight_lists.{{ comparison.name }}_m[gamma_{{ comparison.name }} + 1] / term_frequency_{{ comparison.name }})
                 {%- endif %}
+                -- a comparison without trained weights carries no evidence
                 when gamma_{{ comparison.name }} >= 0
-                    then weight_lists.{{ comparison.name }}_weights[gamma_{{ comparison.name }} + 1]
+                    then coalesce(weight_lists.{{ comparison.name }}_weights[gamma_{{ comparison.name }} + 1], 0)
                 else 0
             end
         {%- endfor %} as match_weight,
