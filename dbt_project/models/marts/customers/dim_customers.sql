@@ -1,3 +1,7 @@
+{%- set attributes = golden_record_attributes() -%}
+{%- set text_attributes = attributes | rejectattr('data_type', 'equalto', 'date') | list -%}
+{%- set date_attributes = attributes | selectattr('data_type', 'equalto', 'date') | list -%}
+
 with
 
 customers as (
@@ -8,48 +12,32 @@ customer_records as (
     select * from {{ ref('int_customer_records_resolved') }}
 ),
 
+golden_records as (
+    select * from {{ ref('int_customer_golden_records_pivoted') }}
+),
+
 erasure_requests as (
     select * from {{ ref('int_erasure_requests_identified') }}
 ),
 
--- later-updated records rank higher; their non-null values survive
-ranked_records as (
+customer_source_records as (
     select
         customer_records.customer_id,
-        customers.*,
-        row_number() over (
-            partition by customer_records.customer_id
-            order by
-                coalesce(customers.updated_at, customers.created_at) nulls first,
-                customers._load_id,
-                customers.source_system,
-                customers.source_customer_id
-        ) as recency_rank
+        customers.source_system,
+        customers.created_at,
+        customers.updated_at
     from customers
     inner join customer_records
         on customer_records.customer_record_id = customers.customer_record_id
 ),
 
-survived as (
+record_facts as (
     select
         customer_id,
-        {{ arg_max_non_null('email', 'recency_rank') }} as email,
-        {{ arg_max_non_null('phone', 'recency_rank') }} as phone,
-        {{ arg_max_non_null('first_name', 'recency_rank') }} as first_name,
-        {{ arg_max_non_null('last_name', 'recency_rank') }} as last_name,
-        {{ arg_max_non_null('gender', 'recency_rank') }} as gender,
-        {{ arg_max_non_null('street', 'recency_rank') }} as street,
-        {{ arg_max_non_null('city', 'recency_rank') }} as city,
-        {{ arg_max_non_null('postcode', 'recency_rank') }} as postcode,
-        {{ arg_max_non_null('state', 'recency_rank') }} as state,
-        {{ arg_max_non_null('country_code', 'recency_rank') }} as country_code,
-        {{ arg_max_non_null('language_code', 'recency_rank') }} as language_code,
-        {{ arg_max_non_null('loyalty_id', 'recency_rank') }} as loyalty_id,
-        {{ arg_max_non_null('birth_date', 'recency_rank') }} as birth_date,
         count(*) as source_records_count,
         min(created_at) as first_seen_at,
         max(updated_at) as last_updated_at
-    from ranked_records
+    from customer_source_records
     group by customer_id
 ),
 
@@ -57,7 +45,7 @@ source_systems as (
     select
         customer_id,
         {{ dbt.listagg('source_system', "','", 'order by source_system') }} as source_systems
-    from (select distinct customer_id, source_system from ranked_records) as customer_systems
+    from (select distinct customer_id, source_system from customer_source_records) as customer_systems
     group by customer_id
 ),
 
@@ -69,29 +57,32 @@ erased as (
     group by customer_id
 ),
 
--- an erased customer keeps its key and coarse facts; personal data is removed
+-- attributes are the golden record's (var survivorship); an erased customer
+-- keeps its key and coarse facts, its personal data is removed
 final as (
     select
-        survived.customer_id,
-        {% for column in ['email', 'phone', 'first_name', 'last_name', 'gender', 'street', 'city', 'postcode', 'state', 'loyalty_id'] -%}
-        case when erased.customer_id is null then survived.{{ column }} end as {{ column }},
+        golden_records.customer_id,
+        {% for attribute in text_attributes -%}
+        {{ masked_if_erased(attribute, 'golden_records', 'erased') }} as {{ attribute.name }},
         {% endfor -%}
-        survived.country_code,
-        survived.language_code,
         source_systems.source_systems,
-        survived.source_records_count,
-        erased.customer_id is null and survived.email is not null as has_email,
-        erased.customer_id is null and survived.phone is not null as has_phone,
+        record_facts.source_records_count,
+        erased.customer_id is null and golden_records.email is not null as has_email,
+        erased.customer_id is null and golden_records.phone is not null as has_phone,
         erased.customer_id is not null as is_erased,
-        case when erased.customer_id is null then survived.birth_date end as birth_date,
-        survived.first_seen_at,
-        survived.last_updated_at,
+        {% for attribute in date_attributes -%}
+        {{ masked_if_erased(attribute, 'golden_records', 'erased') }} as {{ attribute.name }},
+        {% endfor -%}
+        record_facts.first_seen_at,
+        record_facts.last_updated_at,
         erased.erasure_requested_at
-    from survived
+    from golden_records
+    inner join record_facts
+        on record_facts.customer_id = golden_records.customer_id
     inner join source_systems
-        on source_systems.customer_id = survived.customer_id
+        on source_systems.customer_id = golden_records.customer_id
     left join erased
-        on erased.customer_id = survived.customer_id
+        on erased.customer_id = golden_records.customer_id
 )
 
 select * from final
