@@ -19,8 +19,17 @@ LETTERS = np.frombuffer(b"ABCDEFGHJKLMNPRSTUWXY", dtype=np.uint8)
 DIGITS = np.frombuffer(b"0123456789", dtype=np.uint8)
 
 
+def mailbox(email: str) -> str:
+    """The mailbox an address reaches: Gmail ignores dots and +tags, googlemail.com is gmail.com."""
+    local, _, domain = email.partition("@")
+    if domain in ("gmail.com", "googlemail.com"):
+        return local.split("+")[0].replace(".", "") + "@gmail.com"
+    return email
+
+
 class EmailRegistry:
-    """Keeps true e-mail addresses unique across chunks (chunks run in order)."""
+    """Keeps true mailboxes unique across chunks (chunks run in order): two people never
+    get addresses that reach one mailbox, such as jack.kelly@gmail.com and jackkelly@gmail.com."""
 
     def __init__(self) -> None:
         self._seen: set[str] = set()
@@ -31,10 +40,10 @@ class EmailRegistry:
             if skip[i]:
                 continue
             e = out[i]
-            while e in self._seen:
+            while mailbox(e) in self._seen:
                 local, domain = e.split("@")
                 e = f"{local}{int(rng.integers(1, 100))}@{domain}"
-            self._seen.add(e)
+            self._seen.add(mailbox(e))
             out[i] = e
         return out
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import networkx as nx
 import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
@@ -33,21 +32,45 @@ def _components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
 def weak_bridges(
     nodes_left: np.ndarray, nodes_right: np.ndarray, strong: np.ndarray, min_side_records: int
 ) -> set[int]:
-    """Indexes of the links of one component that are weak bridges with enough records on both sides."""
-    graph = nx.MultiGraph()  # parallel links are not bridges
+    """Indexes of the links of one component that are weak bridges with enough records on both sides.
+
+    One iterative depth-first search (Tarjan): a tree link to child c is a bridge
+    when nothing below c reaches above it; the records below c are one side.
+    """
+    adjacency: dict[int, list[tuple[int, int]]] = {}
     for index, (a, b) in enumerate(zip(nodes_left.tolist(), nodes_right.tolist(), strict=True)):
-        graph.add_edge(a, b, key=index)
-    size = graph.number_of_nodes()
-    cut = set()
-    for a, b in nx.bridges(nx.Graph(graph)):
-        keys = list(graph[a][b])
-        if len(keys) > 1 or strong[keys[0]]:
-            continue
-        graph_without = graph.copy()
-        graph_without.remove_edge(a, b, key=keys[0])
-        side = len(nx.node_connected_component(graph_without, a))
-        if min(side, size - side) >= min_side_records:
-            cut.add(keys[0])
+        adjacency.setdefault(a, []).append((b, index))
+        adjacency.setdefault(b, []).append((a, index))
+    size = len(adjacency)
+    order: dict[int, int] = {}
+    low: dict[int, int] = {}
+    below: dict[int, int] = {}
+    cut: set[int] = set()
+    root = next(iter(adjacency))
+    order[root] = low[root] = 0
+    below[root] = 1
+    stack = [(root, -1, iter(adjacency[root]))]
+    while stack:
+        node, via, neighbours = stack[-1]
+        for nxt, link in neighbours:
+            if link == via:
+                continue
+            if nxt in order:
+                low[node] = min(low[node], order[nxt])
+            else:
+                order[nxt] = low[nxt] = len(order)
+                below[nxt] = 1
+                stack.append((nxt, link, iter(adjacency[nxt])))
+                break
+        else:
+            stack.pop()
+            if stack:
+                parent = stack[-1][0]
+                low[parent] = min(low[parent], low[node])
+                below[parent] += below[node]
+                is_bridge = low[node] > order[parent]
+                if is_bridge and not strong[via] and min(below[node], size - below[node]) >= min_side_records:
+                    cut.add(via)
     return cut
 
 

@@ -44,17 +44,21 @@
     estimated for a comparison from pairs blocked on its own columns.
     `term_frequency` names a column whose exact agreement is weighed by how
     common the value is (two Smiths agree by chance far more often than two
-    Featherstonehaughs): the exact level's u becomes the value's frequency.
-    Level n of k is stored as k - position: the strongest level is the highest. -#}
+    Featherstonehaughs; a placeholder birth date is common): the exact level's
+    u becomes the value's frequency.
+    Level n of k is stored as k - position: the strongest level is the highest.
+    First and last names swapped count as exact on both: as a level of their own
+    they are never seen in random pairs and would weigh far too much. E-mail is
+    exact or not: local parts are made of names, so a similar address adds
+    little that the name comparisons have not said already. -#}
 {% macro identity_comparisons() -%}
     {%- set jw = 'jaro_winkler_similarity' -%}
     {{ return([
         {'name': 'first_name', 'uses': ['first_name_key', 'first_name_canonical', 'first_name_initial'], 'term_frequency': 'first_name_key',
          'missing': 'l.first_name_key is null or r.first_name_key is null',
          'levels': [
-            ('exact', 'l.first_name_key = r.first_name_key'),
+            ('exact', 'l.first_name_key = r.first_name_key or (l.first_name_key = r.last_name_key and l.last_name_key = r.first_name_key)'),
             ('nickname', 'list_has_any(l.first_name_forms, r.first_name_forms)'),
-            ('swapped_with_last_name', 'l.first_name_key = r.last_name_key and l.last_name_key = r.first_name_key'),
             ('initial', "(length(l.first_name_key) = 1 or length(r.first_name_key) = 1) and left(l.first_name_key, 1) = left(r.first_name_key, 1)"),
             ('jaro_winkler_0.92', jw ~ '(l.first_name_key, r.first_name_key) >= 0.92'),
             ('jaro_winkler_0.80', jw ~ '(l.first_name_key, r.first_name_key) >= 0.80'),
@@ -62,12 +66,11 @@
         {'name': 'last_name', 'uses': ['last_name_key', 'last_name_initial'], 'term_frequency': 'last_name_key',
          'missing': 'l.last_name_key is null or r.last_name_key is null',
          'levels': [
-            ('exact', 'l.last_name_key = r.last_name_key'),
-            ('swapped_with_first_name', 'l.first_name_key = r.last_name_key and l.last_name_key = r.first_name_key'),
+            ('exact', 'l.last_name_key = r.last_name_key or (l.first_name_key = r.last_name_key and l.last_name_key = r.first_name_key)'),
             ('jaro_winkler_0.92', jw ~ '(l.last_name_key, r.last_name_key) >= 0.92'),
             ('jaro_winkler_0.80', jw ~ '(l.last_name_key, r.last_name_key) >= 0.80'),
          ]},
-        {'name': 'birth_date', 'uses': ['birth_date'],
+        {'name': 'birth_date', 'uses': ['birth_date'], 'term_frequency': 'birth_date',
          'missing': 'l.birth_date is null or r.birth_date is null',
          'levels': [
             ('exact', 'l.birth_date = r.birth_date'),
@@ -77,7 +80,7 @@
                 ~ " and day(l.birth_date) = month(r.birth_date))"),
             ('two_digits', "levenshtein(strftime(l.birth_date, '%Y%m%d'), strftime(r.birth_date, '%Y%m%d')) <= 2"),
          ]},
-        {'name': 'postcode', 'uses': ['postcode_key'],
+        {'name': 'postcode', 'uses': ['postcode_key'], 'term_frequency': 'postcode_key',
          'missing': 'l.postcode_key is null or r.postcode_key is null',
          'levels': [
             ('exact', 'l.postcode_key = r.postcode_key'),
@@ -100,8 +103,6 @@
          'missing': 'l.email_key is null or r.email_key is null',
          'levels': [
             ('exact', 'l.email_key = r.email_key'),
-            ('same_local_part', 'l.email_local_part = r.email_local_part'),
-            ('jaro_winkler_0.88', jw ~ '(l.email_key, r.email_key) >= 0.88'),
          ]},
         {'name': 'phone', 'uses': ['phone'],
          'missing': 'l.phone is null or r.phone is null',
@@ -192,4 +193,23 @@
         {%- endfor -%}
     {%- endfor -%}
     {{ return(rules) }}
+{%- endmacro %}
+
+
+{#- The customer id history is incremental and never rebuilt. Creating it empty
+    before the first run (on-run-start) makes the first run an ordinary
+    incremental one and lets its unit test read `this` in a new warehouse. -#}
+{% macro create_customer_id_history() -%}
+    {%- if execute -%}
+    create schema if not exists intermediate;
+    create table if not exists intermediate.int_customer_id_assignments (
+        customer_record_id varchar,
+        customer_id varchar,
+        previous_customer_id varchar,
+        change_type varchar,
+        change_reason varchar,
+        assigned_at timestamp,
+        as_of_date date
+    );
+    {%- endif -%}
 {%- endmacro %}

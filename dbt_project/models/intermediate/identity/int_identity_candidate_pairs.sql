@@ -29,7 +29,7 @@ rule_{{ loop.index }}_records as (
     select *
     from records
     where {% for column in columns %}{{ column }} is not null{% if not loop.last %} and {% endif %}{% endfor %}
-    qualify count(*) over (partition by {{ columns | join(', ') }}) <= {{ max_block_size }}
+    qualify count(*) over (partition by {{ columns | join(', ') }}) <= {{ rule.get('max_block_size', max_block_size) | int }}
 ),
 
 rule_{{ loop.index }}_pairs as (

@@ -104,9 +104,6 @@ ranked as (
         {%- if exclusive_systems %}
         source_system_l in ('{{ exclusive_systems | join("', '") }}')
             and source_system_r in ('{{ exclusive_systems | join("', '") }}') as is_exclusive_pair,
-        {%- else %}
-        false as is_exclusive_pair,
-        {%- endif %}
         row_number() over (
             partition by record_id_l, source_system_r, proposed_rule is not null
             order by match_weight desc, record_id_r
@@ -115,6 +112,11 @@ ranked as (
             partition by record_id_r, source_system_l, proposed_rule is not null
             order by match_weight desc, record_id_l
         ) as rank_for_r
+        {%- else %}
+        false as is_exclusive_pair,
+        1 as rank_for_l,
+        1 as rank_for_r
+        {%- endif %}
     from decided
 ),
 
