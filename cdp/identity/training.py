@@ -58,6 +58,8 @@ def estimate_prior(candidates: pd.DataFrame, model: FellegiSunterModel, all_pair
 def train(patterns: pd.DataFrame) -> tuple[FellegiSunterModel, dict[str, list[str]]]:
     """The model, and per comparison the rules its m was estimated from."""
     comparisons = comparison_names(patterns)
+    # the warehouse returns groups in any order; float sums depend on it
+    patterns = patterns.sort_values(["sample"] + [f"gamma_{c}" for c in comparisons], ignore_index=True)
     labels = json.loads(patterns["level_labels"].iloc[0])
     levels = {c: len(labels[c]) for c in comparisons}
 

@@ -91,6 +91,9 @@
          'missing': 'l.street_key is null or r.street_key is null',
          'levels': [
             ('exact', 'l.street_key = r.street_key'),
+            ('same_number_similar_name',
+                "coalesce(regexp_extract(l.street_key, '\\d+'), '') = coalesce(regexp_extract(r.street_key, '\\d+'), '')"
+                ~ " and " ~ jw ~ "(regexp_replace(l.street_key, '\\d', '', 'g'), regexp_replace(r.street_key, '\\d', '', 'g')) >= 0.88"),
             ('jaro_winkler_0.88', jw ~ '(l.street_key, r.street_key) >= 0.88'),
          ]},
         {'name': 'city', 'uses': ['city_key'], 'term_frequency': 'city_key',
@@ -195,21 +198,3 @@
     {{ return(rules) }}
 {%- endmacro %}
 
-
-{#- The customer id history is incremental and never rebuilt. Creating it empty
-    before the first run (on-run-start) makes the first run an ordinary
-    incremental one and lets its unit test read `this` in a new warehouse. -#}
-{% macro create_customer_id_history() -%}
-    {%- if execute -%}
-    create schema if not exists intermediate;
-    create table if not exists intermediate.int_customer_id_assignments (
-        customer_record_id varchar,
-        customer_id varchar,
-        previous_customer_id varchar,
-        change_type varchar,
-        change_reason varchar,
-        assigned_at timestamp,
-        as_of_date date
-    );
-    {%- endif -%}
-{%- endmacro %}
