@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DAGSTER_HOME := $(CURDIR)/.dagster
 
-.PHONY: setup demo test lint dev validate sample bench-identity bench-splink-setup clean
+.PHONY: setup demo test lint dev validate sample bench-identity bench-identity-scale bench-splink-setup clean
 
 setup: $(VENV)/.installed .dagster/dagster.yaml
 
@@ -42,12 +42,20 @@ sample: setup
 	rm -rf seeds/sample
 	$(BIN)/cdp generate --customers 2000 --days 90 --seed 42 --out seeds/sample
 
-bench-identity: setup
-	$(BIN)/python -m benchmarks.identity.run
+# FEBRL3, FEBRL4 and the generator's truth (GENERATOR_PERSONS), with Splink 5 on the same records
+GENERATOR_PERSONS ?= 100000
+bench-identity: setup bench-splink-setup
+	$(BIN)/python -m benchmarks.identity.run --generator-persons $(GENERATOR_PERSONS)
+
+# the identity stage alone on about 1,000,000 source customer records
+bench-identity-scale: setup
+	$(BIN)/python -m benchmarks.identity.scale --persons 400000
 
 # Splink 5 (reference run of bench-identity) needs pandas<3, so it gets its own venv.
-bench-splink-setup:
-	$(PYTHON) -m venv .venv-splink && .venv-splink/bin/pip install --quiet "splink==5.0.0"
+bench-splink-setup: .venv-splink/.installed
+
+.venv-splink/.installed:
+	$(PYTHON) -m venv .venv-splink && .venv-splink/bin/pip install --quiet "splink==5.0.0" && touch $@
 
 clean:
 	rm -rf warehouse exports .dagster dbt_project/target dbt_project/logs
