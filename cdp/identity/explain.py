@@ -108,12 +108,14 @@ def pair_verdict(con: duckdb.DuckDBPyConnection, record_a: str, record_b: str) -
     """How the model scored two records, if they were ever compared (None: no blocking rule paired them)."""
     rows = con.execute(
         """
-        select link_rule, match_probability, match_weight, array_to_string(agreeing_comparisons, ', '),
-               not_linked_reason, array_to_string(blocked_by, ', ')
-        from intermediate.int_identity_scored_pairs
-        where record_id_l = least(?, ?) and record_id_r = greatest(?, ?)
+        select p.link_rule, p.match_probability, p.match_weight, array_to_string(p.agreeing_comparisons, ', '),
+               p.not_linked_reason, string_agg(b.rule_name, ', ' order by b.rule_bit)
+        from intermediate.int_identity_scored_pairs p
+        left join intermediate.int_identity_blocking_rules b on p.blocking_mask & b.rule_bit <> 0
+        where ? in (p.record_id_l, p.record_id_r) and ? in (p.record_id_l, p.record_id_r)
+        group by all
         """,
-        [record_a, record_b, record_a, record_b],
+        [record_a, record_b],
     ).fetchall()
     if not rows:
         return None

@@ -87,7 +87,7 @@
             ('one_character', 'levenshtein(l.postcode_key, r.postcode_key) <= 1'),
             ('same_district', 'left(l.postcode_key, 3) = left(r.postcode_key, 3)'),
          ]},
-        {'name': 'street', 'uses': ['street_key'],
+        {'name': 'street', 'uses': ['street_key'], 'term_frequency': 'street_key',
          'missing': 'l.street_key is null or r.street_key is null',
          'levels': [
             ('exact', 'l.street_key = r.street_key'),
@@ -191,6 +191,10 @@
             {{ exceptions.raise_compiler_error("var identity_blocking_rules: rule name '" ~ rule.name ~ "' is used twice") }}
         {%- endif -%}
         {%- do names.append(rule.name) -%}
+        {%- set mapped = rule.columns | select('mapping') | list | length -%}
+        {%- if mapped not in (0, rule.columns | length) -%}
+            {{ exceptions.raise_compiler_error("var identity_blocking_rules, rule '" ~ rule.name ~ "', field 'columns': give all columns as names or all as {left, right}, not a mix") }}
+        {%- endif -%}
         {%- for column in blocking_rule_columns(rule) if column not in record_columns -%}
             {{ exceptions.raise_compiler_error("var identity_blocking_rules, rule '" ~ rule.name ~ "', field 'columns': unknown column '" ~ column ~ "' (one of: " ~ record_columns | join(', ') ~ ")") }}
         {%- endfor -%}

@@ -5,6 +5,7 @@
 {%- set rules = validated_blocking_rules(record_columns) -%}
 {%- set max_block_size = var('identity_max_block_size') | int -%}
 {%- set exclusive_systems = var('identity_exclusive_source_systems') -%}
+{%- set identifier_types = var('identity_match_keys') -%}
 
 
 -- Candidate pairs: records that share a linking identifier (e-mail, phone,
@@ -34,67 +35,103 @@ rule_{{ loop.index }}_records as (
 
 rule_{{ loop.index }}_pairs as (
     select
-        l.customer_record_id as record_id_l,
-        r.customer_record_id as record_id_r
+        l.record_rank as rank_l,
+        r.record_rank as rank_r
     from rule_{{ loop.index }}_records as l
     inner join rule_{{ loop.index }}_records as r
         on {{ blocking_rule_condition(rule) }}
-        and l.customer_record_id < r.customer_record_id
+        and l.record_rank < r.record_rank
 ),
 {%- else %}
+{%- set left_columns = rule.columns | map(attribute='left') | list %}
+{%- set right_columns = rule.columns | map(attribute='right') | list %}
+-- a cross-column rule: the block of a value is the records holding it on the
+-- left side and those holding it on the right side; each side is capped
+rule_{{ loop.index }}_left as (
+    select *
+    from records
+    where {% for column in left_columns %}{{ column }} is not null{% if not loop.last %} and {% endif %}{% endfor %}
+    qualify count(*) over (partition by {{ left_columns | join(', ') }}) <= {{ rule.get('max_block_size', max_block_size) | int }}
+),
+
+rule_{{ loop.index }}_right as (
+    select *
+    from records
+    where {% for column in right_columns %}{{ column }} is not null{% if not loop.last %} and {% endif %}{% endfor %}
+    qualify count(*) over (partition by {{ right_columns | join(', ') }}) <= {{ rule.get('max_block_size', max_block_size) | int }}
+),
+
 rule_{{ loop.index }}_pairs as (
     select distinct
-        least(l.customer_record_id, r.customer_record_id) as record_id_l,
-        greatest(l.customer_record_id, r.customer_record_id) as record_id_r
-    from records as l
-    inner join records as r
+        least(l.record_rank, r.record_rank) as rank_l,
+        greatest(l.record_rank, r.record_rank) as rank_r
+    from rule_{{ loop.index }}_left as l
+    inner join rule_{{ loop.index }}_right as r
         on {{ blocking_rule_condition(rule) }}
-        and l.customer_record_id <> r.customer_record_id
+        and l.record_rank <> r.record_rank
 ),
 {%- endif %}
 {% endfor %}
 
-identifier_pairs as (
+identifier_ranks as (
     select
-        l.customer_record_id as record_id_l,
-        r.customer_record_id as record_id_r,
-        l.identifier_type
-    from identifiers as l
-    inner join identifiers as r
-        on r.identifier_type = l.identifier_type
-        and r.identifier_value = l.identifier_value
-        and l.customer_record_id < r.customer_record_id
+        records.record_rank,
+        identifiers.identifier_type,
+        identifiers.identifier_value
+    from identifiers
+    inner join records
+        on records.customer_record_id = identifiers.customer_record_id
 ),
 
+identifier_pairs as (
+    select
+        l.record_rank as rank_l,
+        r.record_rank as rank_r,
+        l.identifier_type
+    from identifier_ranks as l
+    inner join identifier_ranks as r
+        on r.identifier_type = l.identifier_type
+        and r.identifier_value = l.identifier_value
+        and l.record_rank < r.record_rank
+),
+
+-- which rules selected a pair, as bits (see int_identity_blocking_rules)
 blocked as (
     {% for rule in rules -%}
-    select record_id_l, record_id_r, '{{ rule.name }}' as blocked_by from rule_{{ loop.index }}_pairs
+    select rank_l, rank_r, {{ 2 ** (loop.index0) }} as rule_bit from rule_{{ loop.index }}_pairs
     union all
     {% endfor -%}
-    select record_id_l, record_id_r, 'shared_' || identifier_type as blocked_by from identifier_pairs
+    {% for identifier_type in identifier_types -%}
+    select rank_l, rank_r, {{ 2 ** (rules | length + loop.index0) }} from identifier_pairs
+    where identifier_type = '{{ identifier_type }}'
+    {% if not loop.last %}union all{% endif %}
+    {% endfor %}
 ),
 
 pairs as (
     select
-        record_id_l,
-        record_id_r,
-        list(blocked_by order by blocked_by) as blocked_by
+        rank_l,
+        rank_r,
+        bit_or(rule_bit) as blocking_mask
     from blocked
-    group by record_id_l, record_id_r
+    group by rank_l, rank_r
 ),
 
 final as (
     select
-        pairs.record_id_l,
-        pairs.record_id_r,
-        l.record_rank as record_rank_l,
-        r.record_rank as record_rank_r,
+        l.customer_record_id as record_id_l,
+        r.customer_record_id as record_id_r,
+        pairs.rank_l as record_rank_l,
+        pairs.rank_r as record_rank_r,
         l.source_system as source_system_l,
         r.source_system as source_system_r,
-        pairs.blocked_by,
-        list_transform(
-            list_filter(pairs.blocked_by, lambda rule: starts_with(rule, 'shared_')), lambda rule: substr(rule, 8)
-        ) as shared_identifiers,
+        pairs.blocking_mask,
+        -- the strongest identifier the two records share (var identity_match_keys order)
+        case
+            {%- for identifier_type in identifier_types %}
+            when pairs.blocking_mask & {{ 2 ** (rules | length + loop.index0) }} <> 0 then '{{ identifier_type }}'
+            {%- endfor %}
+        end as shared_identifier,
         {%- for comparison in identity_comparisons() if comparison.term_frequency %}
         -- how common the agreed value is (used when the comparison is exact)
         case when l.{{ comparison.term_frequency }} = r.{{ comparison.term_frequency }}
@@ -106,9 +143,9 @@ final as (
         {%- endfor %}
     from pairs
     inner join records as l
-        on l.customer_record_id = pairs.record_id_l
+        on l.record_rank = pairs.rank_l
     inner join records as r
-        on r.customer_record_id = pairs.record_id_r
+        on r.record_rank = pairs.rank_r
     {%- if exclusive_systems %}
     -- records of one exclusive system are distinct people by declaration
     where not (

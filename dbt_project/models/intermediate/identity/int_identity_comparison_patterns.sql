@@ -83,7 +83,7 @@ samples as (
         cast({{ comparisons_using(blocking_rule_columns(rule)) | tojson | replace('"', "'") }} as varchar[]),
         {{ gammas }}
     from candidate_pairs
-    where list_contains(blocked_by, '{{ rule.name }}')
+    where blocking_mask & {{ 2 ** loop.index0 }} <> 0
 
     {% endfor -%}
     {% for identifier_type in var('identity_match_keys') -%}
@@ -94,7 +94,7 @@ samples as (
         cast({{ identifier_comparisons.get(identifier_type, []) | tojson | replace('"', "'") }} as varchar[]),
         {{ gammas }}
     from candidate_pairs
-    where list_contains(shared_identifiers, '{{ identifier_type }}')
+    where blocking_mask & {{ 2 ** (rules | length + loop.index0) }} <> 0
 
     {% endfor %}
 ),

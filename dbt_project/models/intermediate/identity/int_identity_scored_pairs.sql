@@ -91,7 +91,7 @@ decided as (
         1 / (1 + pow(2, -match_weight)) as match_probability,
         case
             when is_vetoed then null
-            when len(shared_identifiers) > 0 then 'shared_' || shared_identifiers[1]
+            when shared_identifier is not null then 'shared_' || shared_identifier
             when 1 / (1 + pow(2, -match_weight)) >= {{ var('identity_match_threshold') }} then 'probabilistic'
         end as proposed_rule
     from scored
@@ -128,8 +128,8 @@ final as (
         record_rank_r,
         source_system_l,
         source_system_r,
-        blocked_by,
-        shared_identifiers,
+        blocking_mask,
+        shared_identifier,
         {%- for comparison in comparisons %}
         gamma_{{ comparison.name }},
         {%- endfor %}

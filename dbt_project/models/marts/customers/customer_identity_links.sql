@@ -1,3 +1,5 @@
+{{ config(tags=['identity']) }}
+
 -- Why records are one customer: every link that holds a customer together, with
 -- the rule that made it, its match probability and the comparisons that agreed.
 with

@@ -1,3 +1,5 @@
+{{ config(tags=['identity']) }}
+
 with
 
 customer_records as (

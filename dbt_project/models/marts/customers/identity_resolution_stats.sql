@@ -1,3 +1,5 @@
+{{ config(tags=['identity']) }}
+
 -- One row per as-of date: how identity resolution went.
 with
 
@@ -60,7 +62,7 @@ pair_summary as (
         count(*) as candidate_pair_count,
         count(*) filter (where is_vetoed) as vetoed_pair_count,
         -- a shared e-mail or phone whose holders clearly differ (a household's address)
-        count(*) filter (where is_vetoed and len(shared_identifiers) > 0) as shared_identifier_pairs_vetoed
+        count(*) filter (where is_vetoed and shared_identifier is not null) as shared_identifier_pairs_vetoed
     from scored_pairs
 ),
 
