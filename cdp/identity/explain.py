@@ -106,21 +106,40 @@ def explain_customer(con: duckdb.DuckDBPyConnection, customer_id: str, show_pers
 
 def pair_verdict(con: duckdb.DuckDBPyConnection, record_a: str, record_b: str) -> dict | None:
     """How the model scored two records, if they were ever compared (None: no blocking rule paired them)."""
-    rows = con.execute(
+    pair = con.execute(
         """
-        select p.link_rule, p.match_probability, p.match_weight, array_to_string(p.agreeing_comparisons, ', '),
-               p.not_linked_reason, string_agg(b.rule_name, ', ' order by b.rule_bit)
-        from intermediate.int_identity_scored_pairs p
-        left join intermediate.int_identity_blocking_rules b on p.blocking_mask & b.rule_bit <> 0
-        where ? in (p.record_id_l, p.record_id_r) and ? in (p.record_id_l, p.record_id_r)
-        group by all
+        select * from intermediate.int_identity_scored_pairs
+        where ? in (record_id_l, record_id_r) and ? in (record_id_l, record_id_r)
         """,
         [record_a, record_b],
-    ).fetchall()
-    if not rows:
+    ).df()
+    if pair.empty:
         return None
-    keys = ("link_rule", "match_probability", "match_weight", "agreeing", "not_linked_reason", "blocked_by")
-    return dict(zip(keys, rows[0], strict=True))
+    row = pair.iloc[0]
+    labels = {
+        (comparison, level): label
+        for comparison, level, label in con.execute(
+            "select comparison, level, level_label from intermediate.int_identity_match_weights"
+        ).fetchall()
+    }
+    agreeing = [
+        f"{column.removeprefix('gamma_')}:{labels.get((column.removeprefix('gamma_'), int(row[column])), row[column])}"
+        for column in pair.columns
+        if column.startswith("gamma_") and row[column] >= 1
+    ]
+    rules = con.execute(
+        "select string_agg(rule_name, ', ' order by rule_bit) from intermediate.int_identity_blocking_rules "
+        "where ? & rule_bit <> 0",
+        [int(row["blocking_mask"])],
+    ).fetchall()[0][0]
+    return {
+        "link_rule": row["link_rule"],
+        "match_probability": float(row["match_probability"]),
+        "match_weight": float(row["match_weight"]),
+        "agreeing": ", ".join(agreeing),
+        "not_linked_reason": row["not_linked_reason"],
+        "blocked_by": rules,
+    }
 
 
 def id_history(con: duckdb.DuckDBPyConnection, customer_id: str) -> list[tuple]:

@@ -34,8 +34,6 @@ weight_lists as (
         {%- for comparison in comparisons %}
         list(match_weight order by level) filter (where comparison = '{{ comparison.name }}')
             as {{ comparison.name }}_weights,
-        list(level_label order by level) filter (where comparison = '{{ comparison.name }}')
-            as {{ comparison.name }}_labels,
         list(m_probability order by level) filter (where comparison = '{{ comparison.name }}')
             as {{ comparison.name }}_m,
         {%- endfor %}
@@ -61,13 +59,6 @@ scored as (
                 else 0
             end
         {%- endfor %} as match_weight,
-        list_filter([
-            {%- for comparison in comparisons %}
-            case when gamma_{{ comparison.name }} >= 1
-                then '{{ comparison.name }}:' || weight_lists.{{ comparison.name }}_labels[gamma_{{ comparison.name }} + 1]
-            end{% if not loop.last %},{% endif %}
-            {%- endfor %}
-        ], lambda agreement: agreement is not null) as agreeing_comparisons,
         {% if vetoes -%}
         (
             {%- for veto in vetoes %}
@@ -120,7 +111,7 @@ ranked as (
     from decided
 ),
 
-final as (
+decisions as (
     select
         record_id_l,
         record_id_r,
@@ -135,7 +126,6 @@ final as (
         {%- endfor %}
         match_weight,
         match_probability,
-        agreeing_comparisons,
         is_vetoed,
         case
             when proposed_rule is null then null
@@ -148,6 +138,21 @@ final as (
             when is_exclusive_pair and (rank_for_l > 1 or rank_for_r > 1) then 'not the best match in an exclusive system'
         end as not_linked_reason
     from ranked
+),
+
+-- the comparisons that agreed, for links only (the links mart and cdp explain show them)
+final as (
+    select
+        *,
+        case when link_rule is not null then list_filter([
+            {%- for comparison in comparisons %}
+            {%- set labels = comparison_level_labels(comparison) %}
+            case when gamma_{{ comparison.name }} >= 1
+                then '{{ comparison.name }}:' || {{ labels | tojson | replace('"', "'") }}[gamma_{{ comparison.name }} + 1]
+            end{% if not loop.last %},{% endif %}
+            {%- endfor %}
+        ], lambda agreement: agreement is not null) end as agreeing_comparisons
+    from decisions
 )
 
 select * from final
