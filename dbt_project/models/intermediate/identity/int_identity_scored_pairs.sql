@@ -15,9 +15,9 @@
 {%- endfor %}
 
 
--- Every candidate pair with its match weight and probability, the comparisons
--- that agreed, and whether it links: a shared identifier or a probability at
--- least identity_match_threshold, unless a veto (var identity_vetoes) applies.
+-- Every candidate pair with its match weight and probability, whether it links
+-- (a shared identifier or a probability at least identity_match_threshold, unless
+-- a veto, var identity_vetoes, applies) and, for links, the comparisons that agreed.
 with
 
 candidate_pairs as (
