@@ -130,6 +130,14 @@
 {%- endmacro %}
 
 
+{#- Every comparison's level for the pair (l, r), as columns gamma_<name>. -#}
+{% macro comparison_level_columns() -%}
+    {%- for comparison in identity_comparisons() %}
+        {{ comparison_level(comparison) }} as gamma_{{ comparison.name }}{% if not loop.last %},{% endif %}
+    {%- endfor %}
+{%- endmacro %}
+
+
 {#- Level labels of a comparison, index = level (0 = disagree). -#}
 {% macro comparison_level_labels(comparison) -%}
     {%- set labels = ['disagree'] -%}

@@ -138,9 +138,7 @@ final as (
             then l.{{ comparison.term_frequency }}_frequency
         end as term_frequency_{{ comparison.name }},
         {%- endfor %}
-        {%- for comparison in identity_comparisons() %}
-        {{ comparison_level(comparison) }} as gamma_{{ comparison.name }}{% if not loop.last %},{% endif %}
-        {%- endfor %}
+        {{ comparison_level_columns() }}
     from pairs
     inner join records as l
         on l.record_rank = pairs.rank_l

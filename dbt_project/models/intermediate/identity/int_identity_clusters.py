@@ -17,19 +17,15 @@ def model(dbt, session):
     rank_to_index = np.empty(n + 1, dtype=np.int64)  # record ranks are 1..n
     ranks = records["record_rank"].to_numpy(dtype=np.int64)
     rank_to_index[ranks] = np.arange(n)
-    result = cluster(
-        n,
-        rank_to_index[links["record_rank_l"].to_numpy(dtype=np.int64)],
-        rank_to_index[links["record_rank_r"].to_numpy(dtype=np.int64)],
-        links["is_strong"].to_numpy(dtype=bool),
-        min_side,
-    )
+    left = rank_to_index[links["record_rank_l"].to_numpy(dtype=np.int64)]
+    right = rank_to_index[links["record_rank_r"].to_numpy(dtype=np.int64)]
+    result = cluster(n, left, right, links["is_strong"].to_numpy(dtype=bool), min_side)
     frame = pd.DataFrame({"customer_record_id": records["customer_record_id"], "record_rank": ranks,
                           "component": result.labels})
     grouped = frame.groupby("component")["record_rank"]
     frame["anchor_record_rank"] = grouped.transform("min")
     frame["cluster_records"] = grouped.transform("size")
-    split_components = set(result.labels[rank_to_index[links["record_rank_l"].to_numpy(dtype=np.int64)][result.cut]])
-    split_components |= set(result.labels[rank_to_index[links["record_rank_r"].to_numpy(dtype=np.int64)][result.cut]])
+    # both ends of a cut link belong to components that were split
+    split_components = set(result.labels[left[result.cut]]) | set(result.labels[right[result.cut]])
     frame["split_at_weak_bridge"] = frame["component"].isin(split_components)
     return frame.drop(columns="component")

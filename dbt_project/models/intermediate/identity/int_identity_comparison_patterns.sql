@@ -56,9 +56,7 @@ random_partners as (
 
 random_pairs as (
     select
-        {%- for comparison in comparisons %}
-        {{ comparison_level(comparison) }} as gamma_{{ comparison.name }}{% if not loop.last %},{% endif %}
-        {%- endfor %}
+        {{ comparison_level_columns() }}
     from random_partners
     inner join records as l
         on l.customer_record_id = random_partners.customer_record_id
