@@ -190,10 +190,11 @@ def _echo_verdict(verdict: dict | None) -> None:
     if verdict is None:
         click.echo("the two records were never compared: no blocking rule or shared identifier paired them")
         return
+    left_out = "linked, but left out in clustering (it would join a vetoed pair, or two customers by a weak link)"
     click.echo(
         f"compared (blocked by {verdict['blocked_by']}): p={verdict['match_probability']:.6f}, "
         f"weight {verdict['match_weight']:.1f} bits; agreeing: {verdict['agreeing'] or 'nothing'}; "
-        f"not linked: {verdict['not_linked_reason'] or 'linked, but cut at a weak bridge'}"
+        f"not linked: {verdict['not_linked_reason'] or left_out}"
     )
 
 

@@ -1,8 +1,8 @@
-"""Clustering records into customers: components, and splitting at weak bridges."""
+"""Clustering records into customers: links added strongest first, refusing joins that chain people."""
 
 import numpy as np
 
-from cdp.identity.clustering import cluster
+from cdp.identity.clustering import KEPT, VETOED_PAIR, WEAK_LINK_BETWEEN_CUSTOMERS, cluster
 
 
 def groups(result) -> set[frozenset[int]]:
@@ -20,37 +20,74 @@ def links(*edges):
 def test_strong_links_chain_into_one_customer():
     result = cluster(5, *links((0, 1, True), (1, 2, True), (3, 4, True)))
     assert groups(result) == {frozenset({0, 1, 2}), frozenset({3, 4})}
-    assert not result.cut.any()
+    assert (result.left_out == KEPT).all()
 
 
-def test_weak_bridge_between_two_groups_is_cut():
-    # 0-1-2 and 3-4 hold together; a single weak link 2-3 is all that joins them
-    result = cluster(5, *links((0, 1, True), (1, 2, True), (3, 4, True), (2, 3, False)))
+def test_weak_link_never_merges_two_customers_held_by_strong_links():
+    # 0-1-2 and 3-4 hold together; weak links 2-3 and 1-4 are all that joins them
+    result = cluster(5, *links((0, 1, True), (1, 2, True), (3, 4, True), (2, 3, False), (1, 4, False)))
     assert groups(result) == {frozenset({0, 1, 2}), frozenset({3, 4})}
-    assert result.cut.tolist() == [False, False, False, True]
+    assert result.left_out.tolist() == [KEPT, KEPT, KEPT, WEAK_LINK_BETWEEN_CUSTOMERS, WEAK_LINK_BETWEEN_CUSTOMERS]
 
 
-def test_weak_link_to_a_lone_record_is_an_ordinary_match():
-    result = cluster(3, *links((0, 1, True), (1, 2, False)))
-    assert groups(result) == {frozenset({0, 1, 2})}
-    assert not result.cut.any()
+def test_weak_link_attaches_a_lone_record_and_joins_loose_records():
+    result = cluster(5, *links((0, 1, True), (1, 2, False), (3, 4, False)))
+    assert groups(result) == {frozenset({0, 1, 2}), frozenset({3, 4})}
+    assert (result.left_out == KEPT).all()
 
 
-def test_weak_link_inside_a_well_connected_group_stays():
-    # 2-3 is weak but 0-2-3-1-0 is a cycle: not a bridge
+def test_weak_link_inside_a_customer_stays():
     result = cluster(4, *links((0, 1, True), (0, 2, True), (1, 3, True), (2, 3, False)))
     assert groups(result) == {frozenset({0, 1, 2, 3})}
+    assert (result.left_out == KEPT).all()
 
 
-def test_strong_bridge_between_groups_stays():
+def test_strong_link_between_groups_merges_them():
     result = cluster(4, *links((0, 1, True), (2, 3, True), (1, 2, True)))
     assert groups(result) == {frozenset({0, 1, 2, 3})}
 
 
-def test_record_between_two_groups_on_weak_links_stands_alone():
-    # groups {0,1} and {3,4}, record 2 weakly linked to both: it is not clear whose it is
-    result = cluster(5, *links((0, 1, True), (3, 4, True), (1, 2, False), (2, 3, False)))
+def test_record_weakly_linked_to_two_customers_joins_the_better_match():
+    left, right, strong = links((0, 1, True), (3, 4, True), (1, 2, False), (2, 3, False))
+    result = cluster(5, left, right, strong, weight=np.array([20.0, 20.0, 7.0, 9.0]))
+    assert groups(result) == {frozenset({0, 1}), frozenset({2, 3, 4})}
+    assert result.left_out.tolist() == [KEPT, KEPT, WEAK_LINK_BETWEEN_CUSTOMERS, KEPT]
+
+
+def test_records_that_must_not_join_are_kept_apart():
+    # 0 and 2 share an e-mail with 1 but were vetoed (different people); 1 resembles 0 more
+    left, right, strong = links((0, 1, True), (1, 2, True), (2, 3, True))
+    result = cluster(4, left, right, strong, weight=np.array([12.0, 8.0, 20.0]),
+                     cannot_link=(np.array([0]), np.array([2])))
+    assert groups(result) == {frozenset({0, 1}), frozenset({2, 3})}
+    assert result.left_out.tolist() == [KEPT, VETOED_PAIR, KEPT]
+
+
+def test_cannot_link_holds_through_a_long_chain_and_for_the_whole_group():
+    # 0-1-2-3-4 a chain; 0 and 4 must not join; the weakest link (2-3) goes
+    left, right, strong = links((0, 1, True), (1, 2, True), (2, 3, True), (3, 4, True))
+    result = cluster(5, left, right, strong, weight=np.array([9.0, 8.0, 3.0, 7.0]),
+                     cannot_link=(np.array([4]), np.array([0])))
+    assert groups(result) == {frozenset({0, 1, 2}), frozenset({3, 4})}
+    # 1 and 3 are not a cannot-link pair themselves, but their groups hold one
+    left, right, strong = links((0, 1, True), (3, 4, True), (1, 3, True))
+    result = cluster(5, left, right, strong, weight=np.array([5.0, 5.0, 1.0]),
+                     cannot_link=(np.array([0]), np.array([4])))
     assert groups(result) == {frozenset({0, 1}), frozenset({2}), frozenset({3, 4})}
+
+
+def test_cannot_link_pair_in_different_components_changes_nothing():
+    left, right, strong = links((0, 1, True), (2, 3, True))
+    result = cluster(4, left, right, strong, cannot_link=(np.array([0]), np.array([3])))
+    assert groups(result) == {frozenset({0, 1}), frozenset({2, 3})}
+    assert (result.left_out == KEPT).all()
+
+
+def test_components_are_resolved_independently_of_each_other():
+    # a careful component (weak link) next to plain ones gives the same groups as alone
+    edges = [(0, 1, True), (1, 2, True), (3, 4, True), (2, 3, False), (5, 6, True), (6, 7, True)]
+    together = groups(cluster(8, *links(*edges)))
+    assert together == {frozenset({0, 1, 2}), frozenset({3, 4}), frozenset({5, 6, 7})}
 
 
 def test_no_links_leaves_every_record_alone():

@@ -48,7 +48,12 @@
     u becomes the value's frequency.
     Level n of k is stored as k - position: the strongest level is the highest.
     First and last names swapped count as exact on both: as a level of their own
-    they are never seen in random pairs and would weigh far too much. E-mail is
+    they are never seen in random pairs and would weigh far too much. One
+    record's first name found in the other's last-name field (a source with a
+    single name field, or swapped names with a typo) is a weak level of its own.
+    One edit covers short names Jaro-Winkler misses (leo / elo) and a typo in a
+    nickname (jimmy / jsmes: canonical james). The more partial levels there
+    are, the narrower 'disagree' (level 0) is, which is what a veto acts on. E-mail is
     exact or not: local parts are made of names, so a similar address adds
     little that the name comparisons have not said already. -#}
 {% macro identity_comparisons() -%}
@@ -61,7 +66,11 @@
             ('nickname', 'list_has_any(l.first_name_forms, r.first_name_forms)'),
             ('initial', "(length(l.first_name_key) = 1 or length(r.first_name_key) = 1) and left(l.first_name_key, 1) = left(r.first_name_key, 1)"),
             ('jaro_winkler_0.92', jw ~ '(l.first_name_key, r.first_name_key) >= 0.92'),
+            ('one_edit', 'damerau_levenshtein(l.first_name_key, r.first_name_key) <= 1'
+                ~ ' or damerau_levenshtein(l.first_name_canonical, r.first_name_canonical) <= 1'),
             ('jaro_winkler_0.80', jw ~ '(l.first_name_key, r.first_name_key) >= 0.80'),
+            ('in_other_name_field', jw ~ '(l.first_name_key, r.last_name_key) >= 0.92 or '
+                ~ jw ~ '(l.last_name_key, r.first_name_key) >= 0.92'),
          ]},
         {'name': 'last_name', 'uses': ['last_name_key', 'last_name_initial'], 'term_frequency': 'last_name_key',
          'missing': 'l.last_name_key is null or r.last_name_key is null',

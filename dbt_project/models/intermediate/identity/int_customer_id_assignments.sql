@@ -47,7 +47,7 @@ clustered as (
         clusters.customer_record_id,
         clusters.record_rank,
         clusters.anchor_record_rank,
-        clusters.split_at_weak_bridge,
+        clusters.split_reason,
         previous.customer_id as previous_customer_id
     from clusters
     left join previous
@@ -151,7 +151,8 @@ final as (
             when assigned.previous_customer_id is null then 'first seen'
             when successors.anchor_record_rank = assigned.anchor_record_rank
                 then 'now linked by ' || coalesce(array_to_string(merge_evidence.link_rules, ', '), 'a chain of links')
-            when assigned.split_at_weak_bridge then 'separated at a weak probabilistic link'
+            when assigned.split_reason = 'weak_link_between_customers' then 'only a weak probabilistic link joined it'
+            when assigned.split_reason = 'vetoed_pair' then 'kept apart from a record it must not join (a veto)'
             else 'no longer linked to its former customer'
         end as change_reason,
         cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as timestamp) as assigned_at,

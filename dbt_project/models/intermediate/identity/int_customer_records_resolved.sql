@@ -24,7 +24,7 @@ current_assignments as (
     qualify row_number() over (partition by customer_record_id order by assigned_at desc, customer_id) = 1
 ),
 
--- links that survived clustering (not cut at a weak bridge), from both ends
+-- links that survived clustering (not left out in clustering), from both ends
 record_links as (
     select links.record_rank_l as record_rank, links.link_rule
     from links

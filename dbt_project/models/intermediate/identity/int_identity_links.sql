@@ -1,6 +1,6 @@
 -- The pairs that link records into customers. A link is strong when a shared
 -- identifier made it or its probability is at least identity_strong_link_probability;
--- clustering splits customers joined only through a weak link.
+-- in clustering a weak link never joins two groups each held by a strong link.
 with
 
 scored_pairs as (

@@ -20,7 +20,7 @@ identifiers as (
     select * from {{ ref('int_customer_identifiers_unioned') }}
 ),
 
--- links cut at a weak bridge join two customers, not one: left out
+-- links left out in clustering join two customers, not one: not shown
 kept_links as (
     select links.*
     from links

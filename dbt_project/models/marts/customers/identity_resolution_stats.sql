@@ -71,12 +71,21 @@ link_summary as (
         count(*) filter (where link_rule like 'shared_%') as deterministic_link_count,
         count(*) filter (where link_rule = 'probabilistic') as probabilistic_link_count,
         count(*) filter (where not is_strong) as weak_link_count,
-        count(*) filter (where l.anchor_record_rank <> r.anchor_record_rank) as weak_bridges_cut
+        -- a link whose ends ended in different customers was left out in clustering
+        count(*) filter (where l.anchor_record_rank <> r.anchor_record_rank) as links_left_out
     from links
     inner join clusters as l
         on l.customer_record_id = links.record_id_l
     inner join clusters as r
         on r.customer_record_id = links.record_id_r
+),
+
+split_summary as (
+    select
+        count(distinct anchor_record_rank) filter (where split_reason = 'vetoed_pair') as customers_kept_apart_by_veto,
+        count(distinct anchor_record_rank) filter (where split_reason = 'weak_link_between_customers')
+            as customers_kept_apart_at_weak_link
+    from clusters
 ),
 
 change_summary as (
@@ -112,7 +121,9 @@ final as (
         link_summary.deterministic_link_count,
         link_summary.probabilistic_link_count,
         link_summary.weak_link_count,
-        link_summary.weak_bridges_cut,
+        link_summary.links_left_out,
+        split_summary.customers_kept_apart_by_veto,
+        split_summary.customers_kept_apart_at_weak_link,
         change_summary.records_merged_latest_run,
         change_summary.records_split_latest_run,
         (select any_value(prior_match_probability) from match_weights) as prior_match_probability
@@ -120,6 +131,7 @@ final as (
     cross join identifier_summary
     cross join pair_summary
     cross join link_summary
+    cross join split_summary
     cross join change_summary
 )
 
