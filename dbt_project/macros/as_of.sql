@@ -74,3 +74,14 @@
         {{ column }} < {{ as_of_cutoff() }}
     {%- endif -%}
 {%- endmacro %}
+
+
+{#- pre_hook of an incremental model keeping one slice per as-of date: drop this
+    run's slice before it is inserted again (a re-run, or a backfill). -#}
+{% macro delete_as_of_rows() -%}
+    {%- if is_incremental() -%}
+        delete from {{ this }} where as_of_date = {{ as_of_date() }}
+    {%- else -%}
+        select 1
+    {%- endif -%}
+{%- endmacro %}

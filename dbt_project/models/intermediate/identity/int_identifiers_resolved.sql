@@ -1,10 +1,10 @@
 with
 
 -- the identifiers other sources carry: consent and email events name an email,
--- erasure requests an email or phone
+-- erasure requests an email or phone, uploaded segment lists any of them
 identifiers as (
     select * from {{ ref('int_customer_identifiers_unioned') }}
-    where identifier_type in ('email', 'phone')
+    where identifier_type in ('email', 'phone', 'loyalty_id')
 ),
 
 customer_records as (

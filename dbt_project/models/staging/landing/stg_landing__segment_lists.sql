@@ -1,0 +1,69 @@
+with
+
+segment_lists as (
+    select * from {{ source('landing', 'segment_lists') }}
+),
+
+country_codes as (
+    select * from {{ ref('country_codes') }}
+),
+
+junk_values as (
+    select * from {{ ref('junk_values') }}
+),
+
+as_of_versions as (
+    select
+        lower(trim(list_name)) as list_name,
+        {{ clean_enum('identifier_type') }} as identifier_type,
+        trim(identifier) as identifier,
+        added_at,
+        _load_id,
+        _record_number,
+        _loaded_at
+    from segment_lists
+    where {{ is_before_cutoff('added_at', keep_nulls=true) }}
+),
+
+deduplicated as (
+    {{ latest_version('as_of_versions', ['list_name', 'identifier_type', 'identifier']) }}
+),
+
+-- a list carries no country: a phone is read with the default country
+phone_parts as (
+    select
+        deduplicated.*,
+        {{ phone_digits('deduplicated.identifier') }} as phone_digits,
+        {{ phone_has_plus('deduplicated.identifier') }} as phone_has_plus,
+        country_codes.calling_code,
+        country_codes.trunk_prefix,
+        country_codes.international_prefix,
+        country_codes.min_national_number_length,
+        country_codes.max_national_number_length
+    from deduplicated
+    left join country_codes
+        on country_codes.country_code = '{{ var("default_country") }}'
+),
+
+final as (
+    select
+        {{ surrogate_key(['list_name', 'identifier_type', 'identifier']) }} as segment_list_entry_id,
+        list_name,
+        identifier_type,
+        identifier,
+        case identifier_type
+            when 'email' then {{ normalise_email('identifier') }}
+            when 'phone' then {{ phone_to_e164(
+                'phone_digits', 'phone_has_plus', 'calling_code', 'trunk_prefix', 'international_prefix',
+                'min_national_number_length', 'max_national_number_length'
+            ) }}
+            when 'loyalty_id' then {{ normalise_loyalty_id('identifier') }}
+            else identifier
+        end as identifier_value,
+        {{ to_utc_timestamp('added_at') }} as added_at,
+        _load_id,
+        {{ to_utc_timestamp('_loaded_at') }} as _loaded_at
+    from phone_parts
+)
+
+select * from final
