@@ -33,21 +33,24 @@ def dbt_build(project: Path, tmp_path: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
         [str(dbt), "build", "--select", "int_segment_definitions", "--no-partial-parse"],
         cwd=project,
-        env={**os.environ, "CDP_WAREHOUSE": str(tmp_path / "warehouse.duckdb"), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
+        env={**os.environ, "CDP_WAREHOUSE": str(tmp_path / "warehouse.duckdb"),
+             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
         capture_output=True,
         text=True,
         check=False,
     )
 
 
-GOOD = {"name": "champions", "description": "RFM Champions", "owner": "crm", "rule": {"field": "rfm_segment", "op": "=", "value": "Champions"}}
+GOOD = {"name": "champions", "description": "RFM Champions", "owner": "crm",
+        "rule": {"field": "rfm_segment", "op": "=", "value": "Champions"}}
 
 
 @pytest.mark.parametrize(
     ("segment", "message"),
     [
         (
-            {"name": "vip", "description": "d", "owner": "o", "rule": {"field": "spend_30days", "op": ">", "value": 500}},
+            {"name": "vip", "description": "d", "owner": "o",
+             "rule": {"field": "spend_30days", "op": ">", "value": 500}},
             "segment 'vip', field 'rule.field': unknown field 'spend_30days'",
         ),
         (
@@ -64,7 +67,8 @@ GOOD = {"name": "champions", "description": "RFM Champions", "owner": "crm", "ru
             "segment 'vip', field 'owner': required",
         ),
         (
-            {"name": "vip", "description": "d", "owner": "o", "rule": {"field": "frequency", "op": "between", "value": [1]}},
+            {"name": "vip", "description": "d", "owner": "o",
+             "rule": {"field": "frequency", "op": "between", "value": [1]}},
             "segment 'vip', field 'rule.value': 'between' needs a list of two values [low, high]",
         ),
         (
