@@ -196,5 +196,65 @@
 {% macro validate_personalisation_rules() -%}
     {%- if execute -%}
         {%- do segment_definitions() -%}
+        {%- do offer_definitions() -%}
     {%- endif -%}
+{%- endmacro %}
+
+
+{#- The profile columns a condition reads, in order of appearance. -#}
+{% macro condition_fields(condition) -%}
+    {%- set found = [] -%}
+    {%- if condition is mapping -%}
+        {%- if 'field' in condition and condition.field not in found -%}{%- do found.append(condition.field) -%}{%- endif -%}
+        {%- for part in condition.get('all', []) + condition.get('any', []) + ([condition['not']] if 'not' in condition else []) -%}
+            {%- for field in condition_fields(part) if field not in found -%}{%- do found.append(field) -%}{%- endfor -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {{ return(found) }}
+{%- endmacro %}
+
+
+{#- The offer rules (meta.offers of int_offer_definitions, models/personalisation/offers.yml),
+    validated, in priority order (1 first; ties by name). -#}
+{% macro offer_definitions() -%}
+    {%- set node = rules_node('int_offer_definitions') -%}
+    {%- set declared = (node.config.meta.get('offers') if node is not none else none) or [] -%}
+    {%- set fields = rule_fields() -%}
+    {%- set segments = segment_definitions() | map(attribute='name') | list -%}
+    {%- set names = [] -%}
+    {%- for offer in declared -%}
+        {%- set label = offer.get('name', '#' ~ loop.index) if offer is mapping else '#' ~ loop.index -%}
+        {%- if offer is not mapping -%}
+            {{ rule_error(node, 'offer', label, 'name', 'an offer must be a mapping with name, description, owner, priority and rule') }}
+        {%- endif -%}
+        {%- for key in ['name', 'description', 'owner', 'priority', 'rule'] if offer.get(key) is none -%}
+            {{ rule_error(node, 'offer', label, key, 'required') }}
+        {%- endfor -%}
+        {%- if not modules.re.match('^[a-z][a-z0-9_]*$', offer.name | string) -%}
+            {{ rule_error(node, 'offer', label, 'name', 'use lower-case letters, digits and _') }}
+        {%- endif -%}
+        {%- if offer.name in names -%}
+            {{ rule_error(node, 'offer', label, 'name', 'declared twice') }}
+        {%- endif -%}
+        {%- do names.append(offer.name) -%}
+        {%- set extra = offer.keys() | reject('in', ['name', 'description', 'owner', 'priority', 'rule', 'exclude', 'cooldown_days', 'detail']) | list -%}
+        {%- if extra -%}
+            {{ rule_error(node, 'offer', label, extra[0], 'unexpected key (allowed: name, description, owner, priority, rule, exclude, cooldown_days, detail)') }}
+        {%- endif -%}
+        {%- if offer.priority is not number or offer.priority is sameas true or offer.priority is sameas false or offer.priority < 1 or offer.priority != (offer.priority | int) -%}
+            {{ rule_error(node, 'offer', label, 'priority', 'a whole number from 1 (considered first)') }}
+        {%- endif -%}
+        {%- set cooldown = offer.get('cooldown_days', 0) -%}
+        {%- if cooldown is not number or cooldown is sameas true or cooldown is sameas false or cooldown < 0 or cooldown != (cooldown | int) -%}
+            {{ rule_error(node, 'offer', label, 'cooldown_days', 'a whole number of days, 0 or more') }}
+        {%- endif -%}
+        {%- if 'detail' in offer and offer.detail not in fields -%}
+            {{ rule_error(node, 'offer', label, 'detail', "unknown field '" ~ offer.detail ~ "' (int_customer_profile has: " ~ fields | join(', ') ~ ")") }}
+        {%- endif -%}
+        {{ validate_condition(offer.rule, node, 'offer', offer.name, 'rule', fields, segments) }}
+        {%- if 'exclude' in offer -%}
+            {{ validate_condition(offer.exclude, node, 'offer', offer.name, 'exclude', fields, segments) }}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(declared | sort(attribute='name') | sort(attribute='priority')) }}
 {%- endmacro %}
