@@ -267,3 +267,54 @@ def test_customer_ids_stay_stable_as_records_arrive(landing, tmp_path):
         "select count(*) from intermediate.int_customer_id_assignments where change_type = 'new_record'",
     )[0][0] == len(after)  # first run's records and the newcomers, once each
     assert new_records
+
+
+def test_segments_record_entries_and_exits_across_as_of_dates(landing, tmp_path):
+    """Two runs on one warehouse, as of an earlier date then the last: the history
+    shows customers entering and leaving segments, and sizes add up. A static
+    segment takes its members from an uploaded list; entries naming nobody stay visible."""
+    with_list = tmp_path / "landing"
+    shutil.copytree(landing, with_list)
+    with duckdb.connect() as con:
+        emails = [row[0] for row in con.execute(
+            f"select distinct lower(trim(email)) from read_csv('{landing}/customers/crm*.csv', all_varchar=true, "
+            "union_by_name=true) where email like '%_@_%.__%' order by 1 limit 5"
+        ).fetchall()]
+    (with_list / "segment_lists").mkdir()
+    (with_list / "segment_lists" / "vip_accounts.csv").write_text(
+        "list_name,identifier_type,identifier\n"
+        + "".join(f"vip_accounts,email,{email}\n" for email in emails)
+        + "vip_accounts,email,nobody.at.all@unknown-domain.example\nvip_accounts,phone,12\n"
+    )
+    warehouse, exports = tmp_path / "cdp.duckdb", tmp_path / "exports"
+    earlier = END_DATE - timedelta(days=30)
+    for as_of in (earlier, END_DATE):
+        outcome = run_pipeline(with_list, warehouse, exports, as_of=as_of.isoformat())
+        assert outcome.success, outcome.summary()
+
+    sizes = query(warehouse, "select as_of_date, segment_name, member_count, entered_count, exited_count, "
+                             "change_since_previous from marts.segment_sizes order by segment_name, as_of_date")
+    assert {row[0] for row in sizes} == {earlier, END_DATE}
+    for before, after in zip(sizes[::2], sizes[1::2], strict=True):
+        assert before[1] == after[1]
+        # members now = members before + entered - exited
+        assert after[2] == before[2] + after[3] - after[4] and after[5] == after[2] - before[2]
+    assert sum(row[3] for row in sizes if row[0] == END_DATE) > 0, "nobody entered a segment"
+    assert sum(row[4] for row in sizes if row[0] == END_DATE) > 0, "nobody left a segment"
+    # current membership agrees with the open stretches of the history
+    open_stretches = query(warehouse, "select customer_id, segment_name, entered_at "
+                                      "from marts.customer_segment_history where exited_at is null order by all")
+    current = query(warehouse, "select customer_id, segment_name, entered_at from marts.customer_segment_membership "
+                               "order by all")
+    assert current == open_stretches and current
+
+    vip = query(warehouse,
+                "select count(*) from marts.customer_segment_membership where segment_name = 'vip_customers'")
+    matched = query(warehouse, "select count(*) from intermediate.int_segment_list_entries_identified "
+                               "where customer_id is not null")
+    assert vip[0][0] == matched[0][0] > 0
+    reasons = query(warehouse, "select unmatched_reason, count(*) "
+                               "from intermediate.int_segment_list_entries_identified "
+                               "where customer_id is null group by all order by all")
+    assert ("invalid phone", 1) in reasons
+    assert sum(count for _, count in reasons) + matched[0][0] == len(emails) + 2

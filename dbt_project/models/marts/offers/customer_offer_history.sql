@@ -76,8 +76,7 @@ final as (
         offer_name,
         offer_detail,
         reason,
-        coalesce(passed_over_in_cooldown, []) as passed_over_in_cooldown,
-        cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S") }}' as timestamp) as computed_at
+        coalesce(passed_over_in_cooldown, []) as passed_over_in_cooldown
     from ranked
     where not is_in_cooldown
         and rank_among_available = 1

@@ -10,6 +10,5 @@
 select
     as_of_date,
     segment_name,
-    customer_id,
-    cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S") }}' as timestamp) as computed_at
+    customer_id
 from {{ ref('int_segment_members') }}

@@ -20,8 +20,7 @@ final as (
     select
         {{ as_of_date() }} as as_of_date,
         definitions.segment_name,
-        count(members.customer_id) as member_count,
-        cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S") }}' as timestamp) as computed_at
+        count(members.customer_id) as member_count
     from definitions
     left join members
         on members.segment_name = definitions.segment_name
