@@ -70,47 +70,35 @@ add_to_cart_outcomes as (
         add_to_carts.added_at
 ),
 
--- abandoned: the hours to buy have fully passed by the cutoff without a purchase in them
-final as (
+-- abandoned: the hours to buy have fully passed by the cutoff without a purchase in
+-- them; in the cart: no purchase at or after it yet
+add_to_carts_classified as (
     select
         add_to_cart_outcomes.customer_id,
-        max(
-            case
-                when add_to_cart_outcomes.abandoned_after_at <= {{ as_of_cutoff_utc() }}
-                    and (
-                        add_to_cart_outcomes.next_purchased_at is null
-                        or add_to_cart_outcomes.next_purchased_at >= add_to_cart_outcomes.abandoned_after_at
-                    )
-                    then add_to_cart_outcomes.added_at
-            end
-        ) as cart_abandoned_at,
-        max(
-            case
-                when {{ is_in_window('add_to_cart_outcomes.added_at', 24, 'hour') }}
-                    and add_to_cart_outcomes.next_purchased_at is null
-                    then 1
-                else 0
-            end
-        ) = 1 as is_cart_abandoner_24h,
-        round(
-            coalesce(
-                sum(
-                    case
-                        when add_to_cart_outcomes.next_purchased_at is null
-                            then products.price * add_to_cart_outcomes.quantity
-                    end
-                ),
-                0
-            ) * max(currency_rates.rate_to_reporting),
-            2
-        ) as open_cart_value
+        add_to_cart_outcomes.added_at,
+        add_to_cart_outcomes.abandoned_after_at <= {{ as_of_cutoff_utc() }}
+            and (
+                add_to_cart_outcomes.next_purchased_at is null
+                or add_to_cart_outcomes.next_purchased_at >= add_to_cart_outcomes.abandoned_after_at
+            ) as is_abandoned,
+        add_to_cart_outcomes.next_purchased_at is null as is_in_cart,
+        products.price * add_to_cart_outcomes.quantity * currency_rates.rate_to_reporting as value_reporting
     from add_to_cart_outcomes
     left join products
         on products.product_id = add_to_cart_outcomes.product_id
     -- list prices are in var product_price_currency
     left join currency_rates
         on currency_rates.currency_code = {{ sql_string(var('product_price_currency')) }}
-    group by add_to_cart_outcomes.customer_id
+),
+
+final as (
+    select
+        customer_id,
+        max(case when is_abandoned then added_at end) as cart_abandoned_at,
+        max(case when is_in_cart and {{ is_in_window('added_at', 24, 'hour') }} then 1 else 0 end) = 1 as is_cart_abandoner_24h,
+        round(coalesce(sum(case when is_in_cart then value_reporting end), 0), 2) as open_cart_value
+    from add_to_carts_classified
+    group by customer_id
 )
 
 select * from final
