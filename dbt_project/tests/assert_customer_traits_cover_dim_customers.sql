@@ -1,3 +1,5 @@
+-- Dagster shows this test as a check on the model named here (it reads two).
+{{ config(meta={'dagster': {'ref': {'name': 'customer_traits'}}}) }}
 {#- Segments read traits for every customer: none may be missing (relationships on
     customer_id checks the other direction). -#}
 with
