@@ -85,3 +85,18 @@
         select 1
     {%- endif -%}
 {%- endmacro %}
+
+
+{#- The cutoff as a plain UTC timestamp, comparable with the event times of staging and
+    later layers (which are UTC timestamps). -#}
+{% macro as_of_cutoff_utc() -%}
+    {{ to_utc_timestamp(as_of_cutoff()) }}
+{%- endmacro %}
+
+
+{#- True when a UTC timestamp column lies in the `length` `unit`s that end at the cutoff:
+    [cutoff - length, cutoff). A 24-hour window of as-of 2026-01-31 is that whole day. -#}
+{% macro is_in_window(column, length, unit='day') -%}
+    ({{ column }} >= {{ dbt.dateadd(unit, -1 * (length | int), as_of_cutoff_utc()) }}
+        and {{ column }} < {{ as_of_cutoff_utc() }})
+{%- endmacro %}

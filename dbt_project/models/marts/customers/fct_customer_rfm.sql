@@ -21,7 +21,7 @@ order_summary as (
         customer_id,
         max(ordered_date) as last_order_date,
         count(case when ordered_date > {{ lookback_start }} then order_id end) as frequency,
-        sum(case when ordered_date > {{ lookback_start }} then total_amount else 0 end) as monetary
+        sum(case when ordered_date > {{ lookback_start }} then total_amount_reporting else 0 end) as monetary
     from orders
     group by customer_id
 ),

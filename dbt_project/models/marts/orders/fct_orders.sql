@@ -29,6 +29,7 @@ final as (
         orders.sales_channel,
         orders.currency_code,
         orders.total_amount,
+        orders.total_amount_reporting,
         coalesce(order_item_totals.items_amount, 0) as items_amount,
         coalesce(order_item_totals.line_count, 0) as line_count,
         coalesce(order_item_totals.item_count, 0) as item_count,
