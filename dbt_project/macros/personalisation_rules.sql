@@ -201,13 +201,18 @@
 {%- endmacro %}
 
 
-{#- The profile columns a condition reads, in order of appearance. -#}
-{% macro condition_fields(condition) -%}
+{#- The profile columns a condition reads, in order of appearance, including those of
+    the rules of segments it refers to (`segments`: name -> definition). -#}
+{% macro condition_fields(condition, segments={}) -%}
     {%- set found = [] -%}
     {%- if condition is mapping -%}
         {%- if 'field' in condition and condition.field not in found -%}{%- do found.append(condition.field) -%}{%- endif -%}
-        {%- for part in condition.get('all', []) + condition.get('any', []) + ([condition['not']] if 'not' in condition else []) -%}
-            {%- for field in condition_fields(part) if field not in found -%}{%- do found.append(field) -%}{%- endfor -%}
+        {%- set parts = condition.get('all', []) + condition.get('any', []) + ([condition['not']] if 'not' in condition else []) -%}
+        {%- if 'segment' in condition and condition.segment in segments -%}
+            {%- do parts.append(segments[condition.segment].get('rule')) -%}
+        {%- endif -%}
+        {%- for part in parts -%}
+            {%- for field in condition_fields(part, segments) if field not in found -%}{%- do found.append(field) -%}{%- endfor -%}
         {%- endfor -%}
     {%- endif -%}
     {{ return(found) }}

@@ -1,4 +1,8 @@
 {%- set offers = offer_definitions() if execute else [] -%}
+{%- set segments_by_name = {} -%}
+{%- for segment in (segment_definitions() if execute else []) -%}
+    {%- do segments_by_name.update({segment.name: segment}) -%}
+{%- endfor -%}
 {%- set referenced = [] -%}
 {%- for offer in offers -%}
     {%- for name in condition_segments(offer.rule) + condition_segments(offer.get('exclude')) if name not in referenced -%}
@@ -7,7 +11,8 @@
 {%- endfor -%}
 
 -- Every offer each customer qualifies for as of the run's date (rule holds), whether
--- an exclusion stops it, and why it applies: the values of the fields its rule reads.
+-- an exclusion stops it, and why it applies: the values of the fields its rule reads
+-- (through the segments it refers to as well).
 with
 
 profile as (
@@ -35,7 +40,7 @@ final as (
         {%- endif %} as is_excluded,
         {{ 'cast(profile.' ~ offer.detail ~ ' as varchar)' if 'detail' in offer else 'cast(null as varchar)' }} as offer_detail,
         {{ rule_literal(offer.description | trim) }}
-        {%- set fields = condition_fields(offer.rule) -%}
+        {%- set fields = condition_fields(offer.rule, segments_by_name) -%}
         {%- if fields %} || ' (' || concat_ws(', '
             {%- for field in fields %}, '{{ field }}=' || coalesce(cast(profile.{{ field }} as varchar), 'null'){% endfor -%}
         ) || ')'{% endif %} as reason
