@@ -93,3 +93,14 @@ def test_components_are_resolved_independently_of_each_other():
 def test_no_links_leaves_every_record_alone():
     result = cluster(3, np.array([], dtype=int), np.array([], dtype=int), np.array([], dtype=bool))
     assert groups(result) == {frozenset({0}), frozenset({1}), frozenset({2})}
+
+
+def test_the_order_links_come_in_does_not_change_the_customers():
+    # equal weights everywhere: ties break by record, not by row order (stable ids across runs)
+    edges = [(0, 1, True), (1, 2, True), (2, 3, True), (3, 4, False), (4, 5, True), (5, 6, False), (6, 7, True)]
+    cannot = (np.array([0, 4]), np.array([3, 7]))
+    expected = groups(cluster(8, *links(*edges), cannot_link=cannot))
+    rng = np.random.default_rng(7)
+    for _ in range(20):
+        shuffled = [edges[i] for i in rng.permutation(len(edges))]
+        assert groups(cluster(8, *links(*shuffled), cannot_link=cannot)) == expected

@@ -15,7 +15,9 @@ from cdp.identity.clustering import LEFT_OUT_REASONS, cluster
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    records = dbt.ref("int_identity_match_records").project("customer_record_id, record_rank").df()
+    # in rank order: a record's index is then its rank - 1, whatever order the rows come in, so
+    # ties between equally weighted links break the same way every run (stable customer ids)
+    records = dbt.ref("int_identity_match_records").project("customer_record_id, record_rank").order("record_rank").df()
     links = dbt.ref("int_identity_links").project("record_rank_l, record_rank_r, is_strong, match_weight").df()
     cannot_link = (dbt.ref("int_identity_scored_pairs").filter("is_vetoed and shared_identifier is not null")
                    .project("record_rank_l, record_rank_r").df())
