@@ -22,6 +22,7 @@ from .behaviour import simulate_behaviour
 from .commerce import make_orders, order_tables, store_visits
 from .consent import add_optouts, consent_rows, make_erasures, plan_consent, resend_after_erasure
 from .esp import simulate_email
+from .lists import segment_list_rows
 from .people import EmailRegistry, make_people
 from .records import customer_rows, make_records, record_versions
 from .settings import SYSTEMS, load_settings
@@ -125,6 +126,8 @@ def _simulate_chunk(world: World, sink: LandingSink | ProcessSink, chunk_index: 
         table, ms = consent_rows(world, consent_rng, plans[system], records[system], people)
         sink.emit("consent", system, table, ms, chunk_index)
     sink.emit("erasure_requests", "privacy", erasures.table, erasures.ms, chunk_index)
+    lists, lists_ms = segment_list_rows(world, rng("segment-lists"), people)
+    sink.emit("segment_lists", "sales", lists, lists_ms, chunk_index)
 
     # ---- truth
     erasure_ms = np.full(n, NEVER, dtype=np.int64)
