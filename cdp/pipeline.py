@@ -18,6 +18,9 @@ SUMMARY_TABLES = [
     "marts.fct_orders",
     "marts.fct_customer_rfm",
     "marts.customer_consent",
+    "marts.customer_traits",
+    "marts.customer_segment_membership",
+    "marts.customer_offers",
 ]
 
 
