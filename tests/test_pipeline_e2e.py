@@ -280,7 +280,7 @@ def test_segments_record_entries_and_exits_across_as_of_dates(landing, tmp_path)
             f"select distinct lower(trim(email)) from read_csv('{landing}/customers/crm*.csv', all_varchar=true, "
             "union_by_name=true) where email like '%_@_%.__%' order by 1 limit 5"
         ).fetchall()]
-    (with_list / "segment_lists").mkdir()
+    (with_list / "segment_lists").mkdir(exist_ok=True)  # the generator writes a list too
     (with_list / "segment_lists" / "vip_accounts.csv").write_text(
         "list_name,identifier_type,identifier\n"
         + "".join(f"vip_accounts,email,{email}\n" for email in emails)
