@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import duckdb
 import numpy as np
 import pandas as pd
 import pytest
@@ -240,10 +243,8 @@ def test_clv_is_purchases_times_order_value_and_discounting_lowers_it(fitted):
 
 
 @pytest.fixture(scope="module")
-def cdnow_orders(tmp_path_factory) -> pd.DataFrame:
-    """The CDNOW sample written as landing files, run through the whole pipeline, read back from fct_orders."""
-    import duckdb
-
+def cdnow_warehouse(tmp_path_factory) -> Path:
+    """The CDNOW sample written as landing files and run through the whole pipeline."""
     from benchmarks.clv.reference_data import HOLDOUT_END, write_cdnow_landing
     from cdp.pipeline import run_pipeline
 
@@ -251,7 +252,12 @@ def cdnow_orders(tmp_path_factory) -> pd.DataFrame:
     landing = write_cdnow_landing(root / "landing")
     outcome = run_pipeline(landing, root / "cdp.duckdb", root / "exports", as_of=HOLDOUT_END)
     assert outcome.success, outcome.summary()
-    with duckdb.connect(str(root / "cdp.duckdb"), read_only=True) as con:
+    return root / "cdp.duckdb"
+
+
+@pytest.fixture(scope="module")
+def cdnow_orders(cdnow_warehouse) -> pd.DataFrame:
+    with duckdb.connect(str(cdnow_warehouse), read_only=True) as con:
         # total_amount, not total_amount_reporting: the published figures are in dollars, and the
         # reporting amount is EUR at one static rate, which would scale every spend (and gamma) by 0.926.
         return con.execute(
@@ -322,3 +328,39 @@ def test_cdnow_gamma_gamma_reproduces_fader_hardie_2013(cdnow_summary):
     assert model.report_.n_customers == 946
     for name, published in PUBLISHED_GAMMA_GAMMA.items():
         assert round(model.params_[name], 2) == published, (name, model.params_[name])
+
+
+@pytest.mark.e2e
+def test_clv_predictions_from_the_warehouse(cdnow_warehouse):
+    from ml.clv_predictions import COLUMNS, predict_clv
+
+    with duckdb.connect(str(cdnow_warehouse), read_only=True) as con:
+        run = predict_clv(con, "1997-09-30")
+    table = run.predictions
+    assert list(table.columns) == COLUMNS
+    assert len(table) == table.customer_id.nunique() == 2357
+    assert table.notna().all().all() and (table.clv_12m > 0).all()
+    assert ((table.probability_alive > 0) & (table.probability_alive <= 1)).all()
+    assert round(run.purchases.params["r"], 3) == 0.243
+    # Amounts in EUR at the static USD rate: p and q do not change, gamma scales with the currency
+    # (up to the reporting amounts' rounding to cents).
+    assert round(run.spend.params["p"], 2) == 6.25 and round(run.spend.params["q"], 2) == 3.74
+    assert run.spend.params["gamma"] == pytest.approx(15.44 * 0.925926, rel=2e-3)
+    assert run.unpriced_orders == 0 and run.as_of.isoformat() == "1997-09-30"
+
+
+def test_clv_predictions_say_when_the_warehouse_has_too_little(tmp_path):
+    from ml.clv_predictions import predict_clv
+
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
+        con.execute("create schema marts")
+        con.execute(
+            "create table marts.fct_orders as select * from (values "
+            "('c1', true, date '2024-01-01', 10.00::decimal(18,2)), "
+            "('c1', true, date '2024-01-05', 12.00), "
+            "('c2', true, date '2024-01-02', null), "
+            "('c3', false, date '2024-01-03', 5.00)) "
+            "as t(customer_id, is_completed, ordered_date, total_amount_reporting)"
+        )
+        with pytest.raises(NotEnoughData, match="at least 20 customers, got 1"):
+            predict_clv(con, "2024-01-31")
