@@ -1,0 +1,1 @@
+"""Customer lifetime value checked against published CDNOW results."""
