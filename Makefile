@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DAGSTER_HOME := $(CURDIR)/.dagster
 
-.PHONY: setup demo test lint dev validate sample bench-identity bench-identity-scale bench-splink-setup clean
+.PHONY: setup demo test lint dev validate sample bench-identity bench-identity-scale bench-splink-setup bench-clv clean
 
 setup: $(VENV)/.installed .dagster/dagster.yaml
 
@@ -50,6 +50,10 @@ bench-identity: setup bench-splink-setup
 # the identity stage alone on about 1,000,000 source customer records
 bench-identity-scale: setup
 	$(BIN)/python -m benchmarks.identity.scale --persons 400000
+
+# CDNOW through the landing contract: BG/NBD and Gamma-Gamma fits next to the published values
+bench-clv: setup
+	$(BIN)/python -m benchmarks.clv.run
 
 # Splink 5 (reference run of bench-identity) needs pandas<3, so it gets its own venv.
 bench-splink-setup: .venv-splink/.installed
