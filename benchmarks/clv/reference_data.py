@@ -2,22 +2,20 @@
 
 The files ship inside the ``lifetimes`` wheel. Installing that package breaks on current pandas and
 setuptools, so the wheel is downloaded from PyPI (no dependencies, nothing installed) into a cache and
-the files are read from the archive, as for FEBRL (benchmarks/identity/reference_data.py).
+the files are read from the archive (benchmarks/reference_wheels.py), as for FEBRL.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import subprocess
-import sys
-import zipfile
 from pathlib import Path
 
 import pandas as pd
 
+from benchmarks.reference_wheels import read_text
+
 WHEEL = "lifetimes==0.11.3"
-CACHE = Path(__file__).resolve().parents[2] / ".cache" / "reference-data"
 SOURCE_SYSTEM = "cdnow"
 ORDER_HEADER = [
     "source_system", "order_id", "source_customer_id", "ordered_at", "status", "currency", "total_amount", "channel",
@@ -31,20 +29,9 @@ PUBLISHED_BGNBD_LOG_LIKELIHOOD = -9582.4
 PUBLISHED_GAMMA_GAMMA = {"p": 6.25, "q": 3.74, "gamma": 15.44}
 
 
-def _wheel() -> Path:
-    found = sorted(CACHE.glob("[Ll]ifetimes-*.whl"))
-    if found:
-        return found[-1]
-    CACHE.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", WHEEL, "-d", str(CACHE)], check=True
-    )
-    return sorted(CACHE.glob("[Ll]ifetimes-*.whl"))[-1]
-
 
 def _read(name: str) -> str:
-    with zipfile.ZipFile(_wheel()) as archive:
-        return archive.read(f"lifetimes/datasets/{name}").decode("utf-8")
+    return read_text(WHEEL, "[Ll]ifetimes-*.whl", f"lifetimes/datasets/{name}")
 
 
 def cdnow_sample() -> pd.DataFrame:

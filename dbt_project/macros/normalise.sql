@@ -176,3 +176,22 @@
         else {{ compact }}
     end
 {%- endmacro %}
+
+
+{#- The rows of `relation` with the parts phone_to_e164 needs for `phone`, read with
+    var default_country: for sources that carry a phone but no country (erasure
+    requests, uploaded segment lists). -#}
+{% macro phone_parts_in_default_country(relation, phone) -%}
+    select
+        {{ relation }}.*,
+        {{ phone_digits(phone) }} as phone_digits,
+        {{ phone_has_plus(phone) }} as phone_has_plus,
+        country_codes.calling_code,
+        country_codes.trunk_prefix,
+        country_codes.international_prefix,
+        country_codes.min_national_number_length,
+        country_codes.max_national_number_length
+    from {{ relation }}
+    left join {{ ref('country_codes') }} as country_codes
+        on country_codes.country_code = '{{ var("default_country") }}'
+{%- endmacro %}

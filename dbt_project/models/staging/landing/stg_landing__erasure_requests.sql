@@ -4,10 +4,6 @@ erasure_requests as (
     select * from {{ source('landing', 'erasure_requests') }}
 ),
 
-country_codes as (
-    select * from {{ ref('country_codes') }}
-),
-
 junk_values as (
     select * from {{ ref('junk_values') }}
 ),
@@ -33,18 +29,7 @@ deduplicated as (
 
 -- a request carries no country: its phone is read with the default country
 phone_parts as (
-    select
-        deduplicated.*,
-        {{ phone_digits('deduplicated.phone') }} as phone_digits,
-        {{ phone_has_plus('deduplicated.phone') }} as phone_has_plus,
-        country_codes.calling_code,
-        country_codes.trunk_prefix,
-        country_codes.international_prefix,
-        country_codes.min_national_number_length,
-        country_codes.max_national_number_length
-    from deduplicated
-    left join country_codes
-        on country_codes.country_code = '{{ var("default_country") }}'
+    {{ phone_parts_in_default_country('deduplicated', 'deduplicated.phone') }}
 ),
 
 final as (

@@ -4,10 +4,6 @@ segment_lists as (
     select * from {{ source('landing', 'segment_lists') }}
 ),
 
-country_codes as (
-    select * from {{ ref('country_codes') }}
-),
-
 junk_values as (
     select * from {{ ref('junk_values') }}
 ),
@@ -31,18 +27,7 @@ deduplicated as (
 
 -- a list carries no country: a phone is read with the default country
 phone_parts as (
-    select
-        deduplicated.*,
-        {{ phone_digits('deduplicated.identifier') }} as phone_digits,
-        {{ phone_has_plus('deduplicated.identifier') }} as phone_has_plus,
-        country_codes.calling_code,
-        country_codes.trunk_prefix,
-        country_codes.international_prefix,
-        country_codes.min_national_number_length,
-        country_codes.max_national_number_length
-    from deduplicated
-    left join country_codes
-        on country_codes.country_code = '{{ var("default_country") }}'
+    {{ phone_parts_in_default_country('deduplicated', 'deduplicated.identifier') }}
 ),
 
 final as (
