@@ -22,20 +22,14 @@ import pandas as pd
 from scipy.optimize import minimize
 from scipy.special import betaln, gammaln, hyp2f1
 
+from ml.errors import FitFailed, ModelSkipped, NotEnoughData  # noqa: F401 (re-exported)
+
 TIME_UNIT_DAYS = {"D": 1, "W": 7}
 DAYS_PER_MONTH = 365.25 / 12
 
 
-class CLVError(Exception):
-    """Base class for lifetime-value errors a caller may want to catch."""
-
-
-class NotEnoughData(CLVError):
-    """The data cannot identify the model (too few customers, no repeat buyers)."""
-
-
-class FitFailed(CLVError):
-    """The likelihood maximisation did not converge to finite parameters."""
+# Lifetime-value errors are the shared ones: callers catch ``ml.errors.ModelSkipped``.
+CLVError = ModelSkipped
 
 
 # --------------------------------------------------------------------------- summaries
