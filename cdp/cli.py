@@ -80,14 +80,19 @@ def generate(customers: int, days: int, seed: int, out_dir: Path, end_date: str,
     show_default="exports",
 )
 @click.option("--as-of", callback=_parse_date, default=None, help="YYYY-MM-DD; default: latest date in the data.")
-@click.option("--churn-horizon-days", type=click.IntRange(min=1), default=90, show_default=True)
+@click.option(
+    "--churn-horizon-days",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Days without an order that make a buyer churned; default: dbt var churn_horizon_days (30).",
+)
 @click.option(
     "--dbt-vars",
     default=None,
     help='dbt vars for this run as a JSON object, e.g. \'{"identity_match_threshold": 0.95}\'.',
 )
 def run(
-    landing_dir: Path, warehouse: Path, export_dir: Path, as_of: str | None, churn_horizon_days: int,
+    landing_dir: Path, warehouse: Path, export_dir: Path, as_of: str | None, churn_horizon_days: int | None,
     dbt_vars: str | None,
 ) -> None:
     """Run the whole pipeline in-process through the Dagster definitions."""

@@ -64,7 +64,7 @@ def run_pipeline(
     warehouse: Path,
     export_dir: Path,
     as_of: str | None = None,
-    churn_horizon_days: int = 90,
+    churn_horizon_days: int | None = None,
     log_level: str = "WARNING",
     dbt_vars: dict | None = None,
 ) -> PipelineOutcome:

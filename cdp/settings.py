@@ -28,3 +28,9 @@ def dbt_executable() -> str:
     """The dbt installed beside the running Python (the project's venv), else the one on PATH."""
     sibling = Path(sys.executable).parent / "dbt"
     return str(sibling) if sibling.exists() else (shutil.which("dbt") or "dbt")
+
+
+def model_artifact_dir() -> Path:
+    """Where trained models are saved (one file per model run); beside the warehouse by default."""
+    default = warehouse_path().parent / "model_artifacts"
+    return Path(os.environ.get("CDP_MODEL_ARTIFACT_DIR", default))

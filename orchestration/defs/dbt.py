@@ -69,6 +69,8 @@ def dbt_vars(config: PipelineConfig) -> dict[str, Any]:
     extra = json.loads(config.dbt_vars_json) if config.dbt_vars_json else {}
     if not isinstance(extra, dict):
         raise ValueError(f"dbt_vars_json must be a JSON object, got {config.dbt_vars_json!r}")
+    if config.churn_horizon_days is not None:
+        extra = {**extra, "churn_horizon_days": config.churn_horizon_days}
     return {**extra, "as_of": config.as_of} if config.as_of else extra
 
 

@@ -37,7 +37,8 @@ class PipelineConfig(dg.Config):
     """Run parameters shared by every stage."""
 
     as_of: str | None = None  # YYYY-MM-DD; None = latest date in the data
-    churn_horizon_days: int = 90
+    # None: the dbt project's var churn_horizon_days
+    churn_horizon_days: int | None = None
     # More dbt vars for this run, as a JSON object (e.g. identity settings for a benchmark)
     dbt_vars_json: str | None = None
 

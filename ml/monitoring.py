@@ -1,0 +1,120 @@
+"""Checks on model inputs and outputs: feature drift and score shift by population stability
+index (PSI), and selection-rate parity of score-based audiences across groups.
+
+PSI = sum over bins of (actual - expected) * ln(actual / expected), with bins cut at the
+reference distribution's quantiles; below 0.1 is usually read as stable, above 0.25 as a shift
+worth a look.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ml.settings import load_model_config
+
+EPSILON = 1e-4  # share given to an empty bin so the logarithm stays finite
+
+
+def population_stability_index(
+    expected: np.ndarray | pd.Series, actual: np.ndarray | pd.Series, bins: int = 10
+) -> float:
+    """PSI of ``actual`` against ``expected`` over quantile bins of ``expected``; missing values form
+    one more bin, so a feature that starts arriving empty shows as drift."""
+    expected = np.asarray(expected, dtype=float)
+    actual = np.asarray(actual, dtype=float)
+    present = expected[~np.isnan(expected)]
+    edges = np.unique(np.quantile(present, np.linspace(0, 1, bins + 1))) if len(present) else np.array([])
+    return psi_from_shares(_shares(expected, edges), _shares(actual, edges))
+
+
+def psi_from_shares(expected: np.ndarray, actual: np.ndarray) -> float:
+    expected = np.clip(np.asarray(expected, dtype=float), EPSILON, None)
+    actual = np.clip(np.asarray(actual, dtype=float), EPSILON, None)
+    return float(np.sum((actual - expected) * np.log(actual / expected)))
+
+
+def _shares(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Shares per bin between ``edges`` (the outer bins open-ended), then the share missing. A
+    reference with fewer than two distinct values has two bins: equal to it, and anything else."""
+    missing = np.isnan(values)
+    present = values[~missing]
+    if len(edges) >= 2:
+        counts = np.bincount(np.searchsorted(edges[1:-1], present, side="right"), minlength=len(edges) - 1)
+    else:
+        same = np.isin(present, edges)
+        counts = np.array([same.sum(), (~same).sum()])
+    return np.append(counts, missing.sum()) / max(len(values), 1)
+
+
+def feature_drift(
+    reference: pd.DataFrame, current: pd.DataFrame, columns: list[str], settings: dict | None = None
+) -> pd.DataFrame:
+    """PSI of every feature, current against reference (the training data), worst first."""
+    settings = settings or load_model_config("monitoring")
+    bins, limit = settings["psi"]["bins"], settings["psi"]["warn_above"]
+    rows = [
+        {"feature": c, "psi": population_stability_index(reference[c], current[c], bins)} for c in columns
+    ]
+    drift = pd.DataFrame(rows, columns=["feature", "psi"]).sort_values("psi", ascending=False, ignore_index=True)
+    drift["is_shifted"] = drift["psi"] > limit
+    return drift
+
+
+def score_histogram(scores: np.ndarray | pd.Series, bins: int) -> list[float]:
+    """Shares of scores in equal-width bins of [0, 1]: small enough to keep in a run's metrics."""
+    scores = np.clip(np.asarray(scores, dtype=float), 0.0, 1.0)
+    counts = np.histogram(scores, bins=bins, range=(0.0, 1.0))[0]
+    return (counts / max(len(scores), 1)).tolist()
+
+
+@dataclass(frozen=True)
+class ParityCheck:
+    """Selection rates of the top-share audience per group of one attribute."""
+
+    attribute: str
+    rates: pd.DataFrame  # group, customers, selected, selection_rate, is_compared
+    rate_ratio: float | None  # lowest / highest rate among compared groups; None when under two groups
+    passed: bool
+
+    def as_metadata(self) -> dict[str, Any]:
+        return {
+            "attribute": self.attribute,
+            "rate_ratio": None if self.rate_ratio is None else round(self.rate_ratio, 4),
+            "rates": {
+                str(r.group): {"customers": int(r.customers), "selection_rate": round(float(r.selection_rate), 4)}
+                for r in self.rates.itertuples()
+            },
+        }
+
+
+def selection_rate_parity(
+    scores: pd.DataFrame, score_column: str, attribute: str, settings: dict | None = None
+) -> ParityCheck:
+    """Who lands in the top ``top_share`` by score, per group of ``attribute``: the check fails when
+    the lowest group's selection rate is under ``min_rate_ratio`` of the highest's (four-fifths rule)."""
+    settings = (settings or load_model_config("monitoring"))["fairness"]
+    n_selected = int(np.ceil(len(scores) * settings["top_share"]))
+    # rank with a stable tie-break so the audience is the same set every time
+    order = scores.sort_values([score_column, "customer_id"], ascending=[False, True], kind="mergesort")
+    selected = pd.Series(False, index=scores.index)
+    selected.loc[order.index[:n_selected]] = True
+    groups = scores[attribute].fillna("unknown").astype(str)
+    rates = (
+        pd.DataFrame({"group": groups, "selected": selected})
+        .groupby("group", sort=True)
+        .agg(customers=("selected", "size"), selected=("selected", "sum"))
+        .reset_index()
+    )
+    rates["selection_rate"] = rates["selected"] / rates["customers"]
+    rates["is_compared"] = (rates["customers"] >= settings["min_group_size"]) & ~rates["group"].isin(
+        settings["ignore_groups"]
+    )
+    compared = rates.loc[rates["is_compared"], "selection_rate"]
+    if len(compared) < 2 or compared.max() == 0:
+        return ParityCheck(attribute, rates, None, True)
+    ratio = float(compared.min() / compared.max())
+    return ParityCheck(attribute, rates, ratio, ratio >= settings["min_rate_ratio"])
