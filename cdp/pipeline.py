@@ -21,6 +21,13 @@ SUMMARY_TABLES = [
     "marts.customer_traits",
     "marts.customer_segment_membership",
     "marts.customer_offers",
+    "ml.customer_features",
+    "ml.customer_clusters",
+    "ml.personas",
+    "ml.churn_scores",
+    "ml.purchase_propensity_scores",
+    "ml.clv_predictions",
+    "ml.product_recommendations",
 ]
 
 
@@ -36,6 +43,7 @@ class PipelineOutcome:
     table_rows: dict = field(default_factory=dict)
     exports: list[dict] = field(default_factory=list)
     identity: dict = field(default_factory=dict)
+    models: list[dict] = field(default_factory=list)
 
     def summary(self) -> str:
         lines = [f"run {self.run_id}: {'succeeded' if self.success else 'FAILED'} in {self.seconds:.1f}s"]
@@ -53,6 +61,9 @@ class PipelineOutcome:
             )
         for table, rows in self.table_rows.items():
             lines.append(f"  {table}: {rows} rows")
+        for m in self.models:
+            detail = f"version {m['model_version']}" if m["status"] == "trained" else m["message"]
+            lines.append(f"  model {m['model_name']}: {m['status']} ({detail})")
         for e in self.exports:
             lines.append(f"  export {e['audience']} -> {e['destination']}: {e['rows']} rows, {e['path']}")
         lines.append(f"  log: {self.log_path}")
@@ -128,6 +139,13 @@ def _collect_facts(outcome: PipelineOutcome, export_dir: Path) -> None:
         for table in SUMMARY_TABLES:
             if table in existing:
                 outcome.table_rows[table] = con.execute(f"select count(*) from {table}").fetchall()[0][0]
+        if "ml.model_runs" in existing:
+            runs = con.execute(
+                "select model_name, status, model_version, message from ml.model_runs "
+                "where pipeline_run_id = ? order by model_name",
+                [outcome.run_id],
+            ).df()
+            outcome.models = runs.to_dict("records")
         if "marts.identity_resolution_stats" in existing:
             stats = con.execute("select * from marts.identity_resolution_stats").df()
             if len(stats):

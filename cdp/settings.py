@@ -30,7 +30,7 @@ def dbt_executable() -> str:
     return str(sibling) if sibling.exists() else (shutil.which("dbt") or "dbt")
 
 
-def model_artifact_dir() -> Path:
+def model_artifact_dir(warehouse: Path | str | None = None) -> Path:
     """Where trained models are saved (one file per model run); beside the warehouse by default."""
-    default = warehouse_path().parent / "model_artifacts"
+    default = Path(warehouse or warehouse_path()).parent / "model_artifacts"
     return Path(os.environ.get("CDP_MODEL_ARTIFACT_DIR", default))

@@ -1,16 +1,19 @@
-"""Per-customer lifetime value from the warehouse: the body of the future ``ml.clv_predictions`` table."""
+"""Per-customer lifetime value from the warehouse: the body of the ``ml.clv_predictions`` table."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from pathlib import Path
 
 import duckdb
+import joblib
 import pandas as pd
 
 from ml.clv import BetaGeoModel, FitReport, GammaGammaModel, customer_lifetime_value, rfm_summary
 
 MODEL_VERSION = "bgnbd-gamma-gamma-1"
+CLV_MONTHS = 12  # the horizon is part of the column names (clv_12m)
 COLUMNS = [
     "customer_id", "frequency", "recency", "T", "monetary",
     "expected_purchases_12m", "probability_alive", "expected_order_value", "clv_12m",
@@ -37,6 +40,34 @@ where is_completed and customer_id is not null and total_amount_reporting is nul
 
 
 @dataclass
+class ClvModel:
+    """The two fitted models and the horizon they forecast: what is saved, reloaded and scored."""
+
+    purchases: BetaGeoModel
+    spend: GammaGammaModel
+    time_unit: str
+    months: int
+    monthly_discount_rate: float
+
+    def predict(self, summary: pd.DataFrame) -> pd.DataFrame:
+        """Rows of ``COLUMNS`` for customers of an ``rfm_summary`` (indexed by customer_id)."""
+        scores = customer_lifetime_value(
+            self.purchases, self.spend, summary, self.time_unit, self.months, self.monthly_discount_rate
+        )
+        return summary.join(scores).rename_axis("customer_id").reset_index()[COLUMNS]
+
+    def save(self, path: Path | str) -> None:
+        joblib.dump(self, path)
+
+    @staticmethod
+    def load(path: Path | str) -> ClvModel:
+        model = joblib.load(path)
+        if not isinstance(model, ClvModel):
+            raise TypeError(f"{path} holds a {type(model).__name__}, not a ClvModel")
+        return model
+
+
+@dataclass
 class ClvPredictions:
     """A model run: predictions, both fits, and the data window, for the record the house style asks for."""
 
@@ -48,6 +79,8 @@ class ClvPredictions:
     months: int
     monthly_discount_rate: float
     unpriced_orders: int
+    model: ClvModel
+    summary: pd.DataFrame
     model_version: str = MODEL_VERSION
 
 
@@ -71,8 +104,8 @@ def predict_clv(
     purchases = BetaGeoModel().fit(summary["frequency"], summary["recency"], summary["T"])
     spenders = summary[(summary["frequency"] > 0) & (summary["monetary"] > 0)]
     spend = GammaGammaModel().fit(spenders["frequency"], spenders["monetary"])
-    scores = customer_lifetime_value(purchases, spend, summary, time_unit, 12, monthly_discount_rate)
-    predictions = summary.join(scores).reset_index()[COLUMNS]
+    model = ClvModel(purchases, spend, time_unit, CLV_MONTHS, monthly_discount_rate)
     return ClvPredictions(
-        predictions, purchases.report_, spend.report_, as_of_date, time_unit, 12, monthly_discount_rate, unpriced
+        model.predict(summary), purchases.report_, spend.report_, as_of_date, time_unit, CLV_MONTHS,
+        monthly_discount_rate, unpriced, model, summary,
     )

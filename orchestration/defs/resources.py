@@ -21,6 +21,7 @@ class WarehouseResource(dg.ConfigurableResource):
     warehouse_path: str = str(settings.warehouse_path())
     landing_dir: str = str(settings.landing_dir())
     export_dir: str = str(settings.export_dir())
+    model_artifact_dir: str = str(settings.model_artifact_dir())
 
     @contextmanager
     def connect(self, read_only: bool = False):
@@ -46,10 +47,12 @@ class PipelineConfig(dg.Config):
 def make_resources(
     warehouse_path: str | None = None, landing_dir: str | None = None, export_dir: str | None = None
 ) -> dict:
+    warehouse_path = str(warehouse_path or settings.warehouse_path())
     warehouse = WarehouseResource(
-        warehouse_path=str(warehouse_path or settings.warehouse_path()),
+        warehouse_path=warehouse_path,
         landing_dir=str(landing_dir or settings.landing_dir()),
         export_dir=str(export_dir or settings.export_dir()),
+        model_artifact_dir=str(settings.model_artifact_dir(warehouse_path)),
     )
     dbt = DbtCliResource(
         project_dir=str(settings.DBT_PROJECT_DIR),

@@ -1,0 +1,93 @@
+"""Machine-learning assets: each trains, scores and records one model (logic in ml/runners.py),
+downstream of the dbt feature tables; monitoring verdicts surface as asset checks (warnings)."""
+
+# No `from __future__ import annotations`: Dagster reads config and resource types from annotations.
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import dagster as dg
+from dagster_dbt import get_asset_key_for_model
+
+from ml import runners
+from orchestration.defs.dbt import cdp_dbt_models
+from orchestration.defs.resources import WAREHOUSE_POOL, WarehouseResource
+
+
+@dataclass(frozen=True)
+class ModelAsset:
+    """One model: its output table, the runner that fills it, the dbt models it reads, its checks."""
+
+    model_name: str
+    table: str
+    runner: Callable[..., runners.ModelOutcome]
+    dbt_inputs: tuple[str, ...]
+    description: str
+    checks: tuple[str, ...] = ()
+
+
+MODELS = [
+    ModelAsset(
+        "clv",
+        "ml.clv_predictions",
+        runners.run_clv,
+        ("fct_orders", "customer_features"),
+        "12-month customer lifetime value: BG/NBD purchase frequency and Gamma-Gamma spend (docs/clv.md).",
+    ),
+]
+
+
+def table_key(table: str) -> dg.AssetKey:
+    return dg.AssetKey(table.split("."))
+
+
+def build_model_asset(model: ModelAsset) -> dg.AssetsDefinition:
+    key = table_key(model.table)
+
+    @dg.asset(
+        key=key,
+        group_name="ml",
+        description=model.description,
+        deps=[get_asset_key_for_model([cdp_dbt_models], name) for name in model.dbt_inputs],
+        check_specs=[dg.AssetCheckSpec(name, asset=key) for name in model.checks],
+        kinds={"python", "scikitlearn", "duckdb"},
+        pool=WAREHOUSE_POOL,
+    )
+    def train_and_score(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+        with warehouse.connect() as con:
+            outcome = model.runner(con, warehouse.model_artifact_dir, context.run.run_id)
+        run = outcome.run
+        if outcome.skipped:
+            context.log.warning(f"{model.model_name} skipped: {run.message}")
+        yield dg.MaterializeResult(
+            asset_key=key,
+            metadata={
+                "status": run.status,
+                "reason": run.message or "",
+                "model_version": run.model_version or "",
+                "model_run_id": run.model_run_id,
+                "rows": dg.MetadataValue.int(outcome.rows_written),
+                "metrics": dg.MetadataValue.json(_headline(run.metrics)),
+            },
+        )
+        verdicts = {c.name: c for c in outcome.checks}
+        for name in model.checks:
+            check = verdicts.get(name)
+            yield dg.AssetCheckResult(
+                asset_key=key,
+                check_name=name,
+                passed=True if check is None else check.passed,
+                severity=dg.AssetCheckSeverity.WARN,
+                description=f"not evaluated: {run.message}" if check is None else check.description,
+                metadata={} if check is None else check.metadata,
+            )
+
+    train_and_score.__name__ = f"train_{model.model_name}"
+    return train_and_score
+
+
+def _headline(metrics: dict) -> dict:
+    # the full metrics (lift tables, curves) are in ml.model_runs; metadata keeps the scalars
+    return {k: v for k, v in metrics.items() if isinstance(v, int | float | str | bool) or v is None}
+
+
+ML_ASSETS = [build_model_asset(m) for m in MODELS]
