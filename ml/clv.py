@@ -144,21 +144,32 @@ class FitReport:
 
 
 def _maximise(neg_ll, start: np.ndarray, names: list[str]) -> tuple[np.ndarray, float, int]:
-    """Minimise a negative log-likelihood over log-parameters; deterministic (Nelder-Mead, then a BFGS polish)."""
+    """Minimise a negative log-likelihood over log-parameters, deterministically.
+
+    A quasi-Newton search (BFGS) from the start converges in tens of iterations on well-posed data;
+    only when it fails does the slower, derivative-free Nelder-Mead run, polished by BFGS again.
+    """
     with np.errstate(all="ignore"):
-        first = minimize(neg_ll, start, method="Nelder-Mead",
-                         options={"maxiter": 20_000, "xatol": 1e-7, "fatol": 1e-9})
-        polish = minimize(neg_ll, first.x, method="BFGS", options={"gtol": 1e-8, "maxiter": 1_000})
-    best = polish if np.isfinite(polish.fun) and polish.fun <= first.fun else first
+        quick = minimize(neg_ll, start, method="BFGS", options={"gtol": 1e-6, "maxiter": 2_000})
+        iterations = quick.nit
+        if quick.success and np.isfinite(quick.fun):
+            best, converged, message = quick, True, quick.message
+        else:
+            first = minimize(neg_ll, start, method="Nelder-Mead",
+                             options={"maxiter": 5_000, "xatol": 1e-7, "fatol": 1e-9})
+            polish = minimize(neg_ll, first.x, method="BFGS", options={"gtol": 1e-8, "maxiter": 1_000})
+            best = polish if np.isfinite(polish.fun) and polish.fun <= first.fun else first
+            converged, message = first.success, first.message
+            iterations += first.nit + polish.nit
     params = np.exp(best.x)
-    if not (first.success and np.isfinite(best.fun) and np.all(np.isfinite(params))):
-        raise FitFailed(f"maximum likelihood did not converge ({first.message}); last parameters "
+    if not (converged and np.isfinite(best.fun) and np.all(np.isfinite(params))):
+        raise FitFailed(f"maximum likelihood did not converge ({message}); last parameters "
                         + ", ".join(f"{n}={v:.4g}" for n, v in zip(names, params, strict=True)))
     # A parameter running off to 0 or infinity means the data cannot pin it down (e.g. nobody drops out).
     if np.any(np.abs(best.x) > np.log(1e8)):
         raise FitFailed("maximum likelihood drifted to a boundary, the data cannot identify the model: "
                         + ", ".join(f"{n}={v:.4g}" for n, v in zip(names, params, strict=True)))
-    return params, -float(best.fun), int(first.nit + polish.nit)
+    return params, -float(best.fun), int(iterations)
 
 
 def _as_arrays(*columns) -> list[np.ndarray]:

@@ -153,3 +153,9 @@ def run_clv(
 
 def _q(column: str) -> str:
     return f'"{column}"'
+
+
+# Every model, in the order the ML stage runs them.
+RUNNERS: dict[str, Callable[..., ModelOutcome]] = {
+    "clv": run_clv,
+}
