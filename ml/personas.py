@@ -32,7 +32,7 @@ MODEL_VERSION = "kmeans-personas-1"
 CUSTOMER_ID = "customer_id"
 SETTINGS_FILE = "ml/config/personas.yml"
 FILL_STATISTICS = ("min", "median", "max")
-# Above this, a pair of clusters is never matched; only makes the assignment prefer more matches under the limit.
+# Cost of a pair farther apart than match_max_distance: the assignment first maximises the pairs within it.
 _NO_MATCH = 1e6
 
 
