@@ -19,8 +19,9 @@ import pandas as pd
 
 from ml.clv_predictions import ClvModel, predict_clv
 from ml.errors import ModelSkipped
-from ml.features import FEATURES_TABLE, scoring_cutoff
-from ml.registry import ModelRun, artifact_path, record_run
+from ml.features import FEATURES_TABLE, FeatureSpec, load_features, scoring_cutoff
+from ml.personas import PersonaModel, fit_personas
+from ml.registry import ModelRun, artifact_path, previous_trained_run, record_run
 from ml.settings import load_model_config
 
 # Output tables: column -> DuckDB type. An empty (skipped) output keeps this shape.
@@ -29,6 +30,15 @@ OUTPUT_TABLES: dict[str, dict[str, str]] = {
         "customer_id": "varchar", "frequency": "double", "recency": "double", "T": "double", "monetary": "double",
         "expected_purchases_12m": "double", "probability_alive": "double", "expected_order_value": "double",
         "clv_12m": "double", "model_version": "varchar", "as_of_date": "date",
+    },
+    "ml.customer_clusters": {
+        "customer_id": "varchar", "cluster_id": "integer", "persona_name": "varchar",
+        "distance_to_centroid": "double", "model_version": "varchar", "as_of_date": "date",
+    },
+    "ml.personas": {
+        "cluster_id": "integer", "persona_name": "varchar", "description": "varchar", "customer_count": "bigint",
+        "customer_share": "double", "centroid": "json", "distinguishing_features": "json",
+        "model_version": "varchar", "as_of_date": "date",
     },
 }
 
@@ -73,29 +83,29 @@ def write_table(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame)
 def run_model(
     con: duckdb.DuckDBPyConnection,
     model_name: str,
-    table: str,
-    train_and_score: Callable[[ModelRun], tuple[pd.DataFrame, list[CheckOutcome]]],
+    tables: list[str],
+    train_and_score: Callable[[ModelRun], tuple[dict[str, pd.DataFrame], list[CheckOutcome]]],
     pipeline_run_id: str | None = None,
 ) -> ModelOutcome:
-    """The shared frame of every runner: skip cleanly, write the output and the run record together."""
+    """The shared frame of every runner: skip cleanly, write the outputs and the run record together."""
     run = ModelRun(model_name, scoring_cutoff(con), pipeline_run_id)
     checks: list[CheckOutcome] = []
     try:
-        frame, checks = train_and_score(run)
-        frame = frame.assign(model_version=run.model_version, as_of_date=run.as_of_date)
+        frames, checks = train_and_score(run)
+        frames = {t: f.assign(model_version=run.model_version, as_of_date=run.as_of_date) for t, f in frames.items()}
     except ModelSkipped as reason:
         run.skip(str(reason))
-        frame = pd.DataFrame(columns=list(OUTPUT_TABLES[table]))
-    run.rows_scored = len(frame)
+        frames = {t: pd.DataFrame(columns=list(OUTPUT_TABLES[t])) for t in tables}
+    run.rows_scored = len(frames[tables[0]])
     con.execute("begin transaction")
     try:
-        written = write_table(con, table, frame)
+        written = [write_table(con, table, frames[table]) for table in tables]
         record_run(con, run)
         con.execute("commit")
     except Exception:
         con.execute("rollback")
         raise
-    return ModelOutcome(run, table, written, checks)
+    return ModelOutcome(run, tables[0], written[0], checks)
 
 
 def model_version(run: ModelRun) -> str:
@@ -117,7 +127,7 @@ def run_clv(
 ) -> ModelOutcome:
     """BG/NBD + Gamma-Gamma on completed orders up to the as-of date -> ``ml.clv_predictions``."""
 
-    def train_and_score(run: ModelRun) -> tuple[pd.DataFrame, list[CheckOutcome]]:
+    def train_and_score(run: ModelRun) -> tuple[dict[str, pd.DataFrame], list[CheckOutcome]]:
         settings = load_model_config("clv")
         fitted = predict_clv(con, run.as_of_date, settings["time_unit"], settings["monthly_discount_rate"])
         path = artifact_path(artifact_dir, run)
@@ -146,9 +156,44 @@ def run_clv(
             "clv_12m_mean": float(predictions["clv_12m"].mean()) if len(predictions) else None,
             "clv_12m_total": float(predictions["clv_12m"].sum()),
         }
-        return predictions, []
+        return {"ml.clv_predictions": predictions}, []
 
-    return run_model(con, "clv", "ml.clv_predictions", train_and_score, pipeline_run_id)
+    return run_model(con, "clv", ["ml.clv_predictions"], train_and_score, pipeline_run_id)
+
+
+# --------------------------------------------------------------------------- personas
+
+
+def run_personas(
+    con: duckdb.DuckDBPyConnection, artifact_dir: Path | str, pipeline_run_id: str | None = None
+) -> ModelOutcome:
+    """K-means personas on the as-of features -> ``ml.customer_clusters`` and ``ml.personas``; cluster
+    ids carry over from the previous trained run's saved model."""
+
+    def train_and_score(run: ModelRun) -> tuple[dict[str, pd.DataFrame], list[CheckOutcome]]:
+        spec = FeatureSpec.load()
+        features = load_features(con, run.as_of_date, spec)
+        previous = _previous_model(con, "personas", PersonaModel.load)
+        model = fit_personas(features, spec.model_features, load_model_config("personas"), previous)
+        path = artifact_path(artifact_dir, run)
+        model.save(path)
+        model = PersonaModel.load(path)
+        run.model_version, run.artifact_path = model_version(run), str(path)
+        run.training_window_start = run.training_window_end = run.as_of_date
+        run.rows_trained = len(features)
+        run.parameters = model.params
+        run.metrics = {**model.metrics, "selection": model.selection.to_dict("records")}
+        return {"ml.customer_clusters": model.assign(features), "ml.personas": model.personas}, []
+
+    return run_model(con, "personas", ["ml.customer_clusters", "ml.personas"], train_and_score, pipeline_run_id)
+
+
+def _previous_model(con: duckdb.DuckDBPyConnection, model_name: str, load: Callable[[str], Any]) -> Any | None:
+    """The model saved by the latest trained run, or None (first run, or its file is gone)."""
+    previous = previous_trained_run(con, model_name)
+    if previous is None or not previous["artifact_path"] or not Path(previous["artifact_path"]).exists():
+        return None
+    return load(previous["artifact_path"])
 
 
 def _q(column: str) -> str:
@@ -157,5 +202,6 @@ def _q(column: str) -> str:
 
 # Every model, in the order the ML stage runs them.
 RUNNERS: dict[str, Callable[..., ModelOutcome]] = {
+    "personas": run_personas,
     "clv": run_clv,
 }

@@ -15,10 +15,10 @@ from orchestration.defs.resources import WAREHOUSE_POOL, WarehouseResource
 
 @dataclass(frozen=True)
 class ModelAsset:
-    """One model: its output table, the runner that fills it, the dbt models it reads, its checks."""
+    """One model: its output tables, the runner that fills them, the dbt models it reads, its checks."""
 
     model_name: str
-    table: str
+    tables: tuple[str, ...]
     runner: Callable[..., runners.ModelOutcome]
     dbt_inputs: tuple[str, ...]
     description: str
@@ -27,8 +27,16 @@ class ModelAsset:
 
 MODELS = [
     ModelAsset(
+        "personas",
+        ("ml.customer_clusters", "ml.personas"),
+        runners.run_personas,
+        ("customer_features",),
+        "K-means personas on standardised behavioural and RFM features, ids stable across retrains "
+        "(docs/personas.md).",
+    ),
+    ModelAsset(
         "clv",
-        "ml.clv_predictions",
+        ("ml.clv_predictions",),
         runners.run_clv,
         ("fct_orders", "customer_features"),
         "12-month customer lifetime value: BG/NBD purchase frequency and Gamma-Gamma spend (docs/clv.md).",
@@ -41,15 +49,22 @@ def table_key(table: str) -> dg.AssetKey:
 
 
 def build_model_asset(model: ModelAsset) -> dg.AssetsDefinition:
-    key = table_key(model.table)
+    keys = [table_key(t) for t in model.tables]
+    checked = keys[0]  # checks sit on the model's main table
 
-    @dg.asset(
-        key=key,
-        group_name="ml",
-        description=model.description,
-        deps=[get_asset_key_for_model([cdp_dbt_models], name) for name in model.dbt_inputs],
-        check_specs=[dg.AssetCheckSpec(name, asset=key) for name in model.checks],
-        kinds={"python", "scikitlearn", "duckdb"},
+    @dg.multi_asset(
+        name=f"train_{model.model_name}",
+        specs=[
+            dg.AssetSpec(
+                key,
+                group_name="ml",
+                description=model.description,
+                deps=[get_asset_key_for_model([cdp_dbt_models], name) for name in model.dbt_inputs],
+                kinds={"python", "scikitlearn", "duckdb"},
+            )
+            for key in keys
+        ],
+        check_specs=[dg.AssetCheckSpec(name, asset=checked) for name in model.checks],
         pool=WAREHOUSE_POOL,
     )
     def train_and_score(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
@@ -58,22 +73,23 @@ def build_model_asset(model: ModelAsset) -> dg.AssetsDefinition:
         run = outcome.run
         if outcome.skipped:
             context.log.warning(f"{model.model_name} skipped: {run.message}")
-        yield dg.MaterializeResult(
-            asset_key=key,
-            metadata={
-                "status": run.status,
-                "reason": run.message or "",
-                "model_version": run.model_version or "",
-                "model_run_id": run.model_run_id,
-                "rows": dg.MetadataValue.int(outcome.rows_written),
-                "metrics": dg.MetadataValue.json(_headline(run.metrics)),
-            },
-        )
+        for key in keys:
+            yield dg.MaterializeResult(
+                asset_key=key,
+                metadata={
+                    "status": run.status,
+                    "reason": run.message or "",
+                    "model_version": run.model_version or "",
+                    "model_run_id": run.model_run_id,
+                    "rows_scored": dg.MetadataValue.int(run.rows_scored or 0),
+                    "metrics": dg.MetadataValue.json(_headline(run.metrics)),
+                },
+            )
         verdicts = {c.name: c for c in outcome.checks}
         for name in model.checks:
             check = verdicts.get(name)
             yield dg.AssetCheckResult(
-                asset_key=key,
+                asset_key=checked,
                 check_name=name,
                 passed=True if check is None else check.passed,
                 severity=dg.AssetCheckSeverity.WARN,
@@ -81,7 +97,6 @@ def build_model_asset(model: ModelAsset) -> dg.AssetsDefinition:
                 metadata={} if check is None else check.metadata,
             )
 
-    train_and_score.__name__ = f"train_{model.model_name}"
     return train_and_score
 
 
