@@ -175,7 +175,7 @@ class PropensityModel:
             raise ValueError(f"{self.name}: scoring features have no {id_column!r} column")
         if features[id_column].duplicated().any():
             raise ValueError(f"{self.name}: scoring features repeat {id_column} values; expected one row per customer")
-        probability = self.predict_proba(features)
+        probability = self.predict_proba(features) if len(features) else np.empty(0)
         return pd.DataFrame(
             {
                 ID_COLUMN: features[id_column].to_numpy(),
@@ -234,12 +234,13 @@ def _train(
 
     y_train_all = _labels(train, label_column, name, "training")
     y_valid = _labels(validation, label_column, name, "validation")
-    _check_enough(y_train_all, settings, name, "training")
-    _check_enough(y_valid, settings, name, "validation")
+    _check_enough(y_train_all, settings, name, "the training cutoff")
+    _check_enough(y_valid, settings, name, "the validation cutoff")
     X_valid = _feature_matrix(validation, features)
     train_rows = _subsample(len(y_train_all), y_train_all, int(settings["max_training_rows"]), seed)
     X_train = _feature_matrix(train.iloc[train_rows], features)
     y_train = y_train_all[train_rows]
+    _check_enough(y_train, settings, name, "the training cutoff's sample of max_training_rows")
 
     reliability_bins = int(settings["reliability_bins"])
     drivers_settings = settings["drivers"]
@@ -274,6 +275,7 @@ def _train(
     # Its reported metrics are those of the same pipeline fitted one horizon earlier and judged out of time.
     final_started = time.perf_counter()
     final_rows = _subsample(len(y_valid), y_valid, int(settings["max_training_rows"]), seed)
+    _check_enough(y_valid[final_rows], settings, name, "the validation cutoff's sample of max_training_rows")
     final, final_warnings, final_method = _fit_calibrated(
         winner, settings["candidates"][winner], X_valid.iloc[final_rows], y_valid[final_rows], settings
     )
@@ -362,25 +364,25 @@ def _labels(frame: pd.DataFrame, label_column: str, name: str, which: str) -> np
     return values
 
 
-def _check_enough(label: np.ndarray, settings: Mapping[str, Any], name: str, which: str) -> None:
+def _check_enough(label: np.ndarray, settings: Mapping[str, Any], name: str, where_from: str) -> None:
     """NotEnoughData, with the numbers and the setting to change, when a cutoff cannot support a model."""
     where = f"ml/config/{name}.yml"
     rows, positives = len(label), int(label.sum())
     negatives = rows - positives
     if rows < int(settings["min_rows"]):
         raise NotEnoughData(
-            f"{name}: {rows} customers at the {which} cutoff, fewer than min_rows {settings['min_rows']} ({where}); "
+            f"{name}: {rows} customers at {where_from}, fewer than min_rows {settings['min_rows']} ({where}); "
             "wait for more history or lower min_rows"
         )
     if positives == 0 or negatives == 0:
         only = "1" if negatives == 0 else "0"
         raise NotEnoughData(
-            f"{name}: every label at the {which} cutoff is {only}: one class only, nothing to learn or validate; "
+            f"{name}: every label at {where_from} is {only}: one class only, nothing to learn or validate; "
             "check the horizon and the as-of date against the order history"
         )
     if positives < int(settings["min_positives"]) or negatives < int(settings["min_negatives"]):
         raise NotEnoughData(
-            f"{name}: {positives} positives and {negatives} negatives at the {which} cutoff, need at least "
+            f"{name}: {positives} positives and {negatives} negatives at {where_from}, need at least "
             f"min_positives {settings['min_positives']} and min_negatives {settings['min_negatives']} ({where})"
         )
 

@@ -12,6 +12,7 @@ import json
 import os
 import resource
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -317,6 +318,18 @@ def test_deciles_of_uneven_populations_differ_by_at_most_one_customer():
     assert counts.sum() == 1003 and counts.max() - counts.min() <= 1
 
 
+def test_scoring_nobody_gives_an_empty_table(nonlinear):
+    _, validation, model = nonlinear
+    scores = model.score(validation.head(0))
+    assert list(scores.columns) == SCORE_COLUMNS and scores.empty
+
+
+def test_too_small_a_training_sample_is_not_enough():
+    train, validation = customers(3000, 1), customers(3000, 2)
+    with pytest.raises(NotEnoughData, match="at the training cutoff's sample of max_training_rows, fewer than"):
+        train_propensity(train, validation, FEATURES, "label", settings(max_training_rows=300))
+
+
 def test_scoring_needs_one_row_per_customer(nonlinear):
     _, validation, model = nonlinear
     twice = pd.concat([validation.head(3), validation.head(1)])
@@ -365,6 +378,7 @@ def test_benchmark_churn_and_purchase_propensity():
         train = customers(n, 1, intercept=intercept)
         validation = customers(n, 2, drift=0.3, intercept=intercept)
         scoring = customers(n, 3, drift=0.4, intercept=intercept).drop(columns="label")
+        data_rss_mib = _current_rss_mib()
         started = time.perf_counter()
         model = train_propensity(train, validation, FEATURES, "label", load_model_config(name))
         trained = time.perf_counter()
@@ -372,6 +386,7 @@ def test_benchmark_churn_and_purchase_propensity():
         figures[name] = {
             "train_seconds": round(trained - started, 1),
             "score_seconds": round(time.perf_counter() - trained, 1),
+            "rss_mib_with_data_before_training": data_rss_mib,
             "winner": model.winner,
             **{f"{candidate}_roc_auc": round(report["roc_auc"], 4)
                for candidate, report in model.metrics["candidates"].items()},
@@ -381,3 +396,8 @@ def test_benchmark_churn_and_purchase_propensity():
         del train, validation, scoring
     figures["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
     print(json.dumps(figures, indent=1))
+
+
+def _current_rss_mib() -> int:
+    rss_line = next(line for line in Path("/proc/self/status").read_text().splitlines() if line.startswith("VmRSS:"))
+    return int(rss_line.split()[1]) // 1024
