@@ -237,7 +237,7 @@ def _train(
     _check_enough(y_train_all, settings, name, "the training cutoff")
     _check_enough(y_valid, settings, name, "the validation cutoff")
     X_valid = _feature_matrix(validation, features)
-    train_rows = _subsample(len(y_train_all), y_train_all, int(settings["max_training_rows"]), seed)
+    train_rows = _subsample(y_train_all, int(settings["max_training_rows"]), seed)
     X_train = _feature_matrix(train.iloc[train_rows], features)
     y_train = y_train_all[train_rows]
     _check_enough(y_train, settings, name, "the training cutoff's sample of max_training_rows")
@@ -274,7 +274,7 @@ def _train(
     # Production scores come from the freshest labels: the winner's pipeline refit on the validation cutoff.
     # Its reported metrics are those of the same pipeline fitted one horizon earlier and judged out of time.
     final_started = time.perf_counter()
-    final_rows = _subsample(len(y_valid), y_valid, int(settings["max_training_rows"]), seed)
+    final_rows = _subsample(y_valid, int(settings["max_training_rows"]), seed)
     _check_enough(y_valid[final_rows], settings, name, "the validation cutoff's sample of max_training_rows")
     final, final_warnings, final_method = _fit_calibrated(
         winner, settings["candidates"][winner], X_valid.iloc[final_rows], y_valid[final_rows], settings
@@ -358,10 +358,9 @@ def _labels(frame: pd.DataFrame, label_column: str, name: str, which: str) -> np
     label = frame[label_column]
     if label.isna().any():
         raise ValueError(f"{name}: {label.isna().sum()} missing {label_column} labels in the {which} set")
-    values = label.astype(int).to_numpy()
-    if not np.isin(values, [0, 1]).all():
+    if not np.isin(label.to_numpy(), [0, 1]).all():
         raise ValueError(f"{name}: {label_column} must be 0/1 or boolean in the {which} set")
-    return values
+    return label.astype(int).to_numpy()
 
 
 def _check_enough(label: np.ndarray, settings: Mapping[str, Any], name: str, where_from: str) -> None:
@@ -399,11 +398,11 @@ def _feature_matrix(frame: pd.DataFrame, features: Sequence[str]) -> pd.DataFram
     return matrix
 
 
-def _subsample(n: int, label: np.ndarray, max_rows: int, seed: int) -> np.ndarray:
-    """Row positions to fit on: all rows, or a label-stratified seeded sample of ``max_rows`` (sorted)."""
-    if n <= max_rows:
-        return np.arange(n)
-    rows, _ = train_test_split(np.arange(n), train_size=max_rows, stratify=label, random_state=seed)
+def _subsample(label: np.ndarray, max_rows: int, seed: int) -> np.ndarray:
+    """Row positions to use: all rows, or a label-stratified seeded sample of ``max_rows`` (sorted)."""
+    if len(label) <= max_rows:
+        return np.arange(len(label))
+    rows, _ = train_test_split(np.arange(len(label)), train_size=max_rows, stratify=label, random_state=seed)
     return np.sort(rows)
 
 
@@ -480,7 +479,7 @@ def _permutation_drivers(
 ) -> list[dict[str, Any]]:
     """Drop in validation ROC AUC when a feature is shuffled, on a stratified sample; the direction is the sign
     of the feature's rank correlation with the score (a summary: a non-monotone effect can hide behind it)."""
-    rows = _subsample(len(y_valid), y_valid, int(settings["permutation_rows"]), seed)
+    rows = _subsample(y_valid, int(settings["permutation_rows"]), seed)
     X, y = X_valid.iloc[rows], y_valid[rows]
     result = permutation_importance(
         model, X, y, scoring="roc_auc", n_repeats=int(settings["permutation_repeats"]), random_state=seed

@@ -246,6 +246,13 @@ def test_one_class_in_validation_is_not_enough():
         train_propensity(train, validation, FEATURES, "label", settings())
 
 
+def test_labels_must_be_binary():
+    train, validation = customers(600, 1), customers(600, 2)
+    train["label"] = train["label"] * 0.5
+    with pytest.raises(ValueError, match="must be 0/1 or boolean in the training set"):
+        train_propensity(train, validation, FEATURES, "label", settings())
+
+
 def test_too_few_rows_is_not_enough():
     with pytest.raises(NotEnoughData, match=r"400 customers at the training cutoff, fewer than min_rows 500"):
         train_propensity(customers(400, 1), customers(2000, 2), FEATURES, "label", settings())
