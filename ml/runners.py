@@ -15,12 +15,15 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from ml.clv_predictions import ClvModel, predict_clv
 from ml.errors import ModelSkipped
-from ml.features import FEATURES_TABLE, FeatureSpec, load_features, scoring_cutoff
+from ml.features import FEATURES_TABLE, FeatureSpec, load_features, load_labelled_cutoffs, scoring_cutoff
+from ml.monitoring import feature_drift, psi_from_shares, score_histogram, selection_rate_parity
 from ml.personas import PersonaModel, fit_personas
+from ml.propensity import PropensityModel, train_propensity
 from ml.registry import ModelRun, artifact_path, previous_trained_run, record_run
 from ml.settings import load_model_config
 
@@ -30,6 +33,14 @@ OUTPUT_TABLES: dict[str, dict[str, str]] = {
         "customer_id": "varchar", "frequency": "double", "recency": "double", "T": "double", "monetary": "double",
         "expected_purchases_12m": "double", "probability_alive": "double", "expected_order_value": "double",
         "clv_12m": "double", "model_version": "varchar", "as_of_date": "date",
+    },
+    "ml.churn_scores": {
+        "customer_id": "varchar", "churn_probability": "double", "risk_tier": "varchar", "decile": "integer",
+        "model_version": "varchar", "as_of_date": "date",
+    },
+    "ml.purchase_propensity_scores": {
+        "customer_id": "varchar", "purchase_probability": "double", "propensity_tier": "varchar",
+        "decile": "integer", "model_version": "varchar", "as_of_date": "date",
     },
     "ml.customer_clusters": {
         "customer_id": "varchar", "cluster_id": "integer", "persona_name": "varchar",
@@ -161,6 +172,133 @@ def run_clv(
     return run_model(con, "clv", ["ml.clv_predictions"], train_and_score, pipeline_run_id)
 
 
+# --------------------------------------------------------------------------- churn and purchase propensity
+
+FEATURE_DRIFT_CHECK = "feature_drift"
+SCORE_SHIFT_CHECK = "score_distribution_shift"
+PARITY_CHECKS = {"gender": "top_decile_parity_gender", "age_band": "top_decile_parity_age_band"}
+PROPENSITY_CHECKS = (FEATURE_DRIFT_CHECK, SCORE_SHIFT_CHECK, *PARITY_CHECKS.values())
+
+
+@dataclass(frozen=True)
+class PropensityTable:
+    """Where a binary model's scores go and what its columns are called."""
+
+    model_name: str
+    table: str
+    probability_column: str
+    tier_column: str
+    buyers_only: bool  # churn is defined for customers who have bought
+
+
+CHURN = PropensityTable("churn", "ml.churn_scores", "churn_probability", "risk_tier", True)
+PURCHASE_PROPENSITY = PropensityTable(
+    "purchase_propensity", "ml.purchase_propensity_scores", "purchase_probability", "propensity_tier", False
+)
+
+
+def run_churn(
+    con: duckdb.DuckDBPyConnection, artifact_dir: Path | str, pipeline_run_id: str | None = None
+) -> ModelOutcome:
+    """Churn in the horizon after the as-of date for every buyer -> ``ml.churn_scores``."""
+    return _run_propensity(con, CHURN, artifact_dir, pipeline_run_id)
+
+
+def run_purchase_propensity(
+    con: duckdb.DuckDBPyConnection, artifact_dir: Path | str, pipeline_run_id: str | None = None
+) -> ModelOutcome:
+    """A completed order in the next 30 days, for every known customer -> ``ml.purchase_propensity_scores``."""
+    return _run_propensity(con, PURCHASE_PROPENSITY, artifact_dir, pipeline_run_id)
+
+
+def _run_propensity(
+    con: duckdb.DuckDBPyConnection, target: PropensityTable, artifact_dir: Path | str, pipeline_run_id: str | None
+) -> ModelOutcome:
+    def train_and_score(run: ModelRun) -> tuple[dict[str, pd.DataFrame], list[CheckOutcome]]:
+        spec = FeatureSpec.load()
+        data = load_labelled_cutoffs(con, target.model_name, spec)
+        cutoffs = {"training": data.training_cutoff, "validation": data.validation_cutoff,
+                   "horizon_days": data.horizon_days}
+        model = train_propensity(
+            data.training, data.validation, spec.model_features, "label", load_model_config(target.model_name),
+            cutoffs,
+        )
+        path = artifact_path(artifact_dir, run)
+        model.save(path)
+        model = PropensityModel.load(path)
+        population = load_features(con, run.as_of_date, spec)
+        if target.buyers_only:
+            population = population[population["frequency"] > 0].reset_index(drop=True)
+        scores = model.score(population).drop(columns="model_version")
+        scores = scores.rename(columns={"probability": target.probability_column, "risk_tier": target.tier_column})
+        run.model_version, run.artifact_path = model_version(run), str(path)
+        run.training_window_start, run.training_window_end = data.training_cutoff, run.as_of_date
+        run.rows_trained = len(data.training) + len(data.validation)
+        run.parameters = {**model.params, "model_fingerprint": model.version}
+        checks, monitoring = _propensity_checks(con, model, data.validation, population, scores, target, spec)
+        run.metrics = {**model.metrics, "monitoring": monitoring}
+        return {target.table: scores}, checks
+
+    return run_model(con, target.model_name, [target.table], train_and_score, pipeline_run_id)
+
+
+def _propensity_checks(
+    con: duckdb.DuckDBPyConnection,
+    model: PropensityModel,
+    fitted_on: pd.DataFrame,
+    population: pd.DataFrame,
+    scores: pd.DataFrame,
+    target: PropensityTable,
+    spec: FeatureSpec,
+) -> tuple[list[CheckOutcome], dict[str, Any]]:
+    """Drift of the features against what the final model was fitted on, shift of the scores against the
+    previous run (or, on a first run, the fitted data's scores), and fairness of the top decile."""
+    settings = load_model_config("monitoring")
+    drift = feature_drift(fitted_on, population, spec.model_features, settings)
+    shifted = drift[drift["is_shifted"]]
+    checks = [CheckOutcome(
+        FEATURE_DRIFT_CHECK,
+        shifted.empty,
+        "no feature shifted" if shifted.empty
+        else f"{len(shifted)} feature(s) shifted since training (PSI > {settings['psi']['warn_above']}): "
+        + ", ".join(shifted["feature"]),
+        {"psi": {r.feature: round(r.psi, 4) for r in drift.head(10).itertuples()}},
+    )]
+    histogram = score_histogram(scores[target.probability_column], settings["score_bins"])
+    previous = previous_trained_run(con, target.model_name)
+    reference = (previous or {}).get("metrics", {}).get("monitoring", {}).get("score_histogram")
+    reference_name = f"run {previous['model_version']}" if reference else "the scores of the data it was fitted on"
+    if not reference:
+        reference = score_histogram(model.predict_proba(fitted_on), settings["score_bins"])
+    score_psi = psi_from_shares(np.asarray(reference), np.asarray(histogram))
+    checks.append(CheckOutcome(
+        SCORE_SHIFT_CHECK,
+        score_psi <= settings["psi"]["warn_above"],
+        f"score distribution PSI {score_psi:.3f} against {reference_name}",
+        {"psi": round(score_psi, 4), "histogram": [round(x, 4) for x in histogram]},
+    ))
+    audience = scores.merge(population[["customer_id", *PARITY_CHECKS]], on="customer_id")
+    parity = {}
+    for attribute, check_name in PARITY_CHECKS.items():
+        verdict = selection_rate_parity(audience, target.probability_column, attribute, settings)
+        parity[attribute] = verdict.as_metadata()
+        ratio = "not enough groups to compare" if verdict.rate_ratio is None else f"{verdict.rate_ratio:.2f}"
+        checks.append(CheckOutcome(
+            check_name,
+            verdict.passed,
+            f"top-decile selection rate, lowest / highest {attribute} group: {ratio} "
+            f"(warns under {settings['fairness']['min_rate_ratio']})",
+            verdict.as_metadata(),
+        ))
+    monitoring = {
+        "feature_psi": {r.feature: r.psi for r in drift.itertuples()},
+        "score_histogram": histogram,
+        "score_psi": score_psi,
+        "parity": parity,
+    }
+    return checks, monitoring
+
+
 # --------------------------------------------------------------------------- personas
 
 
@@ -203,5 +341,7 @@ def _q(column: str) -> str:
 # Every model, in the order the ML stage runs them.
 RUNNERS: dict[str, Callable[..., ModelOutcome]] = {
     "personas": run_personas,
+    "churn": run_churn,
+    "purchase_propensity": run_purchase_propensity,
     "clv": run_clv,
 }

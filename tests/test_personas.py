@@ -75,9 +75,10 @@ def customer_features(sizes: dict[str, int], seed: int = 0, id_prefix: str = "c"
 
 @pytest.fixture(scope="module")
 def settings() -> dict:
-    """The shipped settings with a narrower k range and smaller samples, so each fit takes a fraction of a second."""
+    """The shipped settings with a k range from 2 (the tests plant two to four groups) and smaller samples, so
+    each fit takes a fraction of a second."""
     config = copy.deepcopy(load_model_config("personas"))
-    config["selection"].update(k_max=6, sample_size=2000)
+    config["selection"].update(k_min=2, k_max=6, sample_size=2000)
     config["kmeans"]["n_init"] = 4
     return config
 
@@ -108,7 +109,7 @@ def persona_of(model: PersonaModel, cluster_id: int) -> pd.Series:
 def test_silhouette_picks_the_true_k_and_clusters_recover_the_groups(model, three_groups, settings):
     features, truth = three_groups
     selection = model.selection
-    assert selection["k"].tolist() == list(range(2, settings["selection"]["k_max"] + 1))
+    assert selection["k"].tolist() == list(range(settings["selection"]["k_min"], settings["selection"]["k_max"] + 1))
     assert selection[["silhouette", "inertia"]].notna().all().all()
     assert selection["is_chosen"].sum() == 1
     chosen = selection[selection["is_chosen"]].iloc[0]

@@ -9,10 +9,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
-import resource
-import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -261,8 +257,8 @@ def test_too_few_rows_is_not_enough():
 def test_too_few_positives_is_not_enough():
     train, validation = customers(2000, 1), customers(2000, 2)
     validation["label"] = 0
-    validation.loc[:29, "label"] = 1
-    with pytest.raises(NotEnoughData, match=r"30 positives and 1970 negatives at the validation cutoff"):
+    validation.loc[:19, "label"] = 1  # under min_positives (30)
+    with pytest.raises(NotEnoughData, match=r"20 positives and 1980 negatives at the validation cutoff"):
         train_propensity(train, validation, FEATURES, "label", settings())
 
 
@@ -371,40 +367,3 @@ def test_purchase_propensity_settings_train_the_same_way():
     assert model.name == "purchase_propensity" and model.version.startswith("purchase_propensity-")
     assert model.metrics["candidates"][model.winner]["base_rate"] < 0.3
     assert set(model.score(validation)["risk_tier"]) <= {"high", "medium", "low"}
-
-
-# --------------------------------------------------------------------------- benchmark
-
-
-@pytest.mark.skipif("CDP_PROPENSITY_BENCH_ROWS" not in os.environ, reason="benchmark: set CDP_PROPENSITY_BENCH_ROWS")
-def test_benchmark_churn_and_purchase_propensity():
-    """Train and score both models on N customers per cutoff with the YAML defaults; prints the figures."""
-    n = int(os.environ["CDP_PROPENSITY_BENCH_ROWS"])
-    figures = {}
-    for name, intercept in (("churn", 0.0), ("purchase_propensity", -2.0)):
-        train = customers(n, 1, intercept=intercept)
-        validation = customers(n, 2, drift=0.3, intercept=intercept)
-        scoring = customers(n, 3, drift=0.4, intercept=intercept).drop(columns="label")
-        data_rss_mib = _current_rss_mib()
-        started = time.perf_counter()
-        model = train_propensity(train, validation, FEATURES, "label", load_model_config(name))
-        trained = time.perf_counter()
-        model.score(scoring)
-        figures[name] = {
-            "train_seconds": round(trained - started, 1),
-            "score_seconds": round(time.perf_counter() - trained, 1),
-            "rss_mib_with_data_before_training": data_rss_mib,
-            "winner": model.winner,
-            **{f"{candidate}_roc_auc": round(report["roc_auc"], 4)
-               for candidate, report in model.metrics["candidates"].items()},
-            "seconds": {**{candidate: report["seconds"] for candidate, report in model.metrics["candidates"].items()},
-                        **model.metrics["seconds"]},
-        }
-        del train, validation, scoring
-    figures["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
-    print(json.dumps(figures, indent=1))
-
-
-def _current_rss_mib() -> int:
-    rss_line = next(line for line in Path("/proc/self/status").read_text().splitlines() if line.startswith("VmRSS:"))
-    return int(rss_line.split()[1]) // 1024

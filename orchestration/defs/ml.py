@@ -35,6 +35,23 @@ MODELS = [
         "(docs/personas.md).",
     ),
     ModelAsset(
+        "churn",
+        ("ml.churn_scores",),
+        runners.run_churn,
+        ("customer_features", "customer_labels"),
+        "Churn probability of every buyer over the churn horizon: logistic regression vs gradient boosting, "
+        "validated out of time, calibrated, with risk tiers (docs/churn.md).",
+        runners.PROPENSITY_CHECKS,
+    ),
+    ModelAsset(
+        "purchase_propensity",
+        ("ml.purchase_propensity_scores",),
+        runners.run_purchase_propensity,
+        ("customer_features", "customer_labels"),
+        "Probability of a completed order in the next 30 days for every known customer (docs/churn.md).",
+        runners.PROPENSITY_CHECKS,
+    ),
+    ModelAsset(
         "clv",
         ("ml.clv_predictions",),
         runners.run_clv,
