@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DAGSTER_HOME := $(CURDIR)/.dagster
 
-.PHONY: setup demo test lint dev validate sample bench-identity bench-identity-scale bench-splink-setup bench-clv clean
+.PHONY: setup demo test lint dev validate sample bench-identity bench-identity-scale bench-splink-setup bench-clv bench-ml clean
 
 setup: $(VENV)/.installed .dagster/dagster.yaml
 
@@ -54,6 +54,11 @@ bench-identity-scale: setup
 # CDNOW through the landing contract: BG/NBD and Gamma-Gamma fits next to the published values
 bench-clv: setup
 	$(BIN)/python -m benchmarks.clv.run
+
+# the ML stage on a synthetic warehouse of ML_CUSTOMERS customers: dbt feature tables, then every model
+ML_CUSTOMERS ?= 1000000
+bench-ml: setup
+	$(BIN)/python -m benchmarks.ml.run --customers $(ML_CUSTOMERS)
 
 # Splink 5 (reference run of bench-identity) needs pandas<3, so it gets its own venv.
 bench-splink-setup: .venv-splink/.installed
