@@ -166,7 +166,7 @@ class ItemToItemRecommender:
         if days.max() > as_of_day:
             raise ValueError(f"interactions after as_of {as_of_day}: load them with that cutoff date")
         window = f"{days.min()} to {as_of_day}"
-        self.item_ids_ = np.sort(np.asarray(pd.unique(interactions["product_id"]), dtype=str))
+        self.item_ids_ = _factorize(interactions["product_id"])[1]
         history = self._history(interactions)
         n_customers, n_products = history.weights.shape
         if history.bought.nnz == 0:
@@ -207,9 +207,9 @@ class ItemToItemRecommender:
 
     def _history(self, interactions: pd.DataFrame) -> _History:
         """Damped, weighted interaction strengths and bought flags per customer and model product."""
-        customer_codes, customer_ids = pd.factorize(interactions["customer_id"], sort=True)
-        product_codes, product_ids = pd.factorize(interactions["product_id"], sort=True)
-        product_index = pd.Index(self.item_ids_).get_indexer(np.asarray(product_ids, dtype=str))[product_codes]
+        customer_codes, customer_ids = _factorize(interactions["customer_id"])
+        product_codes, product_ids = _factorize(interactions["product_id"])
+        product_index = pd.Index(self.item_ids_).get_indexer(product_ids)[product_codes]
         kind_codes, kinds = pd.factorize(interactions["interaction_type"])
         kind_index = pd.Index(INTERACTION_TYPES).get_indexer(np.asarray(kinds, dtype=str))
         if (kind_index < 0).any():
@@ -238,7 +238,7 @@ class ItemToItemRecommender:
         )
         weights = sp.csr_matrix((strength, product, counts.indptr.copy()), shape=(n_customers, n_products))
         weights.sum_duplicates()
-        return _History(np.asarray(customer_ids, dtype=str), weights, bought)
+        return _History(customer_ids, weights, bought)
 
     def _recommend(self, history: _History, customer_ids: Any, use_similarity: bool) -> pd.DataFrame:
         """Item-to-item candidates first (if ``use_similarity``), then popular products in the empty slots."""
@@ -296,6 +296,25 @@ _SETTINGS = [
     "n", "neighbours", "weights", "count_damping", "shrinkage", "min_cooccurrence",
     "popularity_days", "min_customers", "min_products",
 ]
+
+
+def _factorize(ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Codes into the sorted distinct ids (as strings): that order breaks ties, whatever the input order.
+
+    Categoricals (the loader's output) are recoded through their categories, not re-hashed row by row.
+    """
+    if ids.isna().any():
+        raise ValueError(f"{ids.name} has missing values: interactions need identified customers and products")
+    if isinstance(ids.dtype, pd.CategoricalDtype):
+        codes = ids.cat.codes.to_numpy()
+        present = np.flatnonzero(np.bincount(codes, minlength=len(ids.cat.categories)))
+        names = np.asarray(ids.cat.categories, dtype=str)[present]
+        order = np.argsort(names, kind="stable")
+        recode = np.full(len(ids.cat.categories), -1)
+        recode[present[order]] = np.arange(len(order))
+        return recode[codes], names[order]
+    codes, names = pd.factorize(np.asarray(ids, dtype=str), sort=True)
+    return codes, np.asarray(names, dtype=str)
 
 
 def _days(dates: pd.Series) -> np.ndarray:
