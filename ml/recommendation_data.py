@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 INTERACTION_TYPES = ("purchase", "cart", "view")
-COLUMNS = ["customer_id", "product_id", "interaction_type", "occurred_date", "interaction_count"]
+INTERACTION_COLUMNS = ["customer_id", "product_id", "interaction_type", "occurred_date", "interaction_count"]
 
 # Purchases are lines of completed orders (all channels, returns and cancellations left out), counted as
 # distinct orders; carts and views are identified web/app events. Both filters bound the UTC date on
@@ -97,7 +97,7 @@ def load_interactions(
     table = con.sql(INTERACTIONS_SQL, params=params).to_arrow_table()
     frame = table.to_pandas(strings_to_categorical=True, date_as_object=False)
     frame["interaction_count"] = frame["interaction_count"].astype(np.int32)
-    return frame[COLUMNS]
+    return frame[INTERACTION_COLUMNS]
 
 
 def synthetic_interactions(

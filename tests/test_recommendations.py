@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from ml.errors import NotEnoughData
-from ml.recommendation_data import COLUMNS, load_interactions, synthetic_interactions
-from ml.recommendations import ItemToItemRecommender, evaluate, recommend_products
+from ml.recommendation_data import INTERACTION_COLUMNS, load_interactions, synthetic_interactions
+from ml.recommendations import RECOMMENDATION_COLUMNS, ItemToItemRecommender, evaluate, recommend_products
 from ml.settings import load_model_config
 
 CUTOFF = date(2026, 9, 15)
@@ -19,9 +19,8 @@ CUTOFF = date(2026, 9, 15)
 
 def interactions(rows: list[tuple]) -> pd.DataFrame:
     """(customer, product, kind, day offset before CUTOFF[, count]) tuples as an interactions frame."""
-    frame = pd.DataFrame(
-        [(c, p, k, CUTOFF - timedelta(days=d), *(extra or (1,))) for c, p, k, d, *extra in rows], columns=COLUMNS
-    )
+    records = [(c, p, k, CUTOFF - timedelta(days=d), *(extra or (1,))) for c, p, k, d, *extra in rows]
+    frame = pd.DataFrame(records, columns=INTERACTION_COLUMNS)
     frame["occurred_date"] = pd.to_datetime(frame["occurred_date"])
     return frame
 
@@ -54,6 +53,7 @@ def test_item_to_item_beats_popularity_on_planted_clusters():
 def test_recommends_the_planted_complement_then_fills_with_popular():
     data = pd.concat([complements(), interactions([("probe", "camera", "purchase", 1)])])
     recs = small_model().fit(data).recommend(data, customer_ids=["probe"])
+    assert list(recs.columns) == RECOMMENDATION_COLUMNS
     assert recs["product_id"].astype(str).tolist()[:2] == ["lens", "cable"]
     assert recs["source"].astype(str).tolist()[:2] == ["item_to_item", "popular"]
     assert recs["rank"].tolist() == list(range(1, 11))
@@ -181,7 +181,7 @@ def test_loader_is_point_in_time_and_reads_only_completed_identified_activity(co
         "insert into intermediate.int_events_identified values (null, 'p039', 'product_view', ?, ?)", [CUTOFF] * 2
     )
     before = load_interactions(con, CUTOFF, lookback_days=365)
-    assert list(before.columns) == COLUMNS
+    assert list(before.columns) == INTERACTION_COLUMNS
     assert before["occurred_date"].max() == pd.Timestamp(CUTOFF)
     assert before["interaction_count"].sum() == data["interaction_count"].sum()
     assert load_interactions(con, CUTOFF, lookback_days=1)["occurred_date"].min() == pd.Timestamp(CUTOFF)
@@ -194,9 +194,9 @@ def test_loader_is_point_in_time_and_reads_only_completed_identified_activity(co
     after = load_interactions(con, CUTOFF, lookback_days=365)
     pd.testing.assert_frame_equal(
         before.astype({"customer_id": str, "product_id": str, "interaction_type": str})
-        .sort_values(COLUMNS[:4]).reset_index(drop=True),
+        .sort_values(INTERACTION_COLUMNS[:4]).reset_index(drop=True),
         after.astype({"customer_id": str, "product_id": str, "interaction_type": str})
-        .sort_values(COLUMNS[:4]).reset_index(drop=True),
+        .sort_values(INTERACTION_COLUMNS[:4]).reset_index(drop=True),
     )
     run_after = recommend_products(con, CUTOFF, settings)
     pd.testing.assert_frame_equal(run_before.recommendations, run_after.recommendations)
