@@ -99,7 +99,7 @@ def predict_clv(
     """
     as_of_date = as_of if isinstance(as_of, date) else datetime.strptime(as_of, "%Y-%m-%d").date()
     days = con.execute(PURCHASE_DAYS_SQL, [as_of_date]).df()
-    unpriced = int(con.execute(UNPRICED_ORDERS_SQL, [as_of_date]).fetchone()[0])
+    unpriced = int(con.execute(UNPRICED_ORDERS_SQL, [as_of_date]).fetchall()[0][0])
     summary = rfm_summary(days, as_of_date, time_unit, at_col="purchase_date")
     purchases = BetaGeoModel().fit(summary["frequency"], summary["recency"], summary["T"])
     spenders = summary[(summary["frequency"] > 0) & (summary["monetary"] > 0)]

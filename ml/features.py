@@ -47,7 +47,8 @@ class LabelledCutoffs:
 
 def scoring_cutoff(con: duckdb.DuckDBPyConnection) -> date:
     """The as-of date the feature table was built for (its scoring cutoff)."""
-    row = con.execute(f"select cutoff_date from {CUTOFFS_TABLE} where cutoff_role = 'scoring'").fetchone()
+    rows = con.execute(f"select cutoff_date from {CUTOFFS_TABLE} where cutoff_role = 'scoring'").fetchall()
+    row = rows[0] if rows else None
     if row is None:
         raise NotEnoughData(f"{CUTOFFS_TABLE} has no scoring cutoff: build the dbt models first")
     return row[0]
@@ -77,7 +78,7 @@ def load_labelled_cutoffs(
     )
     horizon = con.execute(
         f"select max(horizon_days) from {CUTOFFS_TABLE} where model_name = ?", [model_name]
-    ).fetchone()[0]
+    ).fetchall()[0][0]
     if not {"training", "validation"} <= cutoffs.keys():
         raise NotEnoughData(f"{CUTOFFS_TABLE} has no training and validation cutoffs for {model_name!r}")
     columns = ", ".join(f"features.{c}" for c in [*spec.model_features, *spec.fairness_attributes])

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +20,14 @@ import numpy as np
 import pandas as pd
 
 from ml.clv_predictions import ClvModel, predict_clv
-from ml.errors import ModelSkipped
+from ml.errors import ModelSkipped, NotEnoughData
 from ml.features import FEATURES_TABLE, FeatureSpec, load_features, load_labelled_cutoffs, scoring_cutoff
 from ml.monitoring import feature_drift, psi_from_shares, score_histogram, selection_rate_parity
 from ml.personas import PersonaModel, fit_personas
 from ml.propensity import PropensityModel, train_propensity
+from ml.recommendation_data import load_interactions
+from ml.recommendations import ItemToItemRecommender
+from ml.recommendations import evaluate as evaluate_recommendations
 from ml.registry import ModelRun, artifact_path, previous_trained_run, record_run
 from ml.settings import load_model_config
 
@@ -41,6 +45,10 @@ OUTPUT_TABLES: dict[str, dict[str, str]] = {
     "ml.purchase_propensity_scores": {
         "customer_id": "varchar", "purchase_probability": "double", "propensity_tier": "varchar",
         "decile": "integer", "model_version": "varchar", "as_of_date": "date",
+    },
+    "ml.product_recommendations": {
+        "customer_id": "varchar", "product_id": "varchar", "rank": "smallint", "score": "double", "source": "varchar",
+        "model_version": "varchar", "as_of_date": "date",
     },
     "ml.customer_clusters": {
         "customer_id": "varchar", "cluster_id": "integer", "persona_name": "varchar",
@@ -148,7 +156,7 @@ def run_clv(
         first_purchase = con.execute(
             "select min(ordered_date) from marts.fct_orders where is_completed and ordered_date <= ?",
             [run.as_of_date],
-        ).fetchone()[0]
+        ).fetchall()[0][0]
         run.model_version = model_version(run)
         run.artifact_path = str(path)
         run.training_window_start, run.training_window_end = first_purchase, run.as_of_date
@@ -326,6 +334,45 @@ def run_personas(
     return run_model(con, "personas", ["ml.customer_clusters", "ml.personas"], train_and_score, pipeline_run_id)
 
 
+# --------------------------------------------------------------------------- recommendations
+
+
+def run_recommendations(
+    con: duckdb.DuckDBPyConnection, artifact_dir: Path | str, pipeline_run_id: str | None = None
+) -> ModelOutcome:
+    """Item-to-item top-N for every known customer (popular products for those without history) ->
+    ``ml.product_recommendations``, evaluated by hit rate at N on the last ``holdout_days`` first."""
+
+    def train_and_score(run: ModelRun) -> tuple[dict[str, pd.DataFrame], list[CheckOutcome]]:
+        settings = load_model_config("recommendations")
+        model_settings = dict(settings.get("model", {}))
+        interactions = load_interactions(con, run.as_of_date, settings.get("lookback_days"))
+        holdout_start = run.as_of_date - timedelta(days=settings["holdout_days"] - 1)
+        try:
+            evaluation = evaluate_recommendations(interactions, holdout_start, run.as_of_date, **model_settings)
+            evaluation.pop("model", None)
+        except NotEnoughData as thin:
+            evaluation = {"skipped": str(thin)}
+        model = ItemToItemRecommender(**model_settings).fit(interactions, run.as_of_date)
+        path = artifact_path(artifact_dir, run, suffix=".npz")
+        model.save(path)
+        model = ItemToItemRecommender.load(path)
+        customers = known_customers(con, run.as_of_date)
+        recommendations = model.recommend(interactions, customer_ids=customers.to_numpy())
+        for column in ("customer_id", "product_id", "source"):
+            recommendations[column] = recommendations[column].astype(str)
+        run.model_version, run.artifact_path = model_version(run), str(path)
+        run.training_window_start = model.params.get("first_interaction_date")
+        run.training_window_end = run.as_of_date
+        run.rows_trained = len(interactions)
+        run.parameters = {**model.params, "lookback_days": settings.get("lookback_days"),
+                          "holdout_days": settings["holdout_days"]}
+        run.metrics = {"training": model.metrics, "holdout": evaluation}
+        return {"ml.product_recommendations": recommendations}, []
+
+    return run_model(con, "recommendations", ["ml.product_recommendations"], train_and_score, pipeline_run_id)
+
+
 def _previous_model(con: duckdb.DuckDBPyConnection, model_name: str, load: Callable[[str], Any]) -> Any | None:
     """The model saved by the latest trained run, or None (first run, or its file is gone)."""
     previous = previous_trained_run(con, model_name)
@@ -344,4 +391,5 @@ RUNNERS: dict[str, Callable[..., ModelOutcome]] = {
     "churn": run_churn,
     "purchase_propensity": run_purchase_propensity,
     "clv": run_clv,
+    "recommendations": run_recommendations,
 }

@@ -9,8 +9,9 @@ import duckdb
 import pandas as pd
 import pytest
 
+from benchmarks.ml.synthetic_interactions import synthetic_interactions
 from ml.errors import NotEnoughData
-from ml.recommendation_data import INTERACTION_COLUMNS, load_interactions, synthetic_interactions
+from ml.recommendation_data import INTERACTION_COLUMNS, load_interactions
 from ml.recommendations import RECOMMENDATION_COLUMNS, ItemToItemRecommender, evaluate, recommend_products
 from ml.settings import load_model_config
 

@@ -58,6 +58,14 @@ MODELS = [
         ("fct_orders", "customer_features"),
         "12-month customer lifetime value: BG/NBD purchase frequency and Gamma-Gamma spend (docs/clv.md).",
     ),
+    ModelAsset(
+        "recommendations",
+        ("ml.product_recommendations",),
+        runners.run_recommendations,
+        ("fct_orders", "int_events_identified", "customer_features"),
+        "Top-N products per customer by item-to-item collaborative filtering on co-purchase, co-cart and "
+        "co-view, never one already bought; popular products fill the gaps (docs/recommendations.md).",
+    ),
 ]
 
 
