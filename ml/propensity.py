@@ -236,6 +236,10 @@ def _train(
     y_valid = _labels(validation, label_column, name, "validation")
     _check_enough(y_train_all, settings, name, "the training cutoff")
     _check_enough(y_valid, settings, name, "the validation cutoff")
+    requested = features
+    features, dropped = _informative(train, features)
+    if not features:
+        raise NotEnoughData(f"{name}: every feature is empty or constant at the training cutoff: {dropped}")
     X_valid = _feature_matrix(validation, features)
     train_rows = _subsample(y_train_all, int(settings["max_training_rows"]), seed)
     X_train = _feature_matrix(train.iloc[train_rows], features)
@@ -300,6 +304,8 @@ def _train(
         "model": name,
         "label": label_column,
         "features": features,
+        "features_requested": requested,
+        "features_dropped": dropped,
         "seed": seed,
         "cutoffs": _jsonable(dict(cutoffs or {})),
         "candidates": candidate_params,
@@ -384,6 +390,23 @@ def _check_enough(label: np.ndarray, settings: Mapping[str, Any], name: str, whe
             f"{name}: {positives} positives and {negatives} negatives at {where_from}, need at least "
             f"min_positives {settings['min_positives']} and min_negatives {settings['min_negatives']} ({where})"
         )
+
+
+def _informative(frame: pd.DataFrame, features: Sequence[str]) -> tuple[list[str], dict[str, str]]:
+    """Features that vary at the training cutoff; the others (a source that sends nothing, say) are dropped
+    with the reason, since they cannot inform a model and break gradient boosting's binning."""
+    kept, dropped = [], {}
+    for column in features:
+        if column not in frame.columns:
+            raise ValueError(f"feature columns missing from the data: {[column]}")
+        values = frame[column].astype("float64")
+        if values.isna().all():
+            dropped[column] = "always missing"
+        elif values.nunique(dropna=False) < 2:
+            dropped[column] = "constant"
+        else:
+            kept.append(column)
+    return kept, dropped
 
 
 def _feature_matrix(frame: pd.DataFrame, features: Sequence[str]) -> pd.DataFrame:

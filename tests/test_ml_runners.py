@@ -98,7 +98,8 @@ def test_models_skip_with_the_reason_when_there_is_too_little_data(warehouse, tm
     shutil.copy(warehouse, copy)
     with duckdb.connect(str(copy)) as con:
         keep = "select customer_id from ml.customer_features order by customer_id limit 15"
-        for table in ("ml.customer_features", "ml.customer_labels", "marts.fct_orders"):
+        for table in ("ml.customer_features", "ml.customer_labels", "marts.fct_orders",
+                      "intermediate.int_events_identified"):
             con.execute(f"delete from {table} where customer_id not in ({keep})")
     outcomes = run_all(copy)
     with duckdb.connect(str(copy), read_only=True) as con:

@@ -367,3 +367,16 @@ def test_purchase_propensity_settings_train_the_same_way():
     assert model.name == "purchase_propensity" and model.version.startswith("purchase_propensity-")
     assert model.metrics["candidates"][model.winner]["base_rate"] < 0.3
     assert set(model.score(validation)["risk_tier"]) <= {"high", "medium", "low"}
+
+
+def test_features_a_source_never_sends_are_dropped_with_the_reason():
+    """A warehouse without web or e-mail data has all-missing or constant columns: they are left out
+    (gradient boosting cannot bin an all-missing column) and the run says which and why."""
+    train, validation = customers(3000, 1), customers(3000, 2, drift=0.3)
+    for frame in (train, validation):
+        frame["never_sent"] = np.nan
+        frame["always_zero"] = 0.0
+    model = train_propensity(train, validation, [*FEATURES, "never_sent", "always_zero"], "label", settings())
+    assert model.params["features_dropped"] == {"never_sent": "always missing", "always_zero": "constant"}
+    assert model.feature_columns == FEATURES
+    assert len(model.score(validation)) == len(validation)
