@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DAGSTER_HOME := $(CURDIR)/.dagster
 
-.PHONY: setup demo test lint dev validate sample bench-identity bench-identity-scale bench-splink-setup bench-clv bench-ml clean
+.PHONY: setup demo test lint dev validate sample bench-identity bench-identity-scale bench-splink-setup bench-clv bench-ml bench-ml-cdnow clean
 
 setup: $(VENV)/.installed .dagster/dagster.yaml
 
@@ -59,6 +59,10 @@ bench-clv: setup
 ML_CUSTOMERS ?= 1000000
 bench-ml: setup
 	$(BIN)/python -m benchmarks.ml.run --customers $(ML_CUSTOMERS)
+
+# churn and purchase propensity on CDNOW's real purchases (out-of-time validation metrics)
+bench-ml-cdnow: setup
+	$(BIN)/python -m benchmarks.ml.cdnow
 
 # Splink 5 (reference run of bench-identity) needs pandas<3, so it gets its own venv.
 bench-splink-setup: .venv-splink/.installed
