@@ -74,3 +74,17 @@ def test_instance_allows_one_run_and_one_warehouse_step_at_a_time(tmp_path, monk
     assert config.run_queue_config.max_concurrent_runs == 1
     assert config.pool_config.default_pool_limit == 1
     assert instance.get_settings("telemetry") == {"enabled": False}
+
+
+def test_ml_assets_follow_the_feature_tables_and_carry_monitoring_checks():
+    graph = _repo().asset_graph
+    features = dg.AssetKey(["ml", "customer_features"])
+    for table in ("customer_clusters", "personas", "churn_scores", "purchase_propensity_scores",
+                  "clv_predictions", "product_recommendations"):
+        node = graph.get(dg.AssetKey(["ml", table]))
+        assert features in node.parent_keys, table
+    assert dg.AssetKey(["ml", "customer_labels"]) in graph.get(dg.AssetKey(["ml", "churn_scores"])).parent_keys
+    checks = {(c.asset_key.to_user_string(), c.name) for c in graph.asset_check_keys}
+    for table in ("ml/churn_scores", "ml/purchase_propensity_scores"):
+        assert {(table, "feature_drift"), (table, "score_distribution_shift"),
+                (table, "top_decile_parity_gender"), (table, "top_decile_parity_age_band")} <= checks
