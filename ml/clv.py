@@ -143,33 +143,40 @@ class FitReport:
     extra: dict = field(default_factory=dict)
 
 
-def _maximise(neg_ll, start: np.ndarray, names: list[str]) -> tuple[np.ndarray, float, int]:
-    """Minimise a negative log-likelihood over log-parameters, deterministically.
+def _maximise(neg_ll, start: np.ndarray, names: list[str], n: float) -> tuple[np.ndarray, float, int]:
+    """Minimise a negative log-likelihood over log-parameters, deterministically; returns the parameters,
+    the maximised log-likelihood and the iterations.
+
+    The optimisers see the mean over the ``n`` customers, so their tolerances mean the same for 2,000
+    customers as for a million (a total of -1e6 cannot move by the 1e-9 an absolute tolerance asks).
 
     A quasi-Newton search (BFGS) from the start converges in tens of iterations on well-posed data;
     only when it fails does the slower, derivative-free Nelder-Mead run, polished by BFGS again.
     """
+    def mean_neg_ll(log_params):
+        return neg_ll(log_params) / n
+
     with np.errstate(all="ignore"):
-        quick = minimize(neg_ll, start, method="BFGS", options={"gtol": 1e-6, "maxiter": 2_000})
+        quick = minimize(mean_neg_ll, start, method="BFGS", options={"gtol": 1e-6, "maxiter": 2_000})
         iterations = quick.nit
         if quick.success and np.isfinite(quick.fun):
             best, converged, message = quick, True, quick.message
         else:
-            first = minimize(neg_ll, start, method="Nelder-Mead",
+            first = minimize(mean_neg_ll, start, method="Nelder-Mead",
                              options={"maxiter": 5_000, "xatol": 1e-7, "fatol": 1e-9})
-            polish = minimize(neg_ll, first.x, method="BFGS", options={"gtol": 1e-8, "maxiter": 1_000})
+            polish = minimize(mean_neg_ll, first.x, method="BFGS", options={"gtol": 1e-8, "maxiter": 1_000})
             best = polish if np.isfinite(polish.fun) and polish.fun <= first.fun else first
             converged, message = first.success, first.message
             iterations += first.nit + polish.nit
     params = np.exp(best.x)
     if not (converged and np.isfinite(best.fun) and np.all(np.isfinite(params))):
         raise FitFailed(f"maximum likelihood did not converge ({message}); last parameters "
-                        + ", ".join(f"{n}={v:.4g}" for n, v in zip(names, params, strict=True)))
+                        + ", ".join(f"{name}={v:.4g}" for name, v in zip(names, params, strict=True)))
     # A parameter running off to 0 or infinity means the data cannot pin it down (e.g. nobody drops out).
     if np.any(np.abs(best.x) > np.log(1e8)):
         raise FitFailed("maximum likelihood drifted to a boundary, the data cannot identify the model: "
-                        + ", ".join(f"{n}={v:.4g}" for n, v in zip(names, params, strict=True)))
-    return params, -float(best.fun), int(iterations)
+                        + ", ".join(f"{name}={v:.4g}" for name, v in zip(names, params, strict=True)))
+    return params, -float(best.fun) * n, int(iterations)
 
 
 def _as_arrays(*columns) -> list[np.ndarray]:
@@ -239,7 +246,7 @@ class BetaGeoModel:
         # Start where the NBD part matches the observed repeat rate (r/alpha = x/T): scale-free in the time unit.
         alpha0 = max(T.mean(), 1e-6) / max(x.mean(), 1e-3)
         started = time.perf_counter()
-        params, ll, iterations = _maximise(neg_ll, np.log([1.0, alpha0, 1.0, 1.0]), self.param_names)
+        params, ll, iterations = _maximise(neg_ll, np.log([1.0, alpha0, 1.0, 1.0]), self.param_names, len(x))
         self.report_ = FitReport(
             dict(zip(self.param_names, params.tolist(), strict=True)), ll, len(x), iterations,
             time.perf_counter() - started, {"repeat_buyers": repeat_buyers},
@@ -348,7 +355,7 @@ class GammaGammaModel:
 
         # Method-of-moments-flavoured start: mean spend p * gamma / (q - 1) with p = 1, q = 2.
         started = time.perf_counter()
-        params, ll, iterations = _maximise(neg_ll, np.log([1.0, 2.0, max(m.mean(), 1e-6)]), self.param_names)
+        params, ll, iterations = _maximise(neg_ll, np.log([1.0, 2.0, max(m.mean(), 1e-6)]), self.param_names, len(x))
         self.report_ = FitReport(
             dict(zip(self.param_names, params.tolist(), strict=True)), ll, len(x), iterations,
             time.perf_counter() - started, {"spend_frequency_correlation": _correlation(x, m)},

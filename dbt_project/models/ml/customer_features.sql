@@ -100,20 +100,27 @@ category_features as (
     group by order_categories.customer_id, cutoffs.cutoff_date
 ),
 
+{#- Web and e-mail activity is read for the lookback before each cutoff only (its cost follows a
+    year of activity, not the whole history); when someone first appeared and unsubscribed is read
+    once per customer. Sessions are counted per day they touch: a session past midnight counts twice,
+    which keeps the count a sum (no distinct over millions of session ids). -#}
+{%- set lookback = var('ml_activity_lookback_days') | int %}
+
 web_features as (
     select
         sessions.customer_id,
         cutoffs.cutoff_date,
-        count(distinct case when sessions.occurred_date > {{ dbt.dateadd('day', -30, 'cutoffs.cutoff_date') }} then sessions.session_id end) as sessions_30d,
+        count(case when sessions.occurred_date > {{ dbt.dateadd('day', -30, 'cutoffs.cutoff_date') }} then 1 end) as sessions_30d,
         sum(case when sessions.occurred_date > {{ dbt.dateadd('day', -30, 'cutoffs.cutoff_date') }} then sessions.page_views else 0 end) as page_views_30d,
         sum(case when sessions.occurred_date > {{ dbt.dateadd('day', -30, 'cutoffs.cutoff_date') }} then sessions.product_views else 0 end) as product_views_30d,
         sum(case when sessions.occurred_date > {{ dbt.dateadd('day', -30, 'cutoffs.cutoff_date') }} then sessions.add_to_carts else 0 end) as add_to_carts_30d,
         sum(case when sessions.occurred_date > {{ dbt.dateadd('day', -30, 'cutoffs.cutoff_date') }} then sessions.searches else 0 end) as searches_30d,
-        count(distinct case when sessions.occurred_date > {{ dbt.dateadd('day', -90, 'cutoffs.cutoff_date') }} then sessions.session_id end) as sessions_90d,
-        min(sessions.occurred_date) as first_visit_date,
+        count(case when sessions.occurred_date > {{ dbt.dateadd('day', -90, 'cutoffs.cutoff_date') }} then 1 end) as sessions_90d,
         max(sessions.occurred_date) as last_visit_date
     from sessions
-    inner join cutoffs on sessions.occurred_date <= cutoffs.cutoff_date
+    inner join cutoffs
+        on sessions.occurred_date <= cutoffs.cutoff_date
+        and sessions.occurred_date > {{ dbt.dateadd('day', -lookback, 'cutoffs.cutoff_date') }}
     group by sessions.customer_id, cutoffs.cutoff_date
 ),
 
@@ -124,12 +131,36 @@ email_features as (
         sum(case when email_days.occurred_date > {{ dbt.dateadd('day', -90, 'cutoffs.cutoff_date') }} then email_days.deliveries else 0 end) as email_deliveries_90d,
         sum(case when email_days.occurred_date > {{ dbt.dateadd('day', -90, 'cutoffs.cutoff_date') }} then email_days.opens else 0 end) as email_opens_90d,
         sum(case when email_days.occurred_date > {{ dbt.dateadd('day', -90, 'cutoffs.cutoff_date') }} then email_days.clicks else 0 end) as email_clicks_90d,
-        max(case when email_days.opens > 0 then email_days.occurred_date end) as last_email_open_date,
-        sum(email_days.unsubscribes) > 0 as has_unsubscribed,
-        min(email_days.occurred_date) as first_email_date
+        max(case when email_days.opens > 0 then email_days.occurred_date end) as last_email_open_date
     from email_days
-    inner join cutoffs on email_days.occurred_date <= cutoffs.cutoff_date
+    inner join cutoffs
+        on email_days.occurred_date <= cutoffs.cutoff_date
+        and email_days.occurred_date > {{ dbt.dateadd('day', -lookback, 'cutoffs.cutoff_date') }}
     group by email_days.customer_id, cutoffs.cutoff_date
+),
+
+first_activity as (
+    select
+        customer_id,
+        min(first_visit_date) as first_visit_date,
+        min(first_email_date) as first_email_date,
+        min(first_unsubscribe_date) as first_unsubscribe_date
+    from (
+        select
+            customer_id,
+            min(occurred_date) as first_visit_date,
+            cast(null as date) as first_email_date,
+            cast(null as date) as first_unsubscribe_date
+        from sessions group by customer_id
+        union all
+        select
+            customer_id,
+            cast(null as date),
+            min(occurred_date),
+            min(case when unsubscribes > 0 then occurred_date end)
+        from email_days group by customer_id
+    ) as firsts
+    group by customer_id
 ),
 
 customer_cutoffs as (
@@ -142,13 +173,13 @@ customer_cutoffs as (
         least(
             coalesce(case when customers.first_seen_date <= cutoffs.cutoff_date then customers.first_seen_date end, cutoffs.cutoff_date),
             coalesce(order_features.first_any_order_date, cutoffs.cutoff_date),
-            coalesce(web_features.first_visit_date, cutoffs.cutoff_date),
-            coalesce(email_features.first_email_date, cutoffs.cutoff_date)
+            coalesce(case when first_activity.first_visit_date <= cutoffs.cutoff_date then first_activity.first_visit_date end, cutoffs.cutoff_date),
+            coalesce(case when first_activity.first_email_date <= cutoffs.cutoff_date then first_activity.first_email_date end, cutoffs.cutoff_date)
         ) as first_known_date,
         customers.first_seen_date <= cutoffs.cutoff_date
             or order_features.customer_id is not null
-            or web_features.customer_id is not null
-            or email_features.customer_id is not null as is_known_at_cutoff,
+            or first_activity.first_visit_date <= cutoffs.cutoff_date
+            or first_activity.first_email_date <= cutoffs.cutoff_date as is_known_at_cutoff,
         order_features.frequency,
         order_features.monetary,
         order_features.orders_30d,
@@ -169,7 +200,7 @@ customer_cutoffs as (
         email_features.email_opens_90d,
         email_features.email_clicks_90d,
         email_features.last_email_open_date,
-        email_features.has_unsubscribed
+        coalesce(first_activity.first_unsubscribe_date <= cutoffs.cutoff_date, false) as has_unsubscribed
     from customers
     cross join cutoffs
     left join order_features
@@ -180,6 +211,7 @@ customer_cutoffs as (
         on customers.customer_id = web_features.customer_id and cutoffs.cutoff_date = web_features.cutoff_date
     left join email_features
         on customers.customer_id = email_features.customer_id and cutoffs.cutoff_date = email_features.cutoff_date
+    left join first_activity on customers.customer_id = first_activity.customer_id
 ),
 
 final as (
@@ -213,7 +245,7 @@ final as (
         cast(email_opens_90d as double) / nullif(email_deliveries_90d, 0) as email_open_rate_90d,
         cast(email_clicks_90d as double) / nullif(email_deliveries_90d, 0) as email_click_rate_90d,
         {{ dbt.datediff('last_email_open_date', 'cutoff_date', 'day') }} as days_since_last_email_open,
-        coalesce(has_unsubscribed, false) as is_unsubscribed,
+        has_unsubscribed as is_unsubscribed,
         coalesce(frequency, 0) > 0 as is_buyer,
         cutoff_date
     from customer_cutoffs
