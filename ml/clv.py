@@ -143,9 +143,9 @@ class FitReport:
     extra: dict = field(default_factory=dict)
 
 
-def _maximise(neg_ll, start: np.ndarray, names: list[str], n: float) -> tuple[np.ndarray, float, int]:
+def _maximise(neg_ll, start: np.ndarray, names: list[str], n: float) -> tuple[np.ndarray, float, int, dict]:
     """Minimise a negative log-likelihood over log-parameters, deterministically; returns the parameters,
-    the maximised log-likelihood and the iterations.
+    the maximised log-likelihood, the iterations and the identification diagnostics (``_identification``).
 
     The optimisers see the mean over the ``n`` customers, so their tolerances mean the same for 2,000
     customers as for a million (a total of -1e6 cannot move by the 1e-9 an absolute tolerance asks).
@@ -176,7 +176,32 @@ def _maximise(neg_ll, start: np.ndarray, names: list[str], n: float) -> tuple[np
     if np.any(np.abs(best.x) > np.log(1e8)):
         raise FitFailed("maximum likelihood drifted to a boundary, the data cannot identify the model: "
                         + ", ".join(f"{name}={v:.4g}" for name, v in zip(names, params, strict=True)))
-    return params, -float(best.fun) * n, int(iterations)
+    return params, -float(best.fun) * n, int(iterations), _identification(mean_neg_ll, best.x, names, n)
+
+
+def _identification(mean_neg_ll, log_params: np.ndarray, names: list[str], n: float) -> dict:
+    """Standard errors of the log-parameters from the curvature of the likelihood at the optimum. One
+    above 1 means the data leave that parameter uncertain by a factor of e or more: a flat ridge, as
+    when spend does not differ by customer (q and gamma grow together) or nobody is seen dropping out."""
+    k, h = len(log_params), 1e-4
+    hessian = np.empty((k, k))
+    with np.errstate(all="ignore"):
+        for i in range(k):
+            for j in range(i, k):
+                di, dj = np.eye(k)[i] * h, np.eye(k)[j] * h
+                hessian[i, j] = hessian[j, i] = (
+                    mean_neg_ll(log_params + di + dj) - mean_neg_ll(log_params + di - dj)
+                    - mean_neg_ll(log_params - di + dj) + mean_neg_ll(log_params - di - dj)
+                ) / (4 * h * h)
+    try:
+        variance = np.diag(np.linalg.inv(hessian)) / n
+    except np.linalg.LinAlgError:
+        variance = np.full(k, np.inf)
+    errors = np.where(np.isfinite(variance) & (variance >= 0), np.sqrt(np.abs(variance)), np.inf)
+    return {
+        "log_parameter_standard_errors": {name: float(e) for name, e in zip(names, errors, strict=True)},
+        "weakly_identified": [name for name, e in zip(names, errors, strict=True) if not e <= 1.0],
+    }
 
 
 def _as_arrays(*columns) -> list[np.ndarray]:
@@ -246,10 +271,12 @@ class BetaGeoModel:
         # Start where the NBD part matches the observed repeat rate (r/alpha = x/T): scale-free in the time unit.
         alpha0 = max(T.mean(), 1e-6) / max(x.mean(), 1e-3)
         started = time.perf_counter()
-        params, ll, iterations = _maximise(neg_ll, np.log([1.0, alpha0, 1.0, 1.0]), self.param_names, len(x))
+        params, ll, iterations, identification = _maximise(
+            neg_ll, np.log([1.0, alpha0, 1.0, 1.0]), self.param_names, len(x)
+        )
         self.report_ = FitReport(
             dict(zip(self.param_names, params.tolist(), strict=True)), ll, len(x), iterations,
-            time.perf_counter() - started, {"repeat_buyers": repeat_buyers},
+            time.perf_counter() - started, {"repeat_buyers": repeat_buyers, **identification},
         )
         return self
 
@@ -355,10 +382,12 @@ class GammaGammaModel:
 
         # Method-of-moments-flavoured start: mean spend p * gamma / (q - 1) with p = 1, q = 2.
         started = time.perf_counter()
-        params, ll, iterations = _maximise(neg_ll, np.log([1.0, 2.0, max(m.mean(), 1e-6)]), self.param_names, len(x))
+        params, ll, iterations, identification = _maximise(
+            neg_ll, np.log([1.0, 2.0, max(m.mean(), 1e-6)]), self.param_names, len(x)
+        )
         self.report_ = FitReport(
             dict(zip(self.param_names, params.tolist(), strict=True)), ll, len(x), iterations,
-            time.perf_counter() - started, {"spend_frequency_correlation": _correlation(x, m)},
+            time.perf_counter() - started, {"spend_frequency_correlation": _correlation(x, m), **identification},
         )
         return self
 

@@ -35,6 +35,7 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from ml.errors import FitFailed, NotEnoughData
+from ml.registry import jsonable
 
 ID_COLUMN = "customer_id"
 SCORE_COLUMNS = [ID_COLUMN, "probability", "risk_tier", "decile", "model_version"]
@@ -307,7 +308,7 @@ def _train(
         "features_requested": requested,
         "features_dropped": dropped,
         "seed": seed,
-        "cutoffs": _jsonable(dict(cutoffs or {})),
+        "cutoffs": jsonable(dict(cutoffs or {})),
         "candidates": candidate_params,
         "calibration": {
             "method": calibration["method"],
@@ -333,8 +334,8 @@ def _train(
         estimator=final,
         feature_columns=features,
         risk_tiers=params["risk_tiers"],
-        metrics=_jsonable(metrics),
-        params=_jsonable(params),
+        metrics=jsonable(metrics),
+        params=jsonable(params),
         version=_version(name, winner, params, candidates),
     )
 
@@ -550,7 +551,7 @@ def _hyperparameters(estimator: BaseEstimator) -> dict[str, Any]:
 def _version(name: str, winner: str, params: Mapping[str, Any], candidates: Mapping[str, Any]) -> str:
     """Same data, settings and seed give the same version; anything else changes it."""
     fingerprint = {
-        "params": _jsonable(params),
+        "params": jsonable(params),
         "metrics": {candidate: round(report["roc_auc"], 6) for candidate, report in candidates.items()},
     }
     digest = hashlib.sha256(json.dumps(fingerprint, sort_keys=True, default=str).encode()).hexdigest()[:10]
@@ -558,21 +559,4 @@ def _version(name: str, winner: str, params: Mapping[str, Any], candidates: Mapp
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return _jsonable(frame.to_dict(orient="records"))
-
-
-def _jsonable(value: Any) -> Any:
-    """Plain Python values for ``json.dumps``: numpy scalars unwrapped, NaN as None, dates as ISO strings."""
-    if isinstance(value, Mapping):
-        return {str(key): _jsonable(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(item) for item in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if value is None or isinstance(value, str | bool | int | float):
-        return value
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return str(value)
+    return jsonable(frame.to_dict(orient="records"))

@@ -120,21 +120,25 @@ def previous_trained_run(
 
 
 def to_json(value: Any) -> str:
-    """JSON that numpy scalars, dates and non-finite floats cannot break (NaN/inf become null)."""
-    return json.dumps(_plain(value), sort_keys=True)
+    """JSON that numpy values, dates and non-finite floats cannot break."""
+    return json.dumps(jsonable(value), sort_keys=True)
 
 
-def _plain(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """Plain Python values for ``json.dumps``: numpy scalars and arrays unwrapped, NaN and infinity as
+    None, dates as ISO strings, anything else as its string."""
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
     if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, np.generic):
         value = value.item()
-    if isinstance(value, np.ndarray):
-        return [_plain(v) for v in value.tolist()]
     if isinstance(value, float) and not math.isfinite(value):
         return None
+    if value is None or isinstance(value, str | bool | int | float):
+        return value
     if isinstance(value, date | datetime):
         return value.isoformat()
-    return value
+    return str(value)

@@ -170,6 +170,11 @@ def run_clv(
             "bg_nbd_log_likelihood": fitted.purchases.log_likelihood,
             "gamma_gamma_log_likelihood": fitted.spend.log_likelihood,
             "gamma_gamma_customers": fitted.spend.n_customers,
+            # parameters the data leave uncertain by a factor of e or more (docs/clv.md)
+            "bg_nbd_weakly_identified": fitted.purchases.extra["weakly_identified"],
+            "gamma_gamma_weakly_identified": fitted.spend.extra["weakly_identified"],
+            "bg_nbd_log_parameter_standard_errors": fitted.purchases.extra["log_parameter_standard_errors"],
+            "gamma_gamma_log_parameter_standard_errors": fitted.spend.extra["log_parameter_standard_errors"],
             "unpriced_orders": fitted.unpriced_orders,
             "expected_purchases_12m_total": float(predictions["expected_purchases_12m"].sum()),
             "clv_12m_mean": float(predictions["clv_12m"].mean()) if len(predictions) else None,

@@ -200,10 +200,16 @@ def test_gamma_gamma_fit_recovers_simulated_parameters_and_shrinks_towards_the_m
 
 
 def test_gamma_gamma_reports_spend_without_heterogeneity():
-    # Every customer's spend comes from one distribution: q and gamma run off to infinity together.
+    # Every customer's spend comes from one distribution: q and gamma run off to infinity together, so the
+    # likelihood is a flat ridge; the fit says the data cannot pin them down. With heterogeneous spend they
+    # are well identified.
     rng = np.random.default_rng(2)
-    with pytest.raises(FitFailed, match="boundary"):
-        GammaGammaModel().fit(rng.integers(1, 6, 200), rng.gamma(5.0, 8.0, 200))
+    homogeneous = GammaGammaModel().fit(rng.integers(1, 6, 200), rng.gamma(5.0, 8.0, 200)).report_.extra
+    assert "gamma" in homogeneous["weakly_identified"]
+    spend_level = rng.gamma(4.0, 10.0, 2000)
+    varied = GammaGammaModel().fit(rng.integers(1, 6, 2000), rng.gamma(5.0, spend_level / 5.0)).report_.extra
+    assert varied["weakly_identified"] == []
+    assert all(e < 0.5 for e in varied["log_parameter_standard_errors"].values())
 
 
 def test_gamma_gamma_needs_repeat_buyers():
