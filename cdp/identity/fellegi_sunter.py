@@ -72,10 +72,16 @@ def _level_shares(patterns: pd.DataFrame, c: str, n_levels: int, weight: np.ndar
     return totals / totals.sum()
 
 
+# u of a level that no random pair shows: a share of the sampled pairs, so that its
+# weight does not move with the sample's size (1e-6 pairs of a million)
+UNSEEN_U = 1e-12
+
+
 def estimate_u(random_patterns: pd.DataFrame, comparisons: list[str], levels: dict[str, int]) -> dict[str, np.ndarray]:
     """u from pattern counts of random record pairs (almost all non-matches)."""
     weight = random_patterns["count"].to_numpy(dtype=float)
-    return {c: _level_shares(random_patterns, c, levels[c], weight, 1e-6) for c in comparisons}
+    floor = UNSEEN_U * weight.sum()
+    return {c: _level_shares(random_patterns, c, levels[c], weight, floor) for c in comparisons}
 
 
 def fit_em(
