@@ -128,9 +128,12 @@
 {#- At most one insertion, deletion, substitution or transposition of adjacent
     letters (Damerau-Levenshtein <= 1). DuckDB's damerau_levenshtein is about ten
     times slower than levenshtein, so it only runs on the few pairs a
-    transposition can save: levenshtein counts one as two edits. -#}
+    transposition can save: as long as each other, and two edits apart for
+    levenshtein. -#}
 {% macro one_edit(left, right) -%}
-    (levenshtein({{ left }}, {{ right }}) <= 1 or (levenshtein({{ left }}, {{ right }}) = 2 and damerau_levenshtein({{ left }}, {{ right }}) <= 1))
+    (levenshtein({{ left }}, {{ right }}) <= 1
+        or (length({{ left }}) = length({{ right }}) and levenshtein({{ left }}, {{ right }}) = 2
+            and damerau_levenshtein({{ left }}, {{ right }}) <= 1))
 {%- endmacro %}
 
 

@@ -49,7 +49,7 @@ offsets as (
 
 random_partners as (
     select
-        records.customer_record_id,
+        records.sample_position,
         (records.sample_position - 1 + offsets.sample_offset) % record_count.records + 1 as partner_position
     from records
     cross join offsets
@@ -61,7 +61,7 @@ random_pairs as (
         {{ comparison_level_columns() }}
     from random_partners
     inner join records as l
-        on l.customer_record_id = random_partners.customer_record_id
+        on l.sample_position = random_partners.sample_position
     inner join records as r
         on r.sample_position = random_partners.partner_position
 ),
