@@ -59,6 +59,16 @@ def test_em_with_u_from_random_pairs_and_missing_values():
         np.testing.assert_allclose(model.u[c], u[c])  # held fixed
 
 
+def test_u_of_a_level_never_seen_does_not_depend_on_the_sample_size():
+    # first name level 1 never occurs among these random pairs (its u is the floor)
+    small = pd.DataFrame({"first_name": [0, 2], "count": [9_000, 1_000]})
+    large = small.assign(count=small["count"] * 100)
+    u_small = estimate_u(small, ["first_name"], {"first_name": 3})["first_name"]
+    u_large = estimate_u(large, ["first_name"], {"first_name": 3})["first_name"]
+    np.testing.assert_allclose(u_small, u_large)
+    assert 0 < u_small[1] < 1e-9
+
+
 def test_scores_rank_agreement_above_disagreement():
     model = fit_em(simulate(100_000, prior=0.05, seed=4), list(LEVELS), LEVELS)
     agree = pd.DataFrame([{"first_name": 2, "last_name": 2, "birth_date": 1, "postcode": 1}])

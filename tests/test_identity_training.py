@@ -68,7 +68,7 @@ def test_u_m_and_prior_are_recovered(training_data):
 
 def test_weights_table_has_every_level_with_its_weight(training_data):
     data, _ = training_data
-    table = match_weights_table(data)
+    table = pd.DataFrame(match_weights_table(data))
     assert len(table) == 9 and set(table["comparison"]) == set(COMPARISONS)
     exact = table[(table["comparison"] == "birth_date") & (table["level"] == 2)].iloc[0]
     assert exact["level_label"] == "exact"
@@ -76,3 +76,12 @@ def test_weights_table_has_every_level_with_its_weight(training_data):
     assert exact["match_weight"] > 8  # 0.9 / 0.001
     disagree = table[(table["comparison"] == "birth_date") & (table["level"] == 0)].iloc[0]
     assert disagree["match_weight"] < -4
+
+
+def test_arrays_train_the_same_model_as_a_data_frame(training_data):
+    # the dbt model passes DuckDB's fetchnumpy arrays, not a data frame
+    data, _ = training_data
+    from_frame = match_weights_table(data)
+    from_arrays = match_weights_table({c: data[c].to_numpy() for c in data.columns})
+    for column, values in from_frame.items():
+        assert from_arrays[column].tolist() == values.tolist()

@@ -12,12 +12,17 @@ pairs and held fixed while EM estimates the prior and m.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
+from numpy.typing import ArrayLike
 
 MISSING = -1
+
+# Comparison levels and ``count`` by column: a pandas DataFrame or a mapping of arrays
+# (DuckDB's fetchnumpy; the dbt models do without pandas, whose import costs them time).
+Patterns = Mapping[str, ArrayLike]
 
 
 @dataclass
@@ -34,7 +39,7 @@ class FellegiSunterModel:
         """log2(m/u) per comparison level: the evidence each level adds."""
         return {c: np.log2(self.m[c] / self.u[c]).round(4).tolist() for c in self.comparisons}
 
-    def match_probability(self, patterns: pd.DataFrame) -> np.ndarray:
+    def match_probability(self, patterns: Patterns) -> np.ndarray:
         """P(match | comparison levels) for each row of ``patterns``."""
         return _posterior(patterns, self.comparisons, self.prior, self.m, self.u)
 
@@ -49,12 +54,15 @@ class FellegiSunterModel:
         }
 
 
-def _likelihood(patterns: pd.DataFrame, comparisons: list[str], probs: dict[str, np.ndarray]) -> np.ndarray:
-    result = np.ones(len(patterns))
+def _column(patterns: Patterns, name: str) -> np.ndarray:
+    return np.asarray(patterns[name])
+
+
+def _likelihood(patterns: Patterns, comparisons: list[str], probs: dict[str, np.ndarray]) -> np.ndarray:
+    result = 1.0
     for c in comparisons:
-        level = patterns[c].to_numpy()
-        present = level != MISSING
-        result[present] *= probs[c][level[present]]
+        level = _column(patterns, c)
+        result = result * np.where(level != MISSING, probs[c][np.maximum(level, 0)], 1.0)
     return result
 
 
@@ -64,22 +72,28 @@ def _posterior(patterns, comparisons, prior, m, u) -> np.ndarray:
     return match / (match + non_match)
 
 
-def _level_shares(patterns: pd.DataFrame, c: str, n_levels: int, weight: np.ndarray, floor: float) -> np.ndarray:
-    level = patterns[c].to_numpy()
+def _level_shares(patterns: Patterns, c: str, n_levels: int, weight: np.ndarray, floor: float) -> np.ndarray:
+    level = _column(patterns, c)
     present = level != MISSING
     totals = np.bincount(level[present], weights=weight[present], minlength=n_levels)[:n_levels]
     totals = np.maximum(totals, floor)  # a level never seen keeps a tiny probability, not zero
     return totals / totals.sum()
 
 
-def estimate_u(random_patterns: pd.DataFrame, comparisons: list[str], levels: dict[str, int]) -> dict[str, np.ndarray]:
+# u of a level that no random pair shows: a share of the sampled pairs, so that its
+# weight does not move with the sample's size (1e-6 pairs of a million)
+UNSEEN_U = 1e-12
+
+
+def estimate_u(random_patterns: Patterns, comparisons: list[str], levels: dict[str, int]) -> dict[str, np.ndarray]:
     """u from pattern counts of random record pairs (almost all non-matches)."""
-    weight = random_patterns["count"].to_numpy(dtype=float)
-    return {c: _level_shares(random_patterns, c, levels[c], weight, 1e-6) for c in comparisons}
+    weight = _column(random_patterns, "count").astype(float)
+    floor = UNSEEN_U * weight.sum()
+    return {c: _level_shares(random_patterns, c, levels[c], weight, floor) for c in comparisons}
 
 
 def fit_em(
-    patterns: pd.DataFrame,
+    patterns: Patterns,
     comparisons: list[str],
     levels: dict[str, int],
     u: dict[str, np.ndarray] | None = None,
@@ -91,7 +105,7 @@ def fit_em(
 
     ``patterns`` has one column per comparison (its level) and ``count``.
     """
-    counts = patterns["count"].to_numpy(dtype=float)
+    counts = _column(patterns, "count").astype(float)
     # Start: matches mostly agree at the strongest level, non-matches mostly disagree.
     m = {c: _geometric(levels[c], strong_first=True) for c in comparisons}
     fixed_u = u is not None

@@ -18,23 +18,31 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pandas as pd
 
-from cdp.identity.fellegi_sunter import FellegiSunterModel, estimate_u, fit_em
+from cdp.identity.fellegi_sunter import FellegiSunterModel, Patterns, estimate_u, fit_em
 
 RULE_PREFIX = "rule:"
 
 
-def comparison_names(patterns: pd.DataFrame) -> list[str]:
-    return [c.removeprefix("gamma_") for c in patterns.columns if c.startswith("gamma_")]
+def comparison_names(patterns: Patterns) -> list[str]:
+    return [c.removeprefix("gamma_") for c in patterns if c.startswith("gamma_")]
 
 
-def _sample(patterns: pd.DataFrame, name: str, comparisons: list[str]) -> pd.DataFrame:
-    rows = patterns[patterns["sample"] == name]
-    return rows[[f"gamma_{c}" for c in comparisons] + ["pair_count"]].set_axis(comparisons + ["count"], axis=1)
+def _sorted(patterns: Patterns, comparisons: list[str]) -> dict[str, np.ndarray]:
+    """The columns as arrays, rows by sample and levels: the warehouse returns groups in any
+    order, and float sums depend on it."""
+    columns = {name: np.asarray(patterns[name]) for name in patterns}
+    columns["sample"] = columns["sample"].astype(str)
+    order = np.lexsort([columns[f"gamma_{c}"] for c in reversed(comparisons)] + [columns["sample"]])
+    return {name: values[order] for name, values in columns.items()}
 
 
-def estimate_prior(candidates: pd.DataFrame, model: FellegiSunterModel, all_pairs: float,
+def _sample(patterns: dict[str, np.ndarray], name: str, comparisons: list[str]) -> dict[str, np.ndarray]:
+    rows = patterns["sample"] == name
+    return {**{c: patterns[f"gamma_{c}"][rows] for c in comparisons}, "count": patterns["pair_count"][rows]}
+
+
+def estimate_prior(candidates: Patterns, model: FellegiSunterModel, all_pairs: float,
                    max_iterations: int = 1000) -> float:
     """P(match) for two records drawn at random, with m and u held fixed.
 
@@ -43,7 +51,7 @@ def estimate_prior(candidates: pd.DataFrame, model: FellegiSunterModel, all_pair
     the share of matches among candidates instead would count the fields the
     candidates were blocked on twice.
     """
-    counts = candidates["count"].to_numpy(dtype=float)
+    counts = np.asarray(candidates["count"], dtype=float)
     prior = min(counts.sum() / max(all_pairs, 1.0), 0.5)
     for _ in range(max_iterations):
         model.prior = prior
@@ -55,21 +63,26 @@ def estimate_prior(candidates: pd.DataFrame, model: FellegiSunterModel, all_pair
     return prior
 
 
-def train(patterns: pd.DataFrame) -> tuple[FellegiSunterModel, dict[str, list[str]]]:
-    """The model, and per comparison the rules its m was estimated from."""
+def train(patterns: Patterns) -> tuple[FellegiSunterModel, dict[str, list[str]]]:
+    """The model, and per comparison the rules its m was estimated from.
+
+    ``patterns``: the columns of int_identity_comparison_patterns, as a data frame
+    or a mapping of arrays."""
     comparisons = comparison_names(patterns)
-    # the warehouse returns groups in any order; float sums depend on it
-    patterns = patterns.sort_values(["sample"] + [f"gamma_{c}" for c in comparisons], ignore_index=True)
-    labels = json.loads(patterns["level_labels"].iloc[0])
+    patterns = _sorted(patterns, comparisons)
+    labels = json.loads(patterns["level_labels"][0])
     levels = {c: len(labels[c]) for c in comparisons}
 
     u = estimate_u(_sample(patterns, "random", comparisons), comparisons, levels)
 
     estimates: dict[str, list[np.ndarray]] = {c: [] for c in comparisons}
     sources: dict[str, list[str]] = {c: [] for c in comparisons}
-    rules = patterns.loc[patterns["sample"].str.startswith(RULE_PREFIX), ["sample", "untrainable_comparisons"]]
-    for rule, untrainable in rules.drop_duplicates("sample").itertuples(index=False):
-        trainable = [c for c in comparisons if c not in set(untrainable)]
+    rules, first = np.unique(patterns["sample"], return_index=True)
+    for rule, row in zip(rules, first, strict=True):
+        if not rule.startswith(RULE_PREFIX):
+            continue
+        untrainable = set(patterns["untrainable_comparisons"][row])
+        trainable = [c for c in comparisons if c not in untrainable]
         rule_patterns = _sample(patterns, rule, trainable)
         # a rule with few pairs says little about m; skip rather than add noise
         if rule_patterns["count"].sum() < 10 or not trainable:
@@ -90,15 +103,15 @@ def train(patterns: pd.DataFrame) -> tuple[FellegiSunterModel, dict[str, list[st
 
     m = {c: np.mean(estimates[c], axis=0) for c in comparisons}
     model = FellegiSunterModel(comparisons, levels, 0.1, m, u, converged=True)
-    records = float(patterns["record_count"].iloc[0])
+    records = float(patterns["record_count"][0])
     model.prior = estimate_prior(candidates, model, records * (records - 1) / 2)
     return model, sources
 
 
-def match_weights_table(patterns: pd.DataFrame) -> pd.DataFrame:
-    """One row per comparison level: m, u, Bayes factor and match weight, with the prior."""
+def match_weights_table(patterns: Patterns) -> dict[str, np.ndarray]:
+    """One row per comparison level, as columns: m, u, Bayes factor and match weight, with the prior."""
     model, sources = train(patterns)
-    labels = json.loads(patterns["level_labels"].iloc[0])
+    labels = json.loads(np.asarray(patterns["level_labels"])[0])
     rows = []
     for c in model.comparisons:
         for level, label in enumerate(labels[c]):
@@ -115,4 +128,5 @@ def match_weights_table(patterns: pd.DataFrame) -> pd.DataFrame:
                 "prior_match_probability": model.prior,
                 "prior_match_weight": float(np.log2(model.prior / (1 - model.prior))),
             })
-    return pd.DataFrame(rows)
+    return {name: np.array([row[name] for row in rows], dtype=object if isinstance(rows[0][name], str) else None)
+            for name in rows[0]}

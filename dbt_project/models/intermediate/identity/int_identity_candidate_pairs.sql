@@ -1,6 +1,7 @@
 {%- set record_columns = [
-    'first_name_key', 'first_name_canonical', 'first_name_initial', 'last_name_key', 'last_name_initial', 'birth_date', 'postcode_key',
-    'street_key', 'city_key', 'email_key', 'email_local_part', 'phone', 'loyalty_id',
+    'first_name_key', 'first_name_canonical', 'first_name_initial', 'last_name_key', 'last_name_initial',
+    'birth_date', 'birth_date_digits', 'postcode_key', 'street_key', 'street_number', 'street_name_key', 'city_key',
+    'email_key', 'email_local_part', 'phone', 'loyalty_id',
 ] -%}
 {%- set rules = validated_blocking_rules(record_columns) -%}
 {%- set max_block_size = var('identity_max_block_size') | int -%}

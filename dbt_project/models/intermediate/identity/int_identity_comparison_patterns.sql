@@ -31,8 +31,9 @@ record_count as (
     select count(*) as records from records
 ),
 
--- pair each record with the records 1..k places after it in a random order:
--- about identity_u_sample_pairs pairs, the same ones every run
+-- pair each record with the records 1..k places after it in a random order, the
+-- same pairs every run: k = identity_u_sample_pairs_per_record, fewer when that
+-- would make more than identity_u_sample_pairs pairs
 offsets as (
     select range as sample_offset
     from record_count
@@ -40,6 +41,7 @@ offsets as (
         1,
         least(
             greatest(record_count.records - 1, 0),
+            {{ var('identity_u_sample_pairs_per_record') }},
             ceil({{ var('identity_u_sample_pairs') }} / greatest(record_count.records, 1))
         )::bigint + 1
     )
@@ -47,7 +49,7 @@ offsets as (
 
 random_partners as (
     select
-        records.customer_record_id,
+        records.sample_position,
         (records.sample_position - 1 + offsets.sample_offset) % record_count.records + 1 as partner_position
     from records
     cross join offsets
@@ -59,7 +61,7 @@ random_pairs as (
         {{ comparison_level_columns() }}
     from random_partners
     inner join records as l
-        on l.customer_record_id = random_partners.customer_record_id
+        on l.sample_position = random_partners.sample_position
     inner join records as r
         on r.sample_position = random_partners.partner_position
 ),

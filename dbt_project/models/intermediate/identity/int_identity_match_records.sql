@@ -56,8 +56,12 @@ final as (
         left(keyed.first_name_key, 1) as first_name_initial,
         left(keyed.last_name_key, 1) as last_name_initial,
         keyed.birth_date,
+        -- comparison inputs computed once per record rather than once per pair
+        strftime(keyed.birth_date, '%Y%m%d') as birth_date_digits,
         keyed.postcode_key,
         keyed.street_key,
+        regexp_extract(keyed.street_key, '\d+') as street_number,
+        regexp_replace(keyed.street_key, '\d', '', 'g') as street_name_key,
         keyed.city_key,
         keyed.email_key,
         {{ dbt.split_part('keyed.email_key', "'@'", 1) }} as email_local_part,
