@@ -108,12 +108,14 @@ def run_model(
 ) -> ModelOutcome:
     """The shared frame of every runner: skip cleanly, write the outputs and the run record together."""
     run = ModelRun(model_name, scoring_cutoff(con), pipeline_run_id)
+    run.model_version = model_version(run)
     checks: list[CheckOutcome] = []
     try:
         frames, checks = train_and_score(run)
         frames = {t: f.assign(model_version=run.model_version, as_of_date=run.as_of_date) for t, f in frames.items()}
     except ModelSkipped as reason:
         run.skip(str(reason))
+        run.model_version = None
         frames = {t: pd.DataFrame(columns=list(OUTPUT_TABLES[t])) for t in tables}
     run.rows_scored = len(frames[tables[0]])
     con.execute("begin transaction")
@@ -157,7 +159,6 @@ def run_clv(
             "select min(ordered_date) from marts.fct_orders where is_completed and ordered_date <= ?",
             [run.as_of_date],
         ).fetchall()[0][0]
-        run.model_version = model_version(run)
         run.artifact_path = str(path)
         run.training_window_start, run.training_window_end = first_purchase, run.as_of_date
         run.rows_trained = fitted.purchases.n_customers
@@ -244,7 +245,7 @@ def _run_propensity(
             population = population[population["frequency"] > 0].reset_index(drop=True)
         scores = model.score(population).drop(columns="model_version")
         scores = scores.rename(columns={"probability": target.probability_column, "risk_tier": target.tier_column})
-        run.model_version, run.artifact_path = model_version(run), str(path)
+        run.artifact_path = str(path)
         run.training_window_start, run.training_window_end = data.training_cutoff, run.as_of_date
         run.rows_trained = len(data.training) + len(data.validation)
         run.parameters = {**model.params, "model_fingerprint": model.version}
@@ -329,7 +330,7 @@ def run_personas(
         path = artifact_path(artifact_dir, run)
         model.save(path)
         model = PersonaModel.load(path)
-        run.model_version, run.artifact_path = model_version(run), str(path)
+        run.artifact_path = str(path)
         run.training_window_start = run.training_window_end = run.as_of_date
         run.rows_trained = len(features)
         run.parameters = model.params
@@ -366,7 +367,7 @@ def run_recommendations(
         recommendations = model.recommend(interactions, customer_ids=customers.to_numpy())
         for column in ("customer_id", "product_id", "source"):
             recommendations[column] = recommendations[column].astype(str)
-        run.model_version, run.artifact_path = model_version(run), str(path)
+        run.artifact_path = str(path)
         run.training_window_start = model.params.get("first_interaction_date")
         run.training_window_end = run.as_of_date
         run.rows_trained = len(interactions)
