@@ -21,7 +21,9 @@ def ensure_manifest(project: DbtProject = DBT_PROJECT) -> None:
     is missing or older than any model, macro, seed, test or project file."""
     if project.manifest_path.exists() and not _newer_than(project.manifest_path.stat().st_mtime, project):
         return
-    env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    # Parse against the default warehouse the runs use: dbt hashes the profile's env vars, and a
+    # different path there would make every run re-parse the whole project (about 5 s).
+    env = {"CDP_WAREHOUSE": str(settings.warehouse_path()), **os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     subprocess.run(
         [
             settings.dbt_executable(),
