@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from pathlib import Path
 
 import duckdb
-import joblib
 import pandas as pd
 
 from ml.clv import BetaGeoModel, FitReport, GammaGammaModel, customer_lifetime_value, rfm_summary
+from ml.registry import JoblibArtifact
 
 MODEL_VERSION = "bgnbd-gamma-gamma-1"
 CLV_MONTHS = 12  # the horizon is part of the column names (clv_12m)
@@ -40,7 +39,7 @@ where is_completed and customer_id is not null and total_amount_reporting is nul
 
 
 @dataclass
-class ClvModel:
+class ClvModel(JoblibArtifact):
     """The two fitted models and the horizon they forecast: what is saved, reloaded and scored."""
 
     purchases: BetaGeoModel
@@ -55,16 +54,6 @@ class ClvModel:
             self.purchases, self.spend, summary, self.time_unit, self.months, self.monthly_discount_rate
         )
         return summary.join(scores).rename_axis("customer_id").reset_index()[COLUMNS]
-
-    def save(self, path: Path | str) -> None:
-        joblib.dump(self, path)
-
-    @staticmethod
-    def load(path: Path | str) -> ClvModel:
-        model = joblib.load(path)
-        if not isinstance(model, ClvModel):
-            raise TypeError(f"{path} holds a {type(model).__name__}, not a ClvModel")
-        return model
 
 
 @dataclass

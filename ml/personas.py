@@ -13,10 +13,8 @@ import json
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 import pandas as pd
 from scipy.optimize import linear_sum_assignment
@@ -26,6 +24,7 @@ from sklearn.metrics import pairwise_distances_argmin_min
 from threadpoolctl import threadpool_limits
 
 from ml.errors import FitFailed, NotEnoughData
+from ml.registry import JoblibArtifact
 from ml.settings import load_model_config
 
 MODEL_VERSION = "kmeans-personas-1"
@@ -228,7 +227,7 @@ def _numeric_matrix(features: pd.DataFrame, columns: Sequence[str]) -> np.ndarra
 
 
 @dataclass
-class PersonaModel:
+class PersonaModel(JoblibArtifact):
     """A fitted personas model: preprocessing, centroids with their stable ids, and the tables of the run.
 
     ``personas`` is the body of ``ml.personas``, ``assign`` gives that of ``ml.customer_clusters``;
@@ -263,17 +262,6 @@ class PersonaModel:
             "persona_name": np.asarray(self.persona_names, dtype=object)[nearest],
             "distance_to_centroid": distance.astype("float64"),
         })
-
-    def save(self, path: str | Path) -> None:
-        """Write the model with joblib (a pickle: load only files this pipeline wrote)."""
-        joblib.dump(self, path)
-
-    @classmethod
-    def load(cls, path: str | Path) -> PersonaModel:
-        model = joblib.load(path)
-        if not isinstance(model, cls):
-            raise TypeError(f"{path} holds a {type(model).__name__}, not a PersonaModel")
-        return model
 
 
 def fit_personas(

@@ -15,10 +15,8 @@ import time
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 import pandas as pd
 import sklearn
@@ -35,7 +33,7 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from ml.errors import FitFailed, NotEnoughData
-from ml.registry import jsonable
+from ml.registry import JoblibArtifact, jsonable
 
 ID_COLUMN = "customer_id"
 SCORE_COLUMNS = [ID_COLUMN, "probability", "risk_tier", "decile", "model_version"]
@@ -148,7 +146,7 @@ def evaluate(label: np.ndarray, probability: np.ndarray, reliability_bins: int =
 
 
 @dataclass
-class PropensityModel:
+class PropensityModel(JoblibArtifact):
     """The winning candidate refit on the latest labelled cutoff, with the run's metrics and parameters."""
 
     name: str
@@ -186,19 +184,6 @@ class PropensityModel:
                 "model_version": self.version,
             }
         )
-
-    def save(self, path: str | Path) -> Path:
-        """Write the model with joblib (a pickle: load only files this pipeline wrote)."""
-        path = Path(path)
-        joblib.dump(self, path, compress=3)
-        return path
-
-    @classmethod
-    def load(cls, path: str | Path) -> PropensityModel:
-        model = joblib.load(path)
-        if not isinstance(model, cls):
-            raise TypeError(f"{path}: holds a {type(model).__name__}, not a {cls.__name__}")
-        return model
 
 
 def train_propensity(

@@ -13,9 +13,10 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import duckdb
+import joblib
 import numpy as np
 
 MODEL_RUNS_TABLE = "ml.model_runs"
@@ -69,6 +70,23 @@ class ModelRun:
 
     def skip(self, reason: str) -> None:
         self.status, self.message = SKIPPED, reason
+
+
+class JoblibArtifact:
+    """Saving and reloading a trained model as one joblib file: what scoring reloads is what was saved.
+    A joblib file is a pickle: load only files this pipeline wrote."""
+
+    def save(self, path: Path | str) -> Path:
+        path = Path(path)
+        joblib.dump(self, path, compress=3)
+        return path
+
+    @classmethod
+    def load(cls, path: Path | str) -> Self:
+        model = joblib.load(path)
+        if not isinstance(model, cls):
+            raise TypeError(f"{path} holds a {type(model).__name__}, not a {cls.__name__}")
+        return model
 
 
 def artifact_path(artifact_dir: Path | str, run: ModelRun, suffix: str = ".joblib") -> Path:
