@@ -17,8 +17,8 @@ from .settings import CONSENT_PURPOSES
 from .timeline import DAY_MS, NEVER, format_times, utc_offsets
 from .world import World
 
-GRANTED, DENIED, WITHDRAWN = 0, 1, 2
-STATUS_NAMES = np.array(["granted", "denied", "withdrawn"], dtype=object)
+GRANTED, DENIED, WITHDRAWN, OBJECTED = 0, 1, 2, 3
+STATUS_NAMES = np.array(["granted", "denied", "withdrawn", "objected"], dtype=object)
 YEAR_MS = 365 * DAY_MS
 
 
@@ -101,6 +101,24 @@ def add_optouts(events: ConsentEvents, record: np.ndarray, ms: np.ndarray, rng: 
                          np.concatenate([events.purpose, np.zeros(len(record), dtype=np.int64)]),
                          np.concatenate([events.status, np.full(len(record), WITHDRAWN)]),
                          np.concatenate([events.ms, t]), np.concatenate([events.email_only, only]))
+
+
+def add_objections(events: ConsentEvents, recs: SystemRecords, rng: np.random.Generator,
+                   world: World) -> ConsentEvents:
+    """Some records object to direct marketing or profiling, at a time after signup."""
+    parts = [events.record], [events.purpose], [events.status], [events.ms], [events.email_only]
+    m = len(recs)
+    for purpose, rate in world.settings.config["consent"]["objection_rate"].items():
+        record = np.flatnonzero(rng.random(m) < rate)
+        lo = recs.created_ms[record]
+        ms = lo + (rng.random(len(record)) * np.maximum(0, world.window.end_ms - lo)).astype(np.int64)
+        keep = ms < world.window.end_ms
+        record, ms = record[keep], ms[keep]
+        for part, values in zip(parts, (record, np.full(len(record), CONSENT_PURPOSES.index(purpose)),
+                                        np.full(len(record), OBJECTED), ms, np.zeros(len(record), dtype=bool)),
+                                strict=True):
+            part.append(values)
+    return ConsentEvents(events.system, *(np.concatenate(p) for p in parts))
 
 
 def consent_rows(world: World, rng: np.random.Generator, ev: ConsentEvents, recs: SystemRecords,

@@ -20,7 +20,7 @@ from tqdm import tqdm
 from .arrays import stream_rng
 from .behaviour import simulate_behaviour
 from .commerce import make_orders, order_tables, store_visits
-from .consent import add_optouts, consent_rows, make_erasures, plan_consent, resend_after_erasure
+from .consent import add_objections, add_optouts, consent_rows, make_erasures, plan_consent, resend_after_erasure
 from .esp import simulate_email
 from .lists import segment_list_rows
 from .people import EmailRegistry, make_people
@@ -80,6 +80,7 @@ def _simulate_chunk(world: World, sink: LandingSink | ProcessSink, chunk_index: 
     email = simulate_email(world, rng("email"), people, esp.person, esp.fields["email"], esp.created_ms,
                            esp_state.granted, esp_state.withdraw_ms, esp_state.regrant_ms, junk)
     plans["esp"] = add_optouts(plans["esp"], email.optout_record, email.optout_ms, rng("optout"), world)
+    plans["crm"] = add_objections(plans["crm"], records["crm"], rng("objection"), world)
 
     web = records["webshop"]
     web_main, web_id = _main_record(web, n, web.source_customer_id, None)

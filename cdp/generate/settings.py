@@ -17,7 +17,9 @@ REFERENCE_PATH = HERE / "reference.yml"
 
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C loader when libyaml is present
 SYSTEMS = ("crm", "webshop", "pos", "esp")
-CONSENT_PURPOSES = ("email_marketing", "sms_marketing", "ad_targeting", "personalization")
+CONSENT_PURPOSES = (
+    "email_marketing", "sms_marketing", "ad_targeting", "personalization", "direct_marketing", "profiling",
+)
 
 
 @dataclass(frozen=True)
