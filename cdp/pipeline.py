@@ -21,6 +21,8 @@ SUMMARY_TABLES = [
     "marts.customer_traits",
     "marts.customer_segment_membership",
     "marts.customer_offers",
+    "marts.customer_marketing_permissions",
+    "marts.experiment_assignments",
     "ml.customer_features",
     "ml.customer_clusters",
     "ml.personas",
@@ -65,7 +67,8 @@ class PipelineOutcome:
             detail = f"version {m['model_version']}" if m["status"] == "trained" else m["message"]
             lines.append(f"  model {m['model_name']}: {m['status']} ({detail})")
         for e in self.exports:
-            lines.append(f"  export {e['audience']} -> {e['destination']}: {e['rows']} rows, {e['path']}")
+            where = f", {e['path']}" if e["status"] == "exported" else ""
+            lines.append(f"  export {e['audience']} -> {e['destination']}: {e['status']}: {e['message']}{where}")
         lines.append(f"  log: {self.log_path}")
         return "\n".join(lines)
 
@@ -98,7 +101,7 @@ def run_pipeline(
         for e in result.all_events
         if e.event_type == dg.DagsterEventType.STEP_FAILURE
     ]
-    _collect_facts(outcome, export_dir)
+    _collect_facts(outcome)
     return outcome
 
 
@@ -118,7 +121,7 @@ def _materialize(warehouse: Path, landing_dir: Path, export_dir: Path, config: d
     )
 
 
-def _collect_facts(outcome: PipelineOutcome, export_dir: Path) -> None:
+def _collect_facts(outcome: PipelineOutcome) -> None:
     if not outcome.warehouse.exists():
         return
     with duckdb.connect(str(outcome.warehouse), read_only=True) as con:
@@ -150,14 +153,10 @@ def _collect_facts(outcome: PipelineOutcome, export_dir: Path) -> None:
             stats = con.execute("select * from marts.identity_resolution_stats").df()
             if len(stats):
                 outcome.identity = {k: int(v) for k, v in stats.iloc[0].items() if k.endswith(("_count", "_records"))}
-    for manifest in sorted(Path(export_dir).glob("*/*/*.manifest.json")):
-        data = json.loads(manifest.read_text())
-        if data.get("run_id") == outcome.run_id:
-            outcome.exports.append(
-                {
-                    "audience": data["audience"],
-                    "destination": data["destination"],
-                    "rows": data["row_count"],
-                    "path": str(manifest.with_name(data["file"])),
-                }
-            )
+        if "audit.export_log" in existing:
+            log = con.execute(
+                "select audience_name as audience, destination, status, row_count as rows, file_path as path, "
+                "message from audit.export_log where run_id = ? order by audience_name, destination",
+                [outcome.run_id],
+            ).df()
+            outcome.exports = log.to_dict("records")

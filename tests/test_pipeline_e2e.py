@@ -158,29 +158,41 @@ def test_every_landing_row_is_accounted_for(first_run, landing):
     assert missing == [(0,)]
 
 
-def test_export_holds_only_consented_customers(first_run):
+def test_exports_hold_only_consented_unsuppressed_treated_members(first_run):
+    """Every audience is exported or refused with a reason; an exported row is a customer with the
+    audience's permission, not suppressed, not in the holdout, and the files match their manifest."""
+    from cdp import settings
+    from cdp.export import load_audiences
+
     outcome, work = first_run
     wh = work / "cdp.duckdb"
-    files = {e["destination"]: Path(e["path"]) for e in outcome.exports}
-    assert set(files) == {"mailchimp", "parquet"}
-    with open(files["mailchimp"], encoding="utf-8", newline="") as fh:
-        table = list(csv.reader(fh))
-    assert table[0][0] == "Email Address" and len(table) > 1
-    emails = {row[0] for row in table[1:]}
-    consented = {
-        r[0]
-        for r in query(
-            wh,
-            "select d.email from marts.dim_customers d join marts.customer_consent c using (customer_id) "
-            "join marts.fct_customer_rfm r using (customer_id) "
-            "where c.purpose = 'email_marketing' and c.consent_status = 'granted' and r.rfm_segment = 'Champions'",
-        )
-    }
-    assert emails <= consented
-    manifest = json.loads(files["mailchimp"].with_name(files["mailchimp"].name + ".manifest.json").read_text())
-    assert manifest["row_count"] == len(table) - 1
-    assert manifest["sha256"] == hashlib.sha256(files["mailchimp"].read_bytes()).hexdigest()
-    assert manifest["as_of"] == END_DATE.isoformat()
+    audiences = {a.name: a for a in load_audiences(settings.AUDIENCES_DIR)}
+    logged = {(e["audience"], e["destination"]): e for e in outcome.exports}
+    assert set(logged) == {(a.name, d.name) for a in audiences.values() for d in a.destinations}
+    exported = [e for e in outcome.exports if e["status"] == "exported"]
+    assert exported, outcome.summary()
+    for e in outcome.exports:
+        assert e["status"] in ("exported", "below_min_size", "below_destination_minimum"), e
+    for e in exported:
+        audience = audiences[e["audience"]]
+        offenders = query(wh, f"""
+            select rows.customer_id
+            from marts.audience_export_rows as rows
+            left join marts.customer_marketing_permissions as p on p.customer_id = rows.customer_id
+            left join marts.experiment_assignments as a
+                on a.customer_id = rows.customer_id and a.experiment_id = '{audience.experiment}'
+            where rows.audience_name = '{audience.name}' and rows.destination = '{e["destination"]}'
+                and (p.{audience.permission_flag} is distinct from true or a.arm is null or a.arm = 'holdout')
+        """)
+        assert offenders == []
+        path = Path(e["path"])
+        manifest = json.loads(path.with_name(path.name + ".manifest.json").read_text())
+        assert manifest["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+        assert manifest["as_of"] == END_DATE.isoformat() and manifest["consent_purpose"] == audience.consent_purpose
+        if path.suffix == ".csv":
+            with open(path, encoding="utf-8", newline="") as fh:
+                table = list(csv.reader(fh))
+            assert manifest["row_count"] == len(table) - 1 and all(len(r) == len(table[0]) for r in table)
 
 
 def test_second_run_changes_no_table(first_run, landing):

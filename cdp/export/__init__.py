@@ -1,7 +1,8 @@
-"""Audience exports: YAML definitions -> destination files with manifests."""
+"""Audience activation: YAML definitions -> consented, suppressed, held-out member
+sets -> destination files with diffs and manifests (docs/activation.md)."""
 
 from cdp.export.audiences import Audience, AudienceDefinitionError, load_audiences, parse_audience
-from cdp.export.writer import ExportResult, export_audience
+from cdp.export.exporter import ExportResult, export_audience
 
 __all__ = [
     "Audience",

@@ -1,4 +1,5 @@
-"""Audience export assets: one per audience YAML, downstream of its dbt model."""
+"""Audience export assets: one per audience YAML (audiences/), after the dbt models
+and ML scores the activation profile reads."""
 
 # No `from __future__ import annotations`: Dagster reads config and resource types from annotations.
 import dagster as dg
@@ -7,31 +8,48 @@ from dagster_dbt import get_asset_key_for_model
 from cdp import settings
 from cdp.export import Audience, export_audience, load_audiences
 from orchestration.defs.dbt import cdp_dbt_models
-from orchestration.defs.resources import WarehouseResource
+from orchestration.defs.ml import table_key
+from orchestration.defs.resources import WAREHOUSE_POOL, WarehouseResource
+
+PROFILE_MODELS = (
+    "int_customer_profile",
+    "dim_customers",
+    "customer_marketing_permissions",
+    "customer_segment_membership",
+    "customer_identity_map",
+)
+PROFILE_ML_TABLES = ("ml.customer_clusters", "ml.churn_scores", "ml.purchase_propensity_scores", "ml.clv_predictions")
 
 
 def build_export_asset(audience: Audience) -> dg.AssetsDefinition:
+    formats = {"csv" if d.name != "parquet" else "parquet" for d in audience.destinations}
+
     @dg.asset(
         name=audience.name,
         key_prefix=["exports"],
         group_name="exports",
         description=audience.description,
-        deps=[get_asset_key_for_model([cdp_dbt_models], audience.model)],
+        deps=[get_asset_key_for_model([cdp_dbt_models], m) for m in PROFILE_MODELS]
+        + [table_key(t) for t in PROFILE_ML_TABLES],
         owners=[f"team:{audience.owner}"] if audience.owner else None,
-        kinds={"csv", "parquet"},
+        kinds=formats,
+        tags={"consent_purpose": audience.consent_purpose, "refresh": audience.refresh},
+        pool=WAREHOUSE_POOL,
     )
     def export(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-        with warehouse.connect(read_only=True) as con:
+        with warehouse.connect() as con:
             results = export_audience(con, audience, warehouse.export_dir, context.run.run_id)
         for r in results:
-            if r.status != "exported":
-                context.log.warning(f"{audience.name} -> {r.destination}: {r.message}")
+            log = context.log.info if r.status in ("exported", "unchanged") else context.log.warning
+            log(f"{audience.name} -> {r.destination}: {r.status}: {r.message}")
+        counts = results[0].counts if results else {}
         return dg.MaterializeResult(
             metadata={
-                "as_of": results[0].as_of,
-                "rows": dg.MetadataValue.int(results[0].rows),
-                **{f"{r.destination}_file": dg.MetadataValue.path(r.path or "") for r in results},
-                **{f"{r.destination}_sha256": r.sha256 or "" for r in results},
+                "as_of": results[0].as_of if results else "",
+                **{k: dg.MetadataValue.int(v) for k, v in counts.items()},
+                **{f"{r.destination}_status": r.status for r in results},
+                **{f"{r.destination}_rows": dg.MetadataValue.int(r.rows) for r in results},
+                **{f"{r.destination}_file": dg.MetadataValue.path(r.path) for r in results if r.path},
             }
         )
 

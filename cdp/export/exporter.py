@@ -1,0 +1,324 @@
+"""Export one audience: select, keep only the consented and unsuppressed, assign
+experiment arms, snapshot the membership, then write each destination's full file,
+its added / removed diffs against the previous export, and a manifest.
+
+Applying the diffs: take the previous export's rows, drop those whose key is in
+``removed`` or in ``added``, append ``added``: the result is the new full file.
+``added`` holds new and changed rows (an upsert), ``removed`` only the keys of rows
+that left. The previous export's rows are read from the warehouse
+(marts.audience_export_rows), so an erased person, purged there, is never listed
+again in a later diff.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from cdp.export import selection as rules
+from cdp.export.assignment import HOLDOUT, assign
+from cdp.export.audiences import Audience, DestinationConfig
+from cdp.export.destinations import DESTINATIONS, Destination
+from cdp.export.profile import profile_sql
+from cdp.export.state import ensure_export_tables
+from cdp.export.writer import file_bytes, json_bytes, row_fingerprints, sha256_hex, write_atomically
+
+EXPORTED, UNCHANGED = "exported", "unchanged"
+NOT_DUE, BELOW_MIN_SIZE, BELOW_DESTINATION_MINIMUM, TOO_LARGE = (
+    "not_due", "below_min_size", "below_destination_minimum", "too_large",
+)
+
+
+@dataclass
+class Counts:
+    selected: int = 0
+    consented: int = 0
+    suppressed: int = 0
+    eligible: int = 0
+    holdout: int = 0
+    treated: int = 0
+
+
+@dataclass
+class ExportResult:
+    audience: str
+    destination: str
+    status: str
+    as_of: str
+    rows: int = 0
+    added: int = 0
+    removed: int = 0
+    path: str | None = None
+    manifest_path: str | None = None
+    sha256: str | None = None
+    message: str = ""
+    counts: dict = field(default_factory=dict)
+
+
+def export_audience(con: duckdb.DuckDBPyConnection, audience: Audience, export_dir: Path,
+                    run_id: str) -> list[ExportResult]:
+    """Export one audience to each of its destinations; every outcome is logged."""
+    ensure_export_tables(con)
+    as_of = _as_of(con)
+    members, counts = select_members(con, audience)
+    con.execute("begin transaction")
+    try:
+        members = _assign_arms(con, audience, members, as_of, run_id, counts)
+        _snapshot(con, audience, members, as_of, run_id)
+        treated = members[members["arm"] != HOLDOUT]
+        results = [
+            _export_destination(con, audience, config, treated, counts, as_of, Path(export_dir), run_id)
+            for config in audience.destinations
+        ]
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return results
+
+
+def select_members(con: duckdb.DuckDBPyConnection, audience: Audience) -> tuple[pd.DataFrame, Counts]:
+    """Selected customers who may be contacted for the audience's purpose and are not suppressed.
+
+    Order decides who keeps a destination key two customers share (a household's
+    email): the bigger spender, then the lower id.
+    """
+    predicate = rules.compile_condition(audience.selection, _segment_members)
+    selected = con.execute(f"""
+        with profile as ({profile_sql()}),
+        selected as (select * from profile where {predicate}),
+        suppressed as ({_suppressed_customers('selected')})
+        select selected.*, selected.customer_id in (select customer_id from suppressed) as _suppressed
+        from selected
+        order by selected.total_spend desc nulls last, selected.customer_id
+    """).df()
+    consented = selected[audience.permission_flag].fillna(False).astype(bool)
+    suppressed = selected["_suppressed"].astype(bool)
+    members = selected[consented & ~suppressed].drop(columns="_suppressed").reset_index(drop=True)
+    counts = Counts(selected=len(selected), consented=int(consented.sum()),
+                    suppressed=int((consented & suppressed).sum()), eligible=len(members))
+    return members, counts
+
+
+def _segment_members(name: str) -> str:
+    return f"select customer_id from marts.customer_segment_membership where segment_name = {rules.literal(name)}"
+
+
+def _suppressed_customers(relation: str) -> str:
+    """Customers any of whose identifiers (email, phone, a source record) is on the suppression list."""
+    return f"""
+        select {relation}.customer_id from {relation}
+        inner join privacy.suppression_list as s
+            on s.identifier_type = 'email' and s.identifier_sha256 = sha256({relation}.email)
+        union
+        select {relation}.customer_id from {relation}
+        inner join privacy.suppression_list as s
+            on s.identifier_type = 'phone' and s.identifier_sha256 = sha256({relation}.phone)
+        union
+        select map.customer_id from marts.customer_identity_map as map
+        inner join privacy.suppression_list as s
+            on s.identifier_type = 'source_record'
+            and s.identifier_sha256 = sha256(map.source_system || ':' || map.source_customer_id)
+        where map.customer_id in (select customer_id from {relation})
+    """
+
+
+def _as_of(con: duckdb.DuckDBPyConnection) -> date:
+    value = con.execute("select max(as_of_date) from intermediate.int_customer_profile").fetchall()[0][0]
+    if value is None:
+        value = con.execute("select max(as_of_date) from marts.fct_customer_rfm").fetchall()[0][0]
+    return pd.Timestamp(value).date()
+
+
+def _assign_arms(con, audience: Audience, members: pd.DataFrame, as_of: date, run_id: str,
+                 counts: Counts) -> pd.DataFrame:
+    """Each member's arm: the recorded one, else a new deterministic draw, recorded now."""
+    recorded = dict(con.execute(
+        "select customer_id, arm from marts.experiment_assignments where experiment_id = ?", [audience.experiment]
+    ).fetchall())
+    new = [c for c in members["customer_id"] if c not in recorded]
+    drawn = {c: assign(c, audience.experiment, audience.holdout_share, audience.variants) for c in new}
+    if drawn:
+        frame = pd.DataFrame({"customer_id": list(drawn), "arm": list(drawn.values())})
+        con.register("new_assignments", frame)
+        con.execute(
+            "insert into marts.experiment_assignments "
+            "select ?, ?, customer_id, arm, ?, ?, ? from new_assignments",
+            [audience.experiment, audience.name, audience.holdout_share, as_of, run_id],
+        )
+        con.unregister("new_assignments")
+    arms = {**recorded, **drawn}
+    members = members.assign(arm=members["customer_id"].map(arms))
+    counts.holdout = int((members["arm"] == HOLDOUT).sum())
+    counts.treated = len(members) - counts.holdout
+    return members
+
+
+def _snapshot(con, audience: Audience, members: pd.DataFrame, as_of: date, run_id: str) -> None:
+    con.execute("delete from marts.audience_membership_snapshots where audience_name = ? and as_of_date = ?",
+                [audience.name, as_of])
+    frame = members[["customer_id", "arm"]]
+    con.register("snapshot_members", frame)
+    con.execute(
+        "insert into marts.audience_membership_snapshots "
+        "select ?, ?, customer_id, ?, arm, arm <> 'holdout', ? from snapshot_members",
+        [audience.name, as_of, audience.experiment, run_id],
+    )
+    con.unregister("snapshot_members")
+
+
+def _export_destination(con, audience: Audience, config: DestinationConfig, treated: pd.DataFrame,
+                        counts: Counts, as_of: date, export_dir: Path, run_id: str) -> ExportResult:
+    destination = DESTINATIONS[config.name]
+    result = ExportResult(audience.name, destination.name, "", as_of.isoformat(), counts=asdict(counts))
+    previous = _previous_export(con, audience.name, destination.name, as_of)
+    if len(treated) < audience.min_size:
+        return _log(con, result, audience, run_id, BELOW_MIN_SIZE, previous,
+                    f"{len(treated)} members to export, below min_size {audience.min_size}: not exported")
+    if previous and previous["as_of_date"] < as_of and (as_of - previous["as_of_date"]).days < audience.refresh_days:
+        return _log(con, result, audience, run_id, NOT_DUE, previous,
+                    f"refresh {audience.refresh}: last exported as of {previous['as_of_date']}")
+    rows, customers = _render(destination, config, treated)
+    if len(rows) < destination.min_rows:
+        return _log(con, result, audience, run_id, BELOW_DESTINATION_MINIMUM, previous,
+                    f"{len(rows)} rows, below {destination.name}'s minimum of {destination.min_rows}: not exported")
+    full = file_bytes(rows, destination.file_format)
+    if destination.max_file_bytes and len(full) > destination.max_file_bytes:
+        return _log(con, result, audience, run_id, TOO_LARGE, previous,
+                    f"{len(full)} bytes, over {destination.name}'s limit of {destination.max_file_bytes}")
+    digest = sha256_hex(full)
+    same_day = _logged_export(con, audience.name, destination.name, as_of)
+    if same_day and same_day["sha256"] == digest:
+        result.status, result.rows, result.sha256 = UNCHANGED, len(rows), digest
+        result.path, result.manifest_path = same_day["file_path"], same_day["manifest_path"]
+        result.message = "already exported as of this date with the same content"
+        return result
+    return _write_export(con, result, audience, destination, rows, customers, full, previous, export_dir, run_id)
+
+
+def _render(destination: Destination, config: DestinationConfig,
+            treated: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """The destination's rows, one per key (the first member holding it), with each row's customer."""
+    keys = destination.key_values(treated)
+    keep = keys.notna() & ~keys.duplicated(keep="first")
+    members = treated[keep].assign(_key=keys[keep]).sort_values("_key", kind="stable")
+    rows = destination.render(members.drop(columns="_key"), config.fields, config.options)
+    if len(rows) != len(members) or list(rows[destination.key_header()]) != list(members["_key"]):
+        raise RuntimeError(f"{destination.name}: rendered rows do not line up with members by key")
+    return rows, list(members["customer_id"])
+
+
+def _write_export(con, result: ExportResult, audience: Audience, destination: Destination, rows: pd.DataFrame,
+                  customers: list[str], full: bytes, previous: dict | None, export_dir: Path,
+                  run_id: str) -> ExportResult:
+    key = destination.key_header()
+    fingerprints = row_fingerprints(rows)
+    base = dict(con.execute(
+        "select row_key, row_sha256 from marts.audience_export_rows "
+        "where audience_name = ? and destination = ? and as_of_date = ?",
+        [audience.name, destination.name, previous["as_of_date"]],
+    ).fetchall()) if previous else {}
+    keys = [str(k) for k in rows[key]]
+    changed = [base.get(k) != f for k, f in zip(keys, fingerprints, strict=True)]
+    added = rows[changed].reset_index(drop=True)
+    removed = pd.DataFrame({key: sorted(set(base) - set(keys))})
+
+    as_of = date.fromisoformat(result.as_of)
+    folder = export_dir / audience.name / result.as_of
+    extension = destination.file_format
+    stem = f"{audience.name}__{destination.name}"
+    files = {
+        "full": (folder / f"{stem}.{extension}", full, len(rows)),
+        "added": (folder / f"{stem}.added.{extension}", file_bytes(added, extension), len(added)),
+        "removed": (folder / f"{stem}.removed.{extension}", file_bytes(removed, extension), len(removed)),
+    }
+    for path, data, _ in files.values():
+        write_atomically(path, data)
+    manifest = {
+        "audience": audience.name,
+        "description": audience.description,
+        "owner": audience.owner,
+        "destination": destination.name,
+        "format": destination.file_format,
+        "columns": list(rows.columns),
+        "key": key,
+        "row_count": len(rows),
+        "sha256": sha256_hex(full),
+        "files": {kind: {"file": p.name, "rows": n, "sha256": sha256_hex(d)} for kind, (p, d, n) in files.items()},
+        "diff_base_as_of": previous["as_of_date"].isoformat() if previous else None,
+        "apply_diffs": "previous rows whose key is in removed or added are dropped, then added is appended",
+        "as_of": result.as_of,
+        "run_id": run_id,
+        "consent_purpose": audience.consent_purpose,
+        "counts": result.counts,
+        "experiment": {"id": audience.experiment, "holdout_share": audience.holdout_share,
+                       "variants": audience.variants},
+        "definition": audience.definition,
+        "definition_file": Path(audience.source_file).name,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    full_path = files["full"][0]
+    manifest_path = full_path.with_name(full_path.name + ".manifest.json")
+    write_atomically(manifest_path, json_bytes(manifest))
+
+    con.execute("delete from marts.audience_export_rows where audience_name = ? and destination = ? "
+                "and as_of_date = ?", [audience.name, destination.name, as_of])
+    con.register("export_rows", pd.DataFrame({"customer_id": customers, "row_key": keys,
+                                              "row_sha256": fingerprints}))
+    con.execute("insert into marts.audience_export_rows select ?, ?, ?, customer_id, row_key, row_sha256 "
+                "from export_rows", [audience.name, destination.name, as_of])
+    con.unregister("export_rows")
+    result.rows, result.added, result.removed = len(rows), len(added), len(removed)
+    result.path, result.manifest_path, result.sha256 = str(full_path), str(manifest_path), manifest["sha256"]
+    return _log(con, result, audience, run_id, EXPORTED, previous,
+                f"{len(rows)} rows ({len(added)} added or changed, {len(removed)} removed)")
+
+
+def _previous_export(con, audience: str, destination: str, as_of: date) -> dict | None:
+    """The latest export before this as-of date: the base of diffs and of the refresh interval."""
+    return _one(con, "select * from audit.export_log where audience_name = ? and destination = ? "
+                     "and status = 'exported' and as_of_date < ? order by as_of_date desc, logged_at desc limit 1",
+                [audience, destination, as_of])
+
+
+def _logged_export(con, audience: str, destination: str, as_of: date) -> dict | None:
+    return _one(con, "select * from audit.export_log where audience_name = ? and destination = ? "
+                     "and status = 'exported' and as_of_date = ? order by logged_at desc limit 1",
+                [audience, destination, as_of])
+
+
+def _one(con, sql: str, params: list) -> dict | None:
+    cursor = con.execute(sql, params)
+    row = cursor.fetchone()
+    if row is None:
+        return None
+    record = dict(zip([d[0] for d in cursor.description], row, strict=True))
+    if record.get("as_of_date") is not None:
+        record["as_of_date"] = pd.Timestamp(record["as_of_date"]).date()
+    return record
+
+
+def _log(con, result: ExportResult, audience: Audience, run_id: str, status: str, previous: dict | None,
+         message: str) -> ExportResult:
+    """Record the outcome, unless the same non-export was already recorded for this date (re-runs add nothing)."""
+    result.status, result.message = status, message
+    if status != EXPORTED:
+        last = _one(con, "select status, message from audit.export_log where audience_name = ? and destination = ? "
+                         "and as_of_date = ? order by logged_at desc limit 1",
+                    [audience.name, result.destination, result.as_of])
+        if last and last["status"] == status and last["message"] == message:
+            return result
+    c = result.counts
+    con.execute(
+        "insert into audit.export_log values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [str(uuid.uuid4()), run_id, audience.name, result.destination, result.as_of, status,
+         audience.consent_purpose, c.get("selected"), c.get("eligible"), c.get("holdout"), result.rows,
+         result.added, result.removed, previous["as_of_date"] if previous else None, result.path, result.sha256,
+         result.manifest_path, message, datetime.now(UTC).replace(tzinfo=None)],
+    )
+    return result
