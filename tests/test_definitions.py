@@ -9,6 +9,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from cdp import settings
 from cdp.contract import load_contract
 
 REPO = Path(__file__).resolve().parent.parent
@@ -26,10 +27,10 @@ def test_assets_cover_raw_dbt_and_exports():
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
     assert {f"raw/{s}" for s in load_contract().sources} <= keys
     assert {"marts/dim_customers", "marts/fct_orders", "marts/fct_customer_rfm", "marts/customer_identity_map"} <= keys
-    assert "exports/rfm_champions_email" in keys
-    # Lineage reaches from the raw landing files to the exported audience.
-    upstream = graph.get(dg.AssetKey(["exports", "rfm_champions_email"])).parent_keys
-    assert dg.AssetKey(["marts", "audience_rfm_champions_email"]) in upstream
+    assert {f"exports/{p.stem}" for p in settings.AUDIENCES_DIR.glob("*.yml")} <= keys
+    # Lineage reaches from the raw landing files to an exported audience, through the models and scores it reads.
+    upstream = graph.get(dg.AssetKey(["exports", "engaged_browsers_braze"])).parent_keys
+    assert {dg.AssetKey(["marts", "customer_marketing_permissions"]), dg.AssetKey(["ml", "churn_scores"])} <= upstream
     seen, frontier = set(), set(upstream)
     while frontier:
         key = frontier.pop()

@@ -307,7 +307,7 @@ def test_diffs_applied_to_the_previous_export_reproduce_the_new_one(tmp_path, co
     first = export(con, audience, tmp_path)
     con.close()
     # a day later: five leave, three change their name, four arrive
-    changed = {f"c{i:02d}" for i in (3, 7, 11)}
+    changed = {f"c{i:02d}" for i in (7, 11, 13)}
     later = [customer(c["customer_id"], first_name="Renamed") if c["customer_id"] in changed else c
              for c in people[5:]] + [customer(f"n{i}") for i in range(4)]
     con2 = duckdb.connect(str(tmp_path / "warehouse.duckdb"))

@@ -130,6 +130,15 @@ class Destination:
             and field not in self._reserved_headers()
         )
 
+    def key_values(self, members: pd.DataFrame) -> pd.Series:
+        """Each member's key cell as render() writes it (None when blank), aligned with ``members``:
+        lets the exporter know which customer each row of a file is."""
+        if self.file_format == "parquet":
+            values = [None if _blank(v) else v for v in _values(members, self.key_field)]
+        else:
+            values = _render_column(members, self.key_field, self.fields[self.key_field])
+        return pd.Series(values, index=members.index, dtype=object)
+
     def validate_options(self, options: dict) -> list[str]:
         """Problems with the audience's destination-specific options; empty when they are fine."""
         if not isinstance(options, dict):

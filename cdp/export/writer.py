@@ -51,7 +51,8 @@ def sha256_hex(data: bytes) -> str:
 def write_atomically(target: Path, data: bytes) -> None:
     """Readers never see half a file; the file is never readable by other users."""
     target.parent.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
-    os.chmod(target.parent, DIR_MODE)
+    for folder in (target.parent, target.parent.parent):  # <as-of>/ and <audience>/
+        os.chmod(folder, DIR_MODE)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
