@@ -113,7 +113,8 @@ def _materialize(warehouse: Path, landing_dir: Path, export_dir: Path, config: d
         ALL_ASSETS,
         resources=make_resources(str(warehouse), str(landing_dir), str(export_dir)),
         run_config={
-            "ops": {"cdp_dbt_models": {"config": config}},
+            # the erasure step rebuilds the dbt models with the same vars when it erased someone
+            "ops": {"cdp_dbt_models": {"config": config}, "privacy__erasure": {"config": config}},
             # The summary is the run's report; step logs reach the console only when something is wrong.
             "loggers": {"console": {"config": {"log_level": log_level}}},
         },

@@ -35,6 +35,7 @@ from cdp.ingest.readers import (
     read_parquet_file,
 )
 from cdp.ingest.validate import build_validation_select, quote_ident, quote_literal
+from cdp.privacy.suppression import ensure_privacy_schema
 
 log = logging.getLogger(__name__)
 
@@ -92,10 +93,12 @@ class _FileLoad:
 
 
 def prepare_warehouse(con: duckdb.DuckDBPyConnection, contract: Contract) -> None:
-    """Create the audit schema and every raw table the contract defines (idempotent)."""
+    """Create the audit schema, every raw table the contract defines and the privacy tables
+    (the suppression list staging reads) (idempotent)."""
     con.execute("set TimeZone = 'UTC'")
     con.execute("set enable_progress_bar = false")
     ensure_audit_schema(con)
+    ensure_privacy_schema(con)
     for source in contract.sources.values():
         con.execute(raw_table_ddl(source))
 

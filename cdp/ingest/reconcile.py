@@ -1,4 +1,7 @@
-"""Reconciliation: the audit counts and the tables agree, so nothing was lost."""
+"""Reconciliation: the audit counts and the tables agree, so nothing was lost.
+
+Raw rows an erasure deleted (counted per table in ``audit.privacy_runs``) are accounted
+for: rows loaded = rows in raw + rows erased."""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ class Reconciliation:
     rows_loaded: int
     rows_rejected: int
     raw_rows: int
+    rows_erased: int
     quarantined_rows: int
     rows_in_whole_file_rejects: int
     unbalanced_files: int
@@ -24,19 +28,21 @@ class Reconciliation:
         return (
             self.unbalanced_files == 0
             and self.rows_in == self.rows_loaded + self.rows_rejected
-            and self.raw_rows == self.rows_loaded
+            and self.raw_rows + self.rows_erased == self.rows_loaded
             and self.quarantined_rows + self.rows_in_whole_file_rejects == self.rows_rejected
         )
 
     @property
     def explanation(self) -> str:
         if self.passed:
+            erased = f" ({self.rows_erased} since erased)" if self.rows_erased else ""
             return (
-                f"{self.rows_in} rows in = {self.rows_loaded} loaded + {self.rows_rejected} rejected "
+                f"{self.rows_in} rows in = {self.rows_loaded} loaded{erased} + {self.rows_rejected} rejected "
                 f"over {self.files} files; raw and quarantine tables agree"
             )
         return (
-            f"MISMATCH: rows in {self.rows_in}, loaded {self.rows_loaded} (raw table has {self.raw_rows}), "
+            f"MISMATCH: rows in {self.rows_in}, loaded {self.rows_loaded} (raw table has {self.raw_rows}, "
+            f"{self.rows_erased} erased), "
             f"rejected {self.rows_rejected} (quarantine has {self.quarantined_rows} + "
             f"{self.rows_in_whole_file_rejects} in whole-file rejects), unbalanced files {self.unbalanced_files}"
         )
@@ -62,6 +68,12 @@ def reconcile_source(con: duckdb.DuckDBPyConnection, source: str) -> Reconciliat
         [source],
     ).fetchall()[0]
     raw_rows = con.execute(f"select count(*) from raw.{source}").fetchall()[0][0]
+    erased = con.execute(
+        "select coalesce(sum(cast(json_extract(rows_deleted, ?) as bigint)), 0) from audit.privacy_runs",
+        [f'$."raw.{source}"'],
+    ).fetchall()[0][0]
     quarantined = con.execute("select count(*) from audit.quarantine where source = ?", [source]).fetchall()[0][0]
     files, rows_in, loaded, rejected, whole_file, unbalanced = (int(v) for v in history)
-    return Reconciliation(source, files, rows_in, loaded, rejected, raw_rows, quarantined, whole_file, unbalanced)
+    return Reconciliation(
+        source, files, rows_in, loaded, rejected, raw_rows, int(erased), quarantined, whole_file, unbalanced
+    )

@@ -1,1 +1,1 @@
-"""One module per concern: resources, ingestion, dbt, exports, schedules."""
+"""One module per concern: resources, ingestion, dbt, privacy, ml, exports, schedules."""

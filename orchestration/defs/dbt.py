@@ -52,14 +52,16 @@ ensure_manifest()
 
 
 class CdpDbtTranslator(DagsterDbtTranslator):
-    """Keys follow warehouse names: sources are ``raw/<table>`` (the ingestion assets),
-    models ``<schema>/<model>``; groups follow the dbt layer folders."""
+    """Keys follow warehouse names: sources are ``<schema>/<table>`` (``raw/<table>``: the
+    ingestion assets; ``privacy/suppression_list``), models ``<schema>/<model>``; groups
+    follow the dbt layer folders."""
 
     def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None) -> dg.AssetSpec:
         spec = super().get_asset_spec(manifest, unique_id, project)
         props = manifest["sources"].get(unique_id) or manifest["nodes"][unique_id]
         if props["resource_type"] == "source":
-            return spec.replace_attributes(key=dg.AssetKey(["raw", props["name"]]), group_name="raw")
+            schema = props["schema"]
+            return spec.replace_attributes(key=dg.AssetKey([schema, props["name"]]), group_name=schema)
         layer = props["fqn"][1] if len(props["fqn"]) > 2 else props["resource_type"]
         return spec.replace_attributes(key=dg.AssetKey([props["schema"], props["name"]]), group_name=layer)
 

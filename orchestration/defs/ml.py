@@ -10,6 +10,7 @@ from dagster_dbt import get_asset_key_for_model
 
 from ml import runners
 from orchestration.defs.dbt import cdp_dbt_models
+from orchestration.defs.privacy import ERASURE_ASSET_KEY
 from orchestration.defs.resources import WAREHOUSE_POOL, WarehouseResource
 
 
@@ -84,7 +85,11 @@ def build_model_asset(model: ModelAsset) -> dg.AssetsDefinition:
                 key,
                 group_name="ml",
                 description=model.description,
-                deps=[get_asset_key_for_model([cdp_dbt_models], name) for name in model.dbt_inputs],
+                # after the erasure step: a model never trains on or scores an erased person
+                deps=[
+                    *(get_asset_key_for_model([cdp_dbt_models], name) for name in model.dbt_inputs),
+                    ERASURE_ASSET_KEY,
+                ],
                 kinds={"python", "scikitlearn", "duckdb"},
             )
             for key in keys

@@ -28,7 +28,7 @@ deduplicated as (
     {{ latest_version('as_of_versions', ['source_system', 'source_consent_id']) }}
 ),
 
-final as (
+normalised as (
     select
         {{ surrogate_key(['source_system', 'source_consent_id']) }} as consent_event_id,
         source_system,
@@ -42,6 +42,14 @@ final as (
         _load_id,
         {{ to_utc_timestamp('_loaded_at') }} as _loaded_at
     from deduplicated
+),
+
+-- changes keyed by a suppressed record or e-mail are left out
+final as (
+    select normalised.*
+    from normalised
+    {{ anti_join_suppressed('source_record', source_record_key('normalised.source_system', 'normalised.source_customer_id')) }}
+    {{ anti_join_suppressed_email('normalised.email') }}
 )
 
 select * from final

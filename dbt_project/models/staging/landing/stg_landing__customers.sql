@@ -110,6 +110,16 @@ standardised as (
         on country_codes.country_code = coalesce(cleaned.country_code, '{{ var("default_country") }}')
 ),
 
+-- a record whose key, e-mail, phone or loyalty id is suppressed never reaches staging
+unsuppressed as (
+    select standardised.*
+    from standardised
+    {{ anti_join_suppressed('source_record', source_record_key('standardised.source_system', 'standardised.source_customer_id')) }}
+    {{ anti_join_suppressed_email('standardised.email') }}
+    {{ anti_join_suppressed('phone', 'standardised.phone') }}
+    {{ anti_join_suppressed('loyalty_id', 'standardised.loyalty_id') }}
+),
+
 final as (
     select
         {{ surrogate_key(['source_system', 'source_customer_id']) }} as customer_record_id,
@@ -134,7 +144,7 @@ final as (
         {{ to_utc_timestamp('updated_at') }} as updated_at,
         _load_id,
         {{ to_utc_timestamp('_loaded_at') }} as _loaded_at
-    from standardised
+    from unsuppressed
 )
 
 select * from final

@@ -54,6 +54,8 @@ final as (
         _load_id,
         {{ to_utc_timestamp('_loaded_at') }} as _loaded_at
     from normalised
+    -- events of a suppressed address are left out
+    {{ anti_join_suppressed_email('normalised.email') }}
 )
 
 select * from final

@@ -8,7 +8,9 @@ junk_values as (
     select * from {{ ref('junk_values') }}
 ),
 
-as_of_versions as (
+-- every request received, whatever the run's as-of date: a request binds every run made
+-- after it arrives, including runs that look at the past (docs/privacy.md)
+keyed as (
     select
         trim(request_id) as erasure_request_id,
         email,
@@ -20,11 +22,10 @@ as_of_versions as (
         _record_number,
         _loaded_at
     from erasure_requests
-    where {{ is_before_cutoff('requested_at') }}
 ),
 
 deduplicated as (
-    {{ latest_version('as_of_versions', ['erasure_request_id']) }}
+    {{ latest_version('keyed', ['erasure_request_id']) }}
 ),
 
 -- a request carries no country: its phone is read with the default country

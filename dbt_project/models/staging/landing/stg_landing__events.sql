@@ -51,6 +51,9 @@ final as (
         _load_id,
         {{ to_utc_timestamp('_loaded_at') }} as _loaded_at
     from deduplicated
+    -- events of a suppressed record or device (anonymous_id) are left out
+    {{ anti_join_suppressed('source_record', source_record_key(clean_enum('deduplicated.source_system'), 'deduplicated.source_customer_id')) }}
+    {{ anti_join_suppressed('anonymous_id', 'deduplicated.anonymous_id') }}
 )
 
 select * from final

@@ -33,7 +33,8 @@ final as (
         {{ surrogate_key(['source_system', 'source_order_id']) }} as order_id,
         source_system,
         source_order_id,
-        source_customer_id,
+        -- an order of a suppressed record is kept for the accounts, without its buyer
+        case when suppressed_source_record.identifier_sha256 is null then source_customer_id end as source_customer_id,
         {{ clean_enum('status') }} as order_status,
         {{ clean_enum('channel') }} as sales_channel,
         upper(trim(currency)) as currency_code,
@@ -44,6 +45,7 @@ final as (
         _load_id,
         {{ to_utc_timestamp('_loaded_at') }} as _loaded_at
     from deduplicated
+    {{ left_join_suppressed('source_record', source_record_key('deduplicated.source_system', 'deduplicated.source_customer_id')) }}
 )
 
 select * from final

@@ -30,7 +30,7 @@ phone_parts as (
     {{ phone_parts_in_default_country('deduplicated', 'deduplicated.identifier') }}
 ),
 
-final as (
+normalised as (
     select
         {{ surrogate_key(['list_name', 'identifier_type', 'identifier']) }} as segment_list_entry_id,
         list_name,
@@ -49,6 +49,18 @@ final as (
         _load_id,
         {{ to_utc_timestamp('_loaded_at') }} as _loaded_at
     from phone_parts
+),
+
+-- an entry naming a suppressed e-mail, phone or loyalty id is left out
+final as (
+    select normalised.*
+    from normalised
+    {{ anti_join_suppressed('identifier', 'normalised.identifier_value', type_expression='normalised.identifier_type') }}
+    {{ anti_join_suppressed(
+        'email',
+        "case when normalised.identifier_type = 'email' then " ~ email_match_key('normalised.identifier_value') ~ " end",
+        'suppressed_email_match_key'
+    ) }}
 )
 
 select * from final

@@ -1,0 +1,490 @@
+"""Erasure (GDPR Art. 17): a person leaves every layer of the warehouse, and stays out.
+
+``apply_erasures`` runs after dbt has built staging and identity (it reads who is who
+there) and before models and exports read the marts. In one transaction it
+1. adds uploaded suppressions to the suppression list; raw keeps only their hashes;
+2. suppresses the identifiers each new erasure request names;
+3. finds the people to erase: the customers the new requests name, and every customer
+   holding a suppressed identifier;
+4. suppresses all of their identifiers (source records, e-mails, phones, loyalty ids,
+   devices) that no other customer holds: another person's data is never suppressed;
+5. purges raw: rows carrying a suppressed identifier are deleted, orders keep their
+   amounts without their buyer; every load when someone was newly suppressed, else the
+   loads since the last run (a source sending an erased person again);
+6. purges every other table by its column names (personal_data.yml);
+7. scrubs the audit trail: quarantined raw content, field issues of purged rows, the
+   identifiers of processed requests;
+8. logs each request in ``audit.erasure_log`` and the run in ``audit.privacy_runs``,
+   without personal data.
+Run again with nothing new, it writes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import duckdb
+
+from cdp.privacy.personal_columns import ERASED_VALUES, plan_purges
+from cdp.privacy.raw_identifiers import (
+    ORDER_LINK,
+    QUARANTINED_IDENTIFIERS,
+    RAW_IDENTIFIERS,
+    quarantined_field,
+    raw_column,
+    source_record,
+    suppressed,
+)
+from cdp.privacy.suppression import ensure_privacy_schema
+
+# The dbt models erasure reads (schema.model): who asked, what was uploaded, who is who.
+ERASURE_REQUESTS = "staging.stg_landing__erasure_requests"
+UPLOADED_SUPPRESSIONS = "staging.stg_landing__suppressions"
+CUSTOMER_RECORDS = "staging.stg_landing__customers"
+SEGMENT_LIST_ENTRIES = "staging.stg_landing__segment_lists"
+REQUEST_CUSTOMERS = "intermediate.int_erasure_requests_identified"
+RECORDS_RESOLVED = "intermediate.int_customer_records_resolved"
+RECORD_IDENTIFIERS = "intermediate.int_customer_identifiers_unioned"
+DEVICES = "intermediate.int_anonymous_ids_identified"
+EVENTS = "intermediate.int_events_identified"
+INPUT_MODELS = tuple(
+    name.split(".")[1]
+    for name in (
+        ERASURE_REQUESTS,
+        UPLOADED_SUPPRESSIONS,
+        CUSTOMER_RECORDS,
+        SEGMENT_LIST_ENTRIES,
+        REQUEST_CUSTOMERS,
+        RECORDS_RESOLVED,
+        RECORD_IDENTIFIERS,
+        DEVICES,
+        EVENTS,
+    )
+)
+
+TEMP_TABLES = (
+    "_new_requests",
+    "_candidates",
+    "_new_suppressions",
+    "_customer_identifiers",
+    "_erased_customers",
+    ERASED_VALUES,
+    "_purged_raw",
+)
+
+
+@dataclass
+class ErasureReport:
+    """What one run of the erasure step did: counts only, never personal data."""
+
+    run_id: str | None
+    erasure_requests: int = 0
+    suppressions_absorbed: int = 0
+    customers_erased: int = 0
+    identifiers_suppressed: dict[str, int] = field(default_factory=dict)
+    rows_deleted: dict[str, int] = field(default_factory=dict)
+    rows_updated: dict[str, int] = field(default_factory=dict)
+    scanned_through_load_id: int = 0
+    customers_by_request: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def models_stale(self) -> bool:
+        """Tables dbt builds lost rows, or the list gained identifiers staging will leave out:
+        rebuilding the models makes every aggregate (identity statistics, RFM quintiles,
+        segment sizes) what it is without the person."""
+        touched = {**self.rows_deleted, **self.rows_updated}
+        derived = any(not table.startswith(("raw.", "audit.")) for table in touched)
+        return derived or sum(self.identifiers_suppressed.values()) > 0
+
+    @property
+    def changed_anything(self) -> bool:
+        return bool(
+            self.erasure_requests
+            or self.suppressions_absorbed
+            or self.customers_erased
+            or self.identifiers_suppressed
+            or self.rows_deleted
+            or self.rows_updated
+        )
+
+    def count(self, bucket: dict[str, int], table: str, rows: int) -> None:
+        if rows:
+            bucket[table] = bucket.get(table, 0) + rows
+
+
+def apply_erasures(
+    con: duckdb.DuckDBPyConnection, run_id: str | None = None, now: datetime | None = None
+) -> ErasureReport:
+    """Process new erasure requests and uploaded suppressions, and purge re-sent raw rows
+    (all or nothing)."""
+    now = now or datetime.now(UTC).replace(tzinfo=None)
+    ensure_privacy_schema(con)
+    report = ErasureReport(run_id)
+    previous_scan = _scalar(con, "select coalesce(max(scanned_through_load_id), 0) from audit.privacy_runs")
+    report.scanned_through_load_id = max(
+        previous_scan, _scalar(con, "select coalesce(max(load_id), 0) from audit.load_history")
+    )
+    con.execute("begin transaction")
+    try:
+        _suppress_requested_and_uploaded(con, report, now)
+        _find_erased_people(con, report, now)
+        # someone newly suppressed may sit in any load; otherwise only new loads can hold a re-send
+        since = 0 if report.identifiers_suppressed else previous_scan
+        _purge_raw(con, report, since)
+        if report.customers_erased:
+            _purge_derived(con, report)
+        _scrub_audit(con, report, since)
+        _log(con, report, previous_scan, now)
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
+    finally:
+        for table in TEMP_TABLES:
+            con.execute(f"drop table if exists {table}")
+    return report
+
+
+def _scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None):
+    return con.execute(sql, params or []).fetchall()[0][0]
+
+
+def _add_suppressions(con: duckdb.DuckDBPyConnection, now: datetime) -> Counter:
+    """Add the rows of ``_candidates`` not on the list yet; returns how many per type."""
+    con.execute(
+        """
+        create or replace temp table _new_suppressions as
+        select identifier_type, identifier_sha256, arg_min(reason, reference) as reason, min(reference) as reference
+        from _candidates as candidates
+        where identifier_sha256 is not null
+            and not exists (
+                select 1 from privacy.suppression_list as list
+                where list.identifier_type = candidates.identifier_type
+                    and list.identifier_sha256 = candidates.identifier_sha256
+            )
+        group by identifier_type, identifier_sha256
+        """
+    )
+    con.execute(
+        "insert into privacy.suppression_list "
+        "select identifier_type, identifier_sha256, reason, reference, ? from _new_suppressions",
+        [now],
+    )
+    return Counter(dict(con.execute("select identifier_type, count(*) from _new_suppressions group by 1").fetchall()))
+
+
+def _add_counts(report: ErasureReport, counts: Counter) -> None:
+    for identifier_type, n in counts.items():
+        report.identifiers_suppressed[identifier_type] = report.identifiers_suppressed.get(identifier_type, 0) + n
+
+
+def _suppress_requested_and_uploaded(con: duckdb.DuckDBPyConnection, report: ErasureReport, now: datetime) -> None:
+    con.execute(
+        f"""
+        create or replace temp table _new_requests as
+        select erasure_request_id, requested_at, email, phone, source_system, source_customer_id
+        from {ERASURE_REQUESTS} as requests
+        where not exists (
+            select 1 from audit.erasure_log as log where log.erasure_request_id = requests.erasure_request_id
+        )
+        """
+    )
+    report.erasure_requests = _scalar(con, "select count(*) from _new_requests")
+    con.execute(
+        f"""
+        create or replace temp table _candidates as
+        select identifier_type, identifier_sha256, reason, 'suppressions load ' || _load_id as reference
+        from {UPLOADED_SUPPRESSIONS}
+        union all
+        select 'email', email_match_key_sha256, reason, 'suppressions load ' || _load_id
+        from {UPLOADED_SUPPRESSIONS}
+        where email_match_key_sha256 is not null
+        """
+    )
+    uploaded = _add_suppressions(con, now)
+    report.suppressions_absorbed = sum(uploaded.values())
+    _add_counts(report, uploaded)
+    con.execute(
+        f"""
+        create or replace temp table _candidates as
+        select 'email' as identifier_type, sha256(email) as identifier_sha256, 'erasure' as reason,
+            'erasure request ' || erasure_request_id as reference
+        from _new_requests
+        union all
+        select 'phone', sha256(phone), 'erasure', 'erasure request ' || erasure_request_id from _new_requests
+        union all
+        select 'source_record', sha256({source_record("source_system", "source_customer_id")}), 'erasure',
+            'erasure request ' || erasure_request_id
+        from _new_requests
+        """
+    )
+    _add_counts(report, _add_suppressions(con, now))
+
+
+def _find_erased_people(con: duckdb.DuckDBPyConnection, report: ErasureReport, now: datetime) -> None:
+    """The people to erase and every identifier of theirs that is theirs alone."""
+    con.execute(
+        f"""
+        create or replace temp table _customer_identifiers as
+        with identifiers as (
+            select customer_id, 'source_record' as identifier_type,
+                source_system || ':' || source_customer_id as value
+            from {RECORDS_RESOLVED}
+            union all
+            select records.customer_id, 'email', customers.email
+            from {CUSTOMER_RECORDS} as customers
+            inner join {RECORDS_RESOLVED} as records using (customer_record_id)
+            union all
+            -- e-mail match keys, phones, loyalty ids
+            select records.customer_id, identifiers.identifier_type, identifiers.identifier_value
+            from {RECORD_IDENTIFIERS} as identifiers
+            inner join {RECORDS_RESOLVED} as records using (customer_record_id)
+            union all
+            -- every device a customer logged in on, and the devices attributed to them
+            select customer_id, 'anonymous_id', anonymous_id
+            from {EVENTS}
+            where identified_by = 'login'
+            union all
+            select customer_id, 'anonymous_id', anonymous_id from {DEVICES}
+        )
+        select distinct customer_id, identifier_type, value, sha256(value) as identifier_sha256
+        from identifiers
+        where customer_id is not null and value is not null
+        """
+    )
+    con.execute(
+        f"""
+        create or replace temp table _erased_customers as
+        select customer_id, arg_min(reason, reference) as reason, min(reference) as reference
+        from (
+            select customer_id, 'erasure' as reason, 'erasure request ' || erasure_request_id as reference
+            from {REQUEST_CUSTOMERS}
+            where erasure_request_id in (select erasure_request_id from _new_requests)
+            union all
+            select ids.customer_id, list.reason, list.reference
+            from _customer_identifiers as ids
+            inner join privacy.suppression_list as list
+                on list.identifier_type = ids.identifier_type
+                and list.identifier_sha256 = ids.identifier_sha256
+        ) as named
+        group by customer_id
+        """
+    )
+    report.customers_erased = _scalar(con, "select count(*) from _erased_customers")
+    report.customers_by_request = dict(
+        con.execute(
+            f"select erasure_request_id, count(distinct customer_id) from {REQUEST_CUSTOMERS} "
+            "where erasure_request_id in (select erasure_request_id from _new_requests) group by 1"
+        ).fetchall()
+    )
+    # identifiers held by a customer who stays are that customer's too: never suppressed
+    con.execute(
+        """
+        create or replace temp table _candidates as
+        select ids.identifier_type, ids.identifier_sha256, erased.reason, erased.reference, ids.value
+        from _customer_identifiers as ids
+        inner join _erased_customers as erased using (customer_id)
+        where not exists (
+            select 1
+            from _customer_identifiers as other
+            where other.identifier_type = ids.identifier_type
+                and other.value = ids.value
+                and other.customer_id not in (select customer_id from _erased_customers)
+        )
+        """
+    )
+    _add_counts(report, _add_suppressions(con, now))
+    # what the purge of tables outside raw looks for, in plain form: it lives only in this transaction
+    con.execute(
+        f"""
+        create or replace temp table {ERASED_VALUES} as
+        select distinct identifier_type, value
+        from (
+            select identifier_type, value from _candidates
+            union all
+            select 'customer_id', customer_id from _erased_customers
+            union all
+            select 'customer_record_id', records.customer_record_id
+            from {RECORDS_RESOLVED} as records
+            inner join _erased_customers using (customer_id)
+            -- what a request names, also when it matches no customer (consent or e-mails of an address only)
+            union all
+            select 'email', email from _new_requests
+            union all
+            select 'phone', phone from _new_requests
+            union all
+            select 'source_record', {source_record("source_system", "source_customer_id")} from _new_requests
+        ) as plain
+        where value is not null
+        """
+    )
+
+
+def _purge_raw(con: duckdb.DuckDBPyConnection, report: ErasureReport, since: int) -> None:
+    con.execute(
+        "create or replace temp table _purged_raw (source varchar, load_id bigint, record_number bigint)"
+    )
+    for source, identifiers in RAW_IDENTIFIERS.items():
+        con.execute(
+            f"insert into _purged_raw select '{source}', _load_id, _record_number from raw.{source} "
+            f"where _load_id > ? and ({suppressed(identifiers(raw_column))})",
+            [since],
+        )
+    # list entries written in a form raw cannot read (a national phone number) or naming our
+    # customer_id: found through their normalised staging row
+    con.execute(
+        f"""
+        insert into _purged_raw
+        select 'segment_lists', raw_entries._load_id, raw_entries._record_number
+        from raw.segment_lists as raw_entries
+        inner join {SEGMENT_LIST_ENTRIES} as entries
+            on entries.list_name = lower(trim(raw_entries.list_name))
+            and entries.identifier_type = lower(trim(raw_entries.identifier_type))
+            and entries.identifier = trim(raw_entries.identifier)
+        where (entries.identifier_type, entries.identifier_value) in (
+            select identifier_type, value from {ERASED_VALUES}
+        )
+        """
+    )
+    for source in RAW_IDENTIFIERS:
+        deleted = _scalar(
+            con,
+            f"""
+            delete from raw.{source} as target
+            using (select distinct load_id, record_number from _purged_raw where source = '{source}') as purged
+            where target._load_id = purged.load_id and target._record_number = purged.record_number
+            """,
+        )
+        report.count(report.rows_deleted, f"raw.{source}", deleted)
+    # an order is a financial record (kept for the accounts, GDPR Art. 17(3)(b)): only its buyer goes
+    unlinked = _scalar(
+        con,
+        f"update raw.orders set source_customer_id = null "
+        f"where source_customer_id is not null and _load_id > ? and ({suppressed([ORDER_LINK])})",
+        [since],
+    )
+    report.count(report.rows_updated, "raw.orders", unlinked)
+
+
+def _purge_derived(con: duckdb.DuckDBPyConnection, report: ErasureReport) -> None:
+    """Every table outside raw, by column names: rows of erased people are deleted, mentions cleared."""
+    for purge in plan_purges(con):
+        if purge.delete_when:
+            where = " or ".join(f"({condition})" for condition in purge.delete_when)
+            report.count(report.rows_deleted, purge.table, _scalar(con, f"delete from {purge.relation} where {where}"))
+        for column, condition in purge.clear:
+            cleared = _scalar(con, f'update {purge.relation} set "{column}" = null where {condition}')
+            report.count(report.rows_updated, purge.table, cleared)
+
+
+def _scrub_audit(con: duckdb.DuckDBPyConnection, report: ErasureReport, since: int) -> None:
+    deleted = _scalar(
+        con,
+        """
+        delete from audit.field_issues as issues
+        using (select distinct source, load_id, record_number from _purged_raw) as purged
+        where issues.source = purged.source and issues.load_id = purged.load_id
+            and issues.record_number = purged.record_number
+        """,
+    )
+    report.count(report.rows_deleted, "audit.field_issues", deleted)
+    # A rejected row keeps its reason and place (the load still reconciles) but loses its content.
+    # Content that is no JSON (a line that could not be parsed) is searched for erased values.
+    by_source = " or ".join(
+        f"(source = '{source}' and ({suppressed(identifiers(quarantined_field))}))"
+        for source, identifiers in QUARANTINED_IDENTIFIERS.items()
+    )
+    scrubbed = _scalar(
+        con,
+        f"""
+        update audit.quarantine set raw_content = null
+        where raw_content is not null and load_id > ?
+            and (
+                -- rejected uploads of identifiers to suppress
+                source = 'suppressions'
+                or {by_source}
+                or (
+                    not json_valid(raw_content)
+                    and exists (
+                        select 1 from {ERASED_VALUES} as erased
+                        where erased.identifier_type in ('email', 'anonymous_id', 'loyalty_id')
+                            and contains(lower(raw_content), lower(erased.value))
+                    )
+                )
+            )
+        """,
+        [since],
+    )
+    report.count(report.rows_updated, "audit.quarantine", scrubbed)
+    # a processed request keeps its id, time and system; re-sent, it is blanked again
+    blanked = _scalar(
+        con,
+        """
+        update raw.erasure_requests set email = null, phone = null, source_customer_id = null
+        where (email is not null or phone is not null or source_customer_id is not null)
+            and trim(request_id) in (
+                select erasure_request_id from audit.erasure_log
+                union all
+                select erasure_request_id from _new_requests
+            )
+        """,
+    )
+    report.count(report.rows_updated, "raw.erasure_requests", blanked)
+    hashed = _scalar(
+        con,
+        f"""
+        update raw.suppressions as uploads set identifier = hashed.identifier_sha256
+        from {UPLOADED_SUPPRESSIONS} as hashed
+        where hashed._load_id = uploads._load_id and hashed._record_number = uploads._record_number
+            and hashed.identifier_sha256 is not null
+            and uploads.identifier is distinct from hashed.identifier_sha256
+        """,
+    )
+    report.count(report.rows_updated, "raw.suppressions", hashed)
+
+
+def _log(con: duckdb.DuckDBPyConnection, report: ErasureReport, previous_scan: int, now: datetime) -> None:
+    if not report.changed_anything and report.scanned_through_load_id <= previous_scan:
+        return
+    rows_deleted = json.dumps(report.rows_deleted, sort_keys=True)
+    for request_id, requested_at in con.execute(
+        "select erasure_request_id, requested_at from _new_requests order by erasure_request_id"
+    ).fetchall():
+        customers = report.customers_by_request.get(request_id, 0)
+        suppressed_types = dict(
+            con.execute(
+                "select identifier_type, count(*) from privacy.suppression_list where reference = ? "
+                "group by identifier_type order by identifier_type",
+                [f"erasure request {request_id}"],
+            ).fetchall()
+        )
+        con.execute(
+            "insert into audit.erasure_log values (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                request_id,
+                requested_at,
+                now,
+                report.run_id,
+                customers,
+                json.dumps(suppressed_types),
+                report.erasure_requests,
+                rows_deleted,
+            ],
+        )
+    con.execute(
+        "insert into audit.privacy_runs values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            report.run_id,
+            now,
+            report.erasure_requests,
+            report.suppressions_absorbed,
+            report.customers_erased,
+            json.dumps(report.identifiers_suppressed, sort_keys=True),
+            rows_deleted,
+            json.dumps(report.rows_updated, sort_keys=True),
+            report.scanned_through_load_id,
+        ],
+    )

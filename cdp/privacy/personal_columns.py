@@ -1,0 +1,119 @@
+"""Where erased people's rows are outside raw: every base table, by column names.
+
+The rules (personal_data.yml) name columns, not tables, so a table someone adds later is
+purged too when its columns follow the names. Conditions compare with the temporary table
+``_erased_values(identifier_type, value)`` the erasure step fills.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from functools import lru_cache
+from pathlib import Path
+
+import duckdb
+import yaml
+
+RULES_PATH = Path(__file__).with_name("personal_data.yml")
+ERASED_VALUES = "_erased_values"
+
+
+@dataclass(frozen=True)
+class ColumnRules:
+    delete: dict[str, tuple[str, ...]]  # identifier type -> column name patterns
+    clear: dict[str, tuple[str, ...]]
+    never: frozenset[str]
+    pairs: dict[str, tuple[str, str]]
+    keep_schemas: frozenset[str]
+    keep_tables: frozenset[str]
+
+    def identifier_type(self, column: str, patterns: dict[str, tuple[str, ...]]) -> str | None:
+        if column in self.never:
+            return None
+        return next((kind for kind, names in patterns.items() if any(fnmatchcase(column, p) for p in names)), None)
+
+
+@dataclass(frozen=True)
+class TablePurge:
+    """What the purge does to one table: delete rows matching any condition, clear columns."""
+
+    table: str  # schema.name, for reports
+    relation: str  # quoted, for SQL
+    delete_when: tuple[str, ...]
+    clear: tuple[tuple[str, str], ...]  # (column, condition)
+
+
+@lru_cache(maxsize=1)
+def load_rules(path: Path = RULES_PATH) -> ColumnRules:
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    columns = raw["identifier_columns"]
+    return ColumnRules(
+        delete={kind: tuple(spec.get("delete", [])) for kind, spec in columns.items()},
+        clear={kind: tuple(spec.get("clear", [])) for kind, spec in columns.items() if spec.get("clear")},
+        never=frozenset(name for spec in columns.values() for name in spec.get("except", [])),
+        pairs={kind: tuple(names) for kind, names in raw["identifier_column_pairs"].items()},
+        keep_schemas=frozenset(raw["keep"]["schemas"]),
+        keep_tables=frozenset(raw["keep"]["tables"]),
+    )
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _matches(expression: str, identifier_type: str) -> str:
+    return (
+        f"cast({expression} as varchar) in "
+        f"(select value from {ERASED_VALUES} where identifier_type = '{identifier_type}')"
+    )
+
+
+def table_purge(schema: str, name: str, columns: list[str], rules: ColumnRules) -> TablePurge | None:
+    """The purge of one table from its column names, or None when no column names a person."""
+    names = set(columns)
+    delete_when, clear = [], []
+    for column in columns:
+        kind = rules.identifier_type(column, rules.delete)
+        if kind:
+            delete_when.append(_matches(_quote(column), kind))
+            continue
+        kind = rules.identifier_type(column, rules.clear)
+        if kind:
+            clear.append((column, _matches(_quote(column), kind)))
+    system, record = rules.pairs["source_record"]
+    if {system, record} <= names:
+        delete_when.append(_matches(f"({_quote(system)} || ':' || {_quote(record)})", "source_record"))
+    type_column, value_column = rules.pairs["typed"]
+    if {type_column, value_column} <= names:
+        delete_when.append(
+            f"({_quote(type_column)}, cast({_quote(value_column)} as varchar)) in "
+            f"(select identifier_type, value from {ERASED_VALUES})"
+        )
+    if not delete_when and not clear:
+        return None
+    return TablePurge(f"{schema}.{name}", f"{_quote(schema)}.{_quote(name)}", tuple(delete_when), tuple(clear))
+
+
+def plan_purges(con: duckdb.DuckDBPyConnection, rules: ColumnRules | None = None) -> list[TablePurge]:
+    """Every base table of the warehouse that names a person, except those the rules keep."""
+    rules = rules or load_rules()
+    tables = con.execute(
+        """
+        select c.table_schema, c.table_name, list(c.column_name order by c.ordinal_position)
+        from information_schema.columns as c
+        inner join information_schema.tables as t
+            using (table_catalog, table_schema, table_name)
+        where t.table_type = 'BASE TABLE' and t.table_catalog = current_database()
+        group by all
+        order by all
+        """
+    ).fetchall()
+    purges = []
+    for schema, name, columns in tables:
+        if schema in rules.keep_schemas or f"{schema}.{name}" in rules.keep_tables:
+            continue
+        purge = table_purge(schema, name, columns, rules)
+        if purge:
+            purges.append(purge)
+    return purges
