@@ -9,6 +9,7 @@ from cdp import settings
 from cdp.export import Audience, export_audience, load_audiences
 from orchestration.defs.dbt import cdp_dbt_models
 from orchestration.defs.ml import table_key
+from orchestration.defs.privacy import ERASURE_ASSET_KEY
 from orchestration.defs.resources import WAREHOUSE_POOL, WarehouseResource
 
 PROFILE_MODELS = (
@@ -30,7 +31,9 @@ def build_export_asset(audience: Audience) -> dg.AssetsDefinition:
         group_name="exports",
         description=audience.description,
         deps=[get_asset_key_for_model([cdp_dbt_models], m) for m in PROFILE_MODELS]
-        + [table_key(t) for t in PROFILE_ML_TABLES],
+        + [table_key(t) for t in PROFILE_ML_TABLES]
+        # an erasure purges the tables above first: nothing erased is exported
+        + [ERASURE_ASSET_KEY],
         owners=[f"team:{audience.owner}"] if audience.owner else None,
         kinds=formats,
         tags={"consent_purpose": audience.consent_purpose, "refresh": audience.refresh},
