@@ -69,7 +69,7 @@ def export_audience(con: duckdb.DuckDBPyConnection, audience: Audience, export_d
     con.execute("begin transaction")
     try:
         members = _assign_arms(con, audience, members, as_of, run_id, counts)
-        _snapshot(con, audience, members, as_of, run_id)
+        _snapshot(con, audience, members, as_of)
         treated = members[members["arm"] != HOLDOUT]
         results = [
             _export_destination(con, audience, config, treated, counts, as_of, Path(export_dir), run_id)
@@ -159,15 +159,15 @@ def _assign_arms(con, audience: Audience, members: pd.DataFrame, as_of: date, ru
     return members
 
 
-def _snapshot(con, audience: Audience, members: pd.DataFrame, as_of: date, run_id: str) -> None:
+def _snapshot(con, audience: Audience, members: pd.DataFrame, as_of: date) -> None:
     con.execute("delete from marts.audience_membership_snapshots where audience_name = ? and as_of_date = ?",
                 [audience.name, as_of])
     frame = members[["customer_id", "arm"]]
     con.register("snapshot_members", frame)
     con.execute(
         "insert into marts.audience_membership_snapshots "
-        "select ?, ?, customer_id, ?, arm, arm <> 'holdout', ? from snapshot_members",
-        [audience.name, as_of, audience.experiment, run_id],
+        "select ?, ?, customer_id, ?, arm, arm <> 'holdout' from snapshot_members",
+        [audience.name, as_of, audience.experiment],
     )
     con.unregister("snapshot_members")
 

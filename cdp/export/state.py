@@ -36,7 +36,6 @@ DDL = (
         experiment_id varchar not null,
         arm varchar not null,
         is_exported boolean not null,
-        run_id varchar,
         primary key (audience_name, as_of_date, customer_id)
     )
     """,

@@ -30,7 +30,7 @@ BAD_TIMESTAMPS = ("31/07/2026 10:00", "2026-13-45 25:61:00", "yesterday", "N/A",
 BAD_VALUES = {
     "status": ("shipped", "pending", "refunded", "opt-in"),
     "event_type": ("scroll", "pageview", "opened", "soft_bounce"),
-    "purpose": ("marketing", "newsletter", "profiling"),
+    "purpose": ("marketing", "newsletter", "tracking"),
 }
 
 
