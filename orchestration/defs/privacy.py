@@ -4,7 +4,8 @@ Runs after dbt (it reads who is who from staging and identity) and before the ML
 export assets, which depend on ``ERASURE_ASSET_KEY``: nothing downstream reads an erased
 person. When it erased someone it rebuilds the dbt models, so aggregates (identity
 statistics, RFM quintiles, segment sizes) are what they are without the person and a
-re-run changes nothing.
+re-run changes nothing; when it deleted or changed rows it rewrites the warehouse file, so
+the old bytes do not linger in freed blocks.
 """
 
 # No `from __future__ import annotations`: Dagster reads config and resource types from annotations.
@@ -16,6 +17,7 @@ from dagster_dbt import DbtCliResource, get_asset_key_for_model
 
 from cdp.privacy import apply_erasures
 from cdp.privacy.erasure import INPUT_MODELS
+from cdp.privacy.storage import compact_warehouse
 from orchestration.defs.dbt import DBT_PROJECT, cdp_dbt_models, dbt_vars
 from orchestration.defs.resources import WAREHOUSE_POOL, PipelineConfig, WarehouseResource
 
@@ -44,6 +46,8 @@ def privacy_erasure(
         os.environ["CDP_WAREHOUSE"] = warehouse.warehouse_path
         os.environ["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
         dbt.cli(["build", "--vars", json.dumps(dbt_vars(config))], manifest=DBT_PROJECT.manifest_path).wait()
+    if report.rows_deleted or report.rows_updated:
+        compact_warehouse(warehouse.warehouse_path)
     # counts only: Dagster's event log must not hold personal data
     return dg.MaterializeResult(
         metadata={
@@ -54,5 +58,6 @@ def privacy_erasure(
             "rows_deleted": dg.MetadataValue.json(report.rows_deleted),
             "rows_updated": dg.MetadataValue.json(report.rows_updated),
             "models_rebuilt": report.models_stale,
+            "warehouse_compacted": bool(report.rows_deleted or report.rows_updated),
         }
     )
