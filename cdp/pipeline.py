@@ -45,6 +45,7 @@ class PipelineOutcome:
     table_rows: dict = field(default_factory=dict)
     exports: list[dict] = field(default_factory=list)
     identity: dict = field(default_factory=dict)
+    privacy: dict = field(default_factory=dict)
     models: list[dict] = field(default_factory=list)
 
     def summary(self) -> str:
@@ -60,6 +61,12 @@ class PipelineOutcome:
             lines.append(
                 "  identity: {source_record_count} source records -> {customer_count} customers, "
                 "largest customer {largest_customer_records} records".format(**self.identity)
+            )
+        if self.privacy:
+            lines.append(
+                "  privacy: {erasure_requests} erasure requests, {suppressions_absorbed} suppressions uploaded, "
+                "{customers_erased} customers erased, {raw_rows_deleted} raw rows deleted "
+                "(audit.erasure_log, audit.privacy_runs)".format(**self.privacy)
             )
         for table, rows in self.table_rows.items():
             lines.append(f"  {table}: {rows} rows")
@@ -150,6 +157,17 @@ def _collect_facts(outcome: PipelineOutcome) -> None:
                 [outcome.run_id],
             ).df()
             outcome.models = runs.to_dict("records")
+        if "audit.privacy_runs" in existing:
+            row = con.execute(
+                "select erasure_requests, suppressions_absorbed, customers_erased, rows_deleted "
+                "from audit.privacy_runs where run_id = ?",
+                [outcome.run_id],
+            ).fetchall()
+            if row:
+                requests, uploads, customers, deleted = row[0]
+                raw_rows = sum(n for table, n in json.loads(deleted).items() if table.startswith("raw."))
+                outcome.privacy = {"erasure_requests": requests, "suppressions_absorbed": uploads,
+                                   "customers_erased": customers, "raw_rows_deleted": raw_rows}
         if "marts.identity_resolution_stats" in existing:
             stats = con.execute("select * from marts.identity_resolution_stats").df()
             if len(stats):
