@@ -171,6 +171,25 @@ def test_an_uploaded_suppression_erases_whoever_holds_it(small):
         con, "select identifier_type, identifier_sha256, reason from privacy.suppression_list")
 
 
+def test_a_request_naming_no_customer_still_suppresses_and_purges_its_identifiers(small):
+    """Someone known only as an e-mail address (newsletter events, no customer record)."""
+    con = small
+    con.execute("insert into raw.email_events (event_id, event_type, email, _load_id, _record_number) "
+                "values ('m1', 'open', ' Nobody@Mail.net', 1, 1), ('m2', 'open', 'bob@mail.net', 1, 2)")
+    table(con, "staging.stg_landing__email_events", "email_event_id varchar, email varchar",
+          [("m1", "nobody@mail.net"), ("m2", "bob@mail.net")])
+    con.execute("insert into staging.stg_landing__erasure_requests values "
+                "('r2', null, null, 'nobody@mail.net', null, '2026-09-02')")
+    report = apply_erasures(con, "run-1")
+    assert report.erasure_requests == 2
+    assert ("email", sha("nobody@mail.net")) in rows(
+        con, "select identifier_type, identifier_sha256 from privacy.suppression_list")
+    assert rows(con, "select event_id from raw.email_events") == [("m2",)]
+    assert rows(con, "select email_event_id from staging.stg_landing__email_events") == [("m2",)]
+    assert rows(con, "select erasure_request_id, customers_erased from audit.erasure_log order by 1") == [
+        ("r1", 1), ("r2", 0)]
+
+
 def test_a_failure_leaves_everything_as_it_was(small, monkeypatch):
     con = small
     before = rows(con, "select count(*) from raw.customers") + rows(con, "select count(*) from raw.events")

@@ -134,7 +134,7 @@ def apply_erasures(
         # someone newly suppressed may sit in any load; otherwise only new loads can hold a re-send
         since = 0 if report.identifiers_suppressed else previous_scan
         _purge_raw(con, report, since)
-        if report.customers_erased:
+        if _scalar(con, f"select count(*) from {ERASED_VALUES}"):
             _purge_derived(con, report)
         _scrub_audit(con, report, since)
         _log(con, report, previous_scan, now)
