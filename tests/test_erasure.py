@@ -213,6 +213,24 @@ def test_identifier_hashes_match_the_warehouse_normalisation():
     assert identifier_sha256("email", "  ") is None
 
 
+def test_erasure_runs_after_dbt_and_before_models_and_exports():
+    import dagster as dg
+
+    from orchestration.definitions import defs
+    from orchestration.defs.exports import AUDIENCE_EXPORTS
+    from orchestration.defs.ml import ML_ASSETS
+    from orchestration.defs.privacy import ERASURE_ASSET_KEY
+
+    graph = defs.get_repository_def().asset_graph
+    assert dg.AssetKey(["intermediate", "int_erasure_requests_identified"]) in graph.get(ERASURE_ASSET_KEY).parent_keys
+    for asset in [*ML_ASSETS, *AUDIENCE_EXPORTS]:
+        for key in asset.keys:
+            assert ERASURE_ASSET_KEY in graph.get(key).parent_keys, key
+    # staging reads the suppression list
+    assert dg.AssetKey(["privacy", "suppression_list"]) in graph.get(
+        dg.AssetKey(["staging", "stg_landing__customers"])).parent_keys
+
+
 # --- the whole pipeline: Zebediah Quuxworth, in every source, erased by e-mail ---
 
 END_DATE = date(2026, 9, 30)
