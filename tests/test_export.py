@@ -10,10 +10,12 @@ import stat
 from datetime import date
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 import pytest
 
-from cdp.export import AudienceDefinitionError, export_audience, parse_audience
+from cdp import settings
+from cdp.export import AudienceDefinitionError, export_audience, load_audiences, parse_audience
 from cdp.export.assignment import HOLDOUT, assign
 from cdp.export.profile import base_columns
 from cdp.export.writer import read_export
@@ -89,9 +91,6 @@ def test_wrong_definitions_fail_naming_file_and_field(tmp_path, old, new, field,
 
 
 def test_every_bundled_audience_is_valid():
-    from cdp import settings
-    from cdp.export import load_audiences
-
     audiences = load_audiences(settings.AUDIENCES_DIR)
     destinations = {d.name for a in audiences for d in a.destinations}
     assert destinations == {"mailchimp", "braze", "klaviyo", "meta", "google", "csv", "parquet"}
@@ -278,7 +277,6 @@ def test_holdout_is_recorded_stable_and_left_out_of_files(tmp_path, con):
 
     # next day: new customers arrive and the holdout share is changed; recorded arms never move
     con.close()
-    import duckdb
     con2 = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
     build_warehouse(con2, people + [customer(f"n{i:03d}") for i in range(100)], as_of=date(2026, 10, 1))
     changed = parse(tmp_path, **{"min_size: 1": "min_size: 1\nholdout_share: 0.5\nvariants: {a: 1, b: 1}"})
@@ -299,8 +297,6 @@ def apply_diffs(previous: pd.DataFrame, added: pd.DataFrame, removed: pd.DataFra
 
 
 def test_diffs_applied_to_the_previous_export_reproduce_the_new_one(tmp_path, con):
-    import duckdb
-
     people = [customer(f"c{i:02d}") for i in range(30)]
     build_warehouse(con, people)
     audience = parse(tmp_path)
@@ -329,8 +325,6 @@ def test_diffs_applied_to_the_previous_export_reproduce_the_new_one(tmp_path, co
 
 
 def test_weekly_audience_is_not_exported_again_within_the_week(tmp_path, con):
-    import duckdb
-
     build_warehouse(con, [customer("amy")])
     audience = parse(tmp_path, **{"refresh: daily": "refresh: weekly"})
     export(con, audience, tmp_path)

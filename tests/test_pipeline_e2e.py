@@ -15,6 +15,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from cdp import settings
+from cdp.export import load_audiences
 from cdp.generate import generate_landing
 from cdp.pipeline import run_pipeline
 
@@ -161,9 +163,6 @@ def test_every_landing_row_is_accounted_for(first_run, landing):
 def test_exports_hold_only_consented_unsuppressed_treated_members(first_run):
     """Every audience is exported or refused with a reason; an exported row is a customer with the
     audience's permission, not suppressed, not in the holdout, and the files match their manifest."""
-    from cdp import settings
-    from cdp.export import load_audiences
-
     outcome, work = first_run
     wh = work / "cdp.duckdb"
     audiences = {a.name: a for a in load_audiences(settings.AUDIENCES_DIR)}

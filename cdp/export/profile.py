@@ -25,8 +25,6 @@ EXTRA_COLUMNS: dict[str, str] = {
     "city": "customers.city",
     "state": "customers.state",
     "postcode": "customers.postcode",
-    "country": "customers.country_code",
-    "language": "customers.language_code",
     "birth_date": "customers.birth_date",
     "gender": "customers.gender",
     "loyalty_id": "customers.loyalty_id",
@@ -93,7 +91,7 @@ def base_columns(manifest_path: Path | None = None) -> list[str]:
 def profile_columns(manifest_path: Path | None = None) -> list[str]:
     """Every field an audience may select on or export, in profile order."""
     documented = base_columns(manifest_path)
-    return [RENAMED.get(c, c) for c in documented] + [c for c in EXTRA_COLUMNS if c not in RENAMED.values()]
+    return [RENAMED.get(c, c) for c in documented] + list(EXTRA_COLUMNS)
 
 
 def declared_segments(manifest_path: Path | None = None) -> list[str]:
@@ -105,7 +103,7 @@ def profile_sql(manifest_path: Path | None = None) -> str:
     """SELECT of the activation profile (alias ``profile`` is used by selections)."""
     documented = base_columns(manifest_path)
     base = [f"base.{c} as {RENAMED.get(c, c)}" for c in documented]
-    extra = [f"{expr} as {name}" for name, expr in EXTRA_COLUMNS.items() if name not in RENAMED.values()]
+    extra = [f"{expr} as {name}" for name, expr in EXTRA_COLUMNS.items()]
     return f"""
         select {', '.join(base + extra)}
         from intermediate.int_customer_profile as base
