@@ -6,7 +6,7 @@ import json
 import os
 import sys
 import time
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import click
@@ -60,42 +60,48 @@ def generate(customers: int, days: int, seed: int, out_dir: Path, end_date: str,
             click.echo(f"  {key}: {value}")
 
 
-@main.command()
-@click.option(
-    "--landing-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=settings.landing_dir,
-    show_default="seeds/sample",
-)
-@click.option(
-    "--warehouse",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=settings.warehouse_path,
-    show_default="warehouse/cdp.duckdb",
-)
-@click.option(
-    "--export-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=settings.export_dir,
-    show_default="exports",
-)
-@click.option("--as-of", callback=_parse_date, default=None, help="YYYY-MM-DD; default: latest date in the data.")
-@click.option(
-    "--churn-horizon-days",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Days without an order that make a buyer churned; default: dbt var churn_horizon_days (30).",
-)
-@click.option(
-    "--dbt-vars",
-    default=None,
-    help='dbt vars for this run as a JSON object, e.g. \'{"identity_match_threshold": 0.95}\'.',
-)
-def run(
-    landing_dir: Path, warehouse: Path, export_dir: Path, as_of: str | None, churn_horizon_days: int | None,
+def _pipeline_options(command):
+    """Options every pipeline command shares: where things are, and the run's parameters."""
+    options = [
+        click.option(
+            "--landing-dir",
+            type=click.Path(file_okay=False, path_type=Path),
+            default=settings.landing_dir,
+            show_default="seeds/sample",
+        ),
+        click.option(
+            "--warehouse",
+            type=click.Path(dir_okay=False, path_type=Path),
+            default=settings.warehouse_path,
+            show_default="warehouse/cdp.duckdb",
+        ),
+        click.option(
+            "--export-dir",
+            type=click.Path(file_okay=False, path_type=Path),
+            default=settings.export_dir,
+            show_default="exports",
+        ),
+        click.option(
+            "--churn-horizon-days",
+            type=click.IntRange(min=1),
+            default=None,
+            help="Days without an order that make a buyer churned; default: dbt var churn_horizon_days (30).",
+        ),
+        click.option(
+            "--dbt-vars",
+            default=None,
+            help='dbt vars for this run as a JSON object, e.g. \'{"identity_match_threshold": 0.95}\'.',
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _run_pipeline_as_of(
+    as_of: str | None, landing_dir: Path, warehouse: Path, export_dir: Path, churn_horizon_days: int | None,
     dbt_vars: str | None,
-) -> None:
-    """Run the whole pipeline in-process through the Dagster definitions."""
+):
     if not landing_dir.is_dir():
         raise click.ClickException(f"landing directory {landing_dir} does not exist")
     try:
@@ -112,7 +118,7 @@ def run(
     )
     from cdp.pipeline import run_pipeline
 
-    outcome = run_pipeline(
+    return run_pipeline(
         landing_dir=landing_dir.resolve(),
         warehouse=warehouse.resolve(),
         export_dir=export_dir.resolve(),
@@ -120,9 +126,43 @@ def run(
         churn_horizon_days=churn_horizon_days,
         dbt_vars=extra_vars,
     )
+
+
+@main.command()
+@_pipeline_options
+@click.option("--as-of", callback=_parse_date, default=None, help="YYYY-MM-DD; default: latest date in the data.")
+def run(as_of: str | None, **options) -> None:
+    """Run the whole pipeline in-process through the Dagster definitions."""
+    outcome = _run_pipeline_as_of(as_of, **options)
     click.echo(outcome.summary())
     if not outcome.success:
         sys.exit(1)
+
+
+@main.command()
+@_pipeline_options
+@click.option("--start", callback=_parse_date, required=True, help="First as-of date, YYYY-MM-DD.")
+@click.option("--end", callback=_parse_date, required=True, help="Last as-of date, YYYY-MM-DD (always run).")
+@click.option("--every", type=click.IntRange(min=1), default=7, show_default=True, help="Days between as-of dates.")
+def backfill(start: str, end: str, every: int, **options) -> None:
+    """Run the pipeline as of each date from START to END, oldest first: the history of segments,
+    scores, KPIs, audiences and experiments as it would have been built day by day."""
+    dates = as_of_dates(date.fromisoformat(start), date.fromisoformat(end), every)
+    if not dates:
+        raise click.ClickException(f"--start {start} is after --end {end}")
+    for as_of in dates:
+        click.echo(f"as of {as_of}:")
+        outcome = _run_pipeline_as_of(as_of.isoformat(), **options)
+        click.echo(outcome.summary())
+        if not outcome.success:
+            click.echo(f"backfill stopped at {as_of}: later dates build on this one", err=True)
+            sys.exit(1)
+
+
+def as_of_dates(start: date, end: date, every: int) -> list[date]:
+    """START, START + every, ... and END itself (the latest state is always built)."""
+    dates = [start + timedelta(days=i) for i in range(0, (end - start).days + 1, every)]
+    return dates + [end] if dates and dates[-1] != end else dates
 
 
 @main.command()

@@ -47,6 +47,7 @@ class PipelineOutcome:
     identity: dict = field(default_factory=dict)
     privacy: dict = field(default_factory=dict)
     models: list[dict] = field(default_factory=list)
+    report_path: str | None = None
 
     def summary(self) -> str:
         lines = [f"run {self.run_id}: {'succeeded' if self.success else 'FAILED'} in {self.seconds:.1f}s"]
@@ -76,6 +77,8 @@ class PipelineOutcome:
         for e in self.exports:
             where = f", {e['path']}" if e["status"] == "exported" else ""
             lines.append(f"  export {e['audience']} -> {e['destination']}: {e['status']}: {e['message']}{where}")
+        if self.report_path:
+            lines.append(f"  report: {self.report_path}")
         lines.append(f"  log: {self.log_path}")
         return "\n".join(lines)
 
@@ -108,8 +111,21 @@ def run_pipeline(
         for e in result.all_events
         if e.event_type == dg.DagsterEventType.STEP_FAILURE
     ]
+    outcome.report_path = _report_path(result)
     _collect_facts(outcome)
     return outcome
+
+
+def _report_path(result) -> str | None:
+    """The HTML report the run wrote (the report asset's materialisation), if it got that far."""
+    from orchestration.defs.measurement import REPORT_KEY
+
+    for event in result.all_events:
+        if event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
+            materialization = event.event_specific_data.materialization
+            if materialization.asset_key == REPORT_KEY:
+                return materialization.metadata["path"].value
+    return None
 
 
 def _materialize(warehouse: Path, landing_dir: Path, export_dir: Path, config: dict, log_level: str):
@@ -121,7 +137,10 @@ def _materialize(warehouse: Path, landing_dir: Path, export_dir: Path, config: d
         resources=make_resources(str(warehouse), str(landing_dir), str(export_dir)),
         run_config={
             # the erasure step rebuilds the dbt models with the same vars when it erased someone
-            "ops": {"cdp_dbt_models": {"config": config}, "privacy__erasure": {"config": config}},
+            "ops": {
+                op: {"config": config}
+                for op in ("cdp_dbt_models", "privacy__erasure", "cdp_measurement_models", "reports__html_report")
+            },
             # The summary is the run's report; step logs reach the console only when something is wrong.
             "loggers": {"console": {"config": {"log_level": log_level}}},
         },

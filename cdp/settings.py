@@ -34,3 +34,9 @@ def model_artifact_dir(warehouse: Path | str | None = None) -> Path:
     """Where trained models are saved (one file per model run); beside the warehouse by default."""
     default = Path(warehouse or warehouse_path()).parent / "model_artifacts"
     return Path(os.environ.get("CDP_MODEL_ARTIFACT_DIR", default))
+
+
+def report_dir(warehouse: Path | str | None = None) -> Path:
+    """Where each run writes its HTML report (docs/report.md); beside the warehouse by default."""
+    default = Path(warehouse or warehouse_path()).parent / "reports"
+    return Path(os.environ.get("CDP_REPORT_DIR", default))

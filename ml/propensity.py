@@ -26,7 +26,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.impute import SimpleImputer
 from sklearn.inspection import permutation_importance
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
+from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score, roc_curve
 from sklearn.model_selection import StratifiedKFold, train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -120,6 +120,23 @@ def reliability_curve(label: np.ndarray, probability: np.ndarray, bins: int = 10
     return table.reset_index()
 
 
+def roc_points(label: np.ndarray, probability: np.ndarray, max_points: int = 200) -> list[dict[str, float]]:
+    """The ROC curve thinned to at most ``max_points`` points (kept evenly along the curve, ends included),
+    small enough to store with the run's metrics and draw in the report."""
+    false_positive_rate, true_positive_rate, thresholds = roc_curve(label, probability, drop_intermediate=True)
+    keep = np.unique(np.linspace(0, len(thresholds) - 1, min(max_points, len(thresholds))).round().astype(int))
+    # sklearn's first threshold is +inf (nothing predicted positive): JSON has no infinity
+    thresholds = np.where(np.isfinite(thresholds), thresholds, 1.0)
+    return [
+        {
+            "false_positive_rate": float(false_positive_rate[i]),
+            "true_positive_rate": float(true_positive_rate[i]),
+            "threshold": float(thresholds[i]),
+        }
+        for i in keep
+    ]
+
+
 def evaluate(label: np.ndarray, probability: np.ndarray, reliability_bins: int = 10) -> dict[str, Any]:
     """Discrimination, calibration and targeting figures of probabilities against observed labels."""
     label = np.asarray(label, dtype=int)
@@ -139,6 +156,7 @@ def evaluate(label: np.ndarray, probability: np.ndarray, reliability_bins: int =
         "expected_calibration_error": float((gaps * reliability["customers"]).sum() / len(label)),
         "lift_by_decile": _records(lift_by_decile(label, probability)),
         "reliability": _records(reliability),
+        "roc_curve": roc_points(label, probability),
     }
 
 

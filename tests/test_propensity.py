@@ -13,6 +13,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.metrics import roc_auc_score
 
 from ml.errors import FitFailed, NotEnoughData
 from ml.propensity import (
@@ -20,8 +21,10 @@ from ml.propensity import (
     PropensityModel,
     assign_deciles,
     assign_tiers,
+    evaluate,
     lift_by_decile,
     reliability_curve,
+    roc_points,
     train_propensity,
 )
 from ml.settings import load_model_config
@@ -186,6 +189,21 @@ def test_lift_by_decile_adds_up_and_the_top_decile_lifts(nonlinear):
         assert table.loc[0, "lift"] > 1.3
         assert table["cumulative_capture"].is_monotonic_increasing
         assert table["cumulative_capture"].iloc[-1] == pytest.approx(1.0)
+
+
+def test_stored_roc_curve_is_thinned_but_keeps_the_area():
+    rng = np.random.default_rng(3)
+    label = rng.integers(0, 2, 5000)
+    probability = np.clip(label * 0.3 + rng.random(5000) * 0.7, 0, 1)
+    points = roc_points(label, probability, max_points=50)
+    assert len(points) <= 50
+    fpr = np.array([p["false_positive_rate"] for p in points])
+    tpr = np.array([p["true_positive_rate"] for p in points])
+    assert (fpr[0], tpr[0]) == (0.0, 0.0) and (fpr[-1], tpr[-1]) == (1.0, 1.0)
+    assert np.all(np.diff(fpr) >= 0) and np.all(np.diff(tpr) >= 0)
+    assert json.dumps(points, allow_nan=False)  # finite: no infinite first threshold
+    assert np.trapezoid(tpr, fpr) == pytest.approx(roc_auc_score(label, probability), abs=0.01)
+    assert evaluate(label, probability)["roc_curve"] == roc_points(label, probability)
 
 
 def test_lift_table_by_hand():

@@ -78,15 +78,28 @@ def dbt_vars(config: PipelineConfig) -> dict[str, Any]:
     return {**extra, "as_of": config.as_of} if config.as_of else extra
 
 
+# Models tagged `measurement` read what the ML and export assets write: they are built by
+# their own asset after those (orchestration/defs/measurement.py).
+MEASUREMENT_SELECTOR = "tag:measurement"
+
+
+def dbt_build_args(config: PipelineConfig) -> list[str]:
+    """`dbt build` with the run's vars; profiles.yml reads the warehouse path from the
+    environment of the dbt process, set here too."""
+    os.environ["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
+    return ["build", "--vars", json.dumps(dbt_vars(config))]
+
+
 @dbt_assets(
-    manifest=DBT_PROJECT.manifest_path, project=DBT_PROJECT, dagster_dbt_translator=TRANSLATOR, pool=WAREHOUSE_POOL
+    manifest=DBT_PROJECT.manifest_path,
+    project=DBT_PROJECT,
+    dagster_dbt_translator=TRANSLATOR,
+    exclude=MEASUREMENT_SELECTOR,
+    pool=WAREHOUSE_POOL,
 )
 def cdp_dbt_models(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource, config: PipelineConfig
 ):
-    """Build and test every dbt model and seed, point-in-time as of ``config.as_of``."""
-    # profiles.yml reads the warehouse path from the environment of the dbt process.
+    """Build and test every dbt model and seed but the measurement ones, point-in-time as of ``config.as_of``."""
     os.environ["CDP_WAREHOUSE"] = warehouse.warehouse_path
-    os.environ["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
-    args = ["build", "--vars", json.dumps(dbt_vars(config))]
-    yield from dbt.cli(args, context=context).stream()
+    yield from dbt.cli(dbt_build_args(config), context=context).stream()

@@ -9,7 +9,6 @@ the old bytes do not linger in freed blocks.
 """
 
 # No `from __future__ import annotations`: Dagster reads config and resource types from annotations.
-import json
 import os
 
 import dagster as dg
@@ -18,7 +17,7 @@ from dagster_dbt import DbtCliResource, get_asset_key_for_model
 from cdp.privacy import apply_erasures
 from cdp.privacy.erasure import INPUT_MODELS
 from cdp.privacy.storage import compact_warehouse
-from orchestration.defs.dbt import DBT_PROJECT, cdp_dbt_models, dbt_vars
+from orchestration.defs.dbt import DBT_PROJECT, MEASUREMENT_SELECTOR, cdp_dbt_models, dbt_build_args
 from orchestration.defs.resources import WAREHOUSE_POOL, PipelineConfig, WarehouseResource
 
 ERASURE_ASSET_KEY = dg.AssetKey(["privacy", "erasure"])
@@ -45,8 +44,7 @@ def privacy_erasure(
         # same warehouse and vars as the dbt asset of this run; data tests check the result, the unit
         # tests (a third of the time) already ran on the same SQL
         os.environ["CDP_WAREHOUSE"] = warehouse.warehouse_path
-        os.environ["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
-        args = ["build", "--exclude", "resource_type:unit_test", "--vars", json.dumps(dbt_vars(config))]
+        args = [*dbt_build_args(config), "--exclude", "resource_type:unit_test", MEASUREMENT_SELECTOR]
         dbt.cli(args, manifest=DBT_PROJECT.manifest_path).wait()
     if report.rows_deleted or report.rows_updated:
         compact_warehouse(warehouse.warehouse_path)

@@ -22,6 +22,7 @@ class WarehouseResource(dg.ConfigurableResource):
     landing_dir: str = str(settings.landing_dir())
     export_dir: str = str(settings.export_dir())
     model_artifact_dir: str = str(settings.model_artifact_dir())
+    report_dir: str = str(settings.report_dir())
 
     @contextmanager
     def connect(self, read_only: bool = False):
@@ -53,6 +54,7 @@ def make_resources(
         landing_dir=str(landing_dir or settings.landing_dir()),
         export_dir=str(export_dir or settings.export_dir()),
         model_artifact_dir=str(settings.model_artifact_dir(warehouse_path)),
+        report_dir=str(settings.report_dir(warehouse_path)),
     )
     dbt = DbtCliResource(
         project_dir=str(settings.DBT_PROJECT_DIR),
