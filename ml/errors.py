@@ -6,7 +6,13 @@ with the message, writes an empty output table, and lets everything downstream r
 
 
 class ModelSkipped(Exception):
-    """A model cannot be trained on this data; the message says why, in words a person can act on."""
+    """A model cannot be trained on this data; the message says why, in words a person can act on.
+    ``metrics`` keeps what was measured before giving up (a candidate's validation figures), so the
+    run's record shows why, not only that."""
+
+    def __init__(self, message: str, metrics: dict | None = None):
+        super().__init__(message)
+        self.metrics = metrics or {}
 
 
 class NotEnoughData(ModelSkipped):

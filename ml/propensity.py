@@ -276,7 +276,13 @@ def _train(
         raise FitFailed(
             f"{name}: the best candidate ({winner}) reaches ROC AUC {candidates[winner]['roc_auc']:.3f} on the "
             f"validation cutoff, under min_roc_auc {selection['min_roc_auc']} (ml/config/{name}.yml): the features "
-            "do not predict the label well enough to publish scores"
+            "do not predict the label well enough to publish scores",
+            metrics={
+                "label": label_column,
+                "winner": winner,
+                "training": _label_counts(y_train_all, len(train_rows)),
+                "candidates": candidates,
+            },
         )
 
     # Production scores come from the freshest labels: the winner's pipeline refit on the validation cutoff.

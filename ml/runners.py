@@ -115,6 +115,7 @@ def run_model(
         frames = {t: f.assign(model_version=run.model_version, as_of_date=run.as_of_date) for t, f in frames.items()}
     except ModelSkipped as reason:
         run.skip(str(reason))
+        run.metrics = reason.metrics
         run.model_version = None
         frames = {t: pd.DataFrame(columns=list(OUTPUT_TABLES[t])) for t in tables}
     run.rows_scored = len(frames[tables[0]])

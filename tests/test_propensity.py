@@ -285,8 +285,12 @@ def test_a_model_no_better_than_chance_is_not_published():
     rng = np.random.default_rng(3)
     for frame in (train, validation):
         frame["label"] = (rng.random(len(frame)) < 0.4).astype(int)
-    with pytest.raises(FitFailed, match="under min_roc_auc 0.55"):
+    with pytest.raises(FitFailed, match="under min_roc_auc 0.55") as refused:
         train_propensity(train, validation, FEATURES, "label", settings())
+    # what was measured stays with the refusal: the record shows the curves that fell short
+    winner = refused.value.metrics["winner"]
+    assert refused.value.metrics["candidates"][winner]["roc_auc"] < 0.55
+    assert refused.value.metrics["candidates"][winner]["roc_curve"]
 
 
 def test_settings_mistakes_fail_before_fitting():
