@@ -89,3 +89,31 @@ def test_ml_assets_follow_the_feature_tables_and_carry_monitoring_checks():
     for table in ("ml/churn_scores", "ml/purchase_propensity_scores"):
         assert {(table, "feature_drift"), (table, "score_distribution_shift"),
                 (table, "top_decile_parity_gender"), (table, "top_decile_parity_age_band")} <= checks
+
+
+def test_measurement_runs_after_exports_and_the_report_after_everything():
+    graph = _repo().asset_graph
+
+    def ancestors(key: dg.AssetKey) -> set[dg.AssetKey]:
+        seen, frontier = set(), set(graph.get(key).parent_keys)
+        while frontier:
+            parent = frontier.pop()
+            seen.add(parent)
+            frontier |= set(graph.get(parent).parent_keys) - seen
+        return seen
+
+    outcomes = dg.AssetKey(["marts", "experiment_outcomes"])
+    kpis = dg.AssetKey(["marts", "kpi_by_dimension"])
+    exports = {dg.AssetKey(["exports", p.stem]) for p in settings.AUDIENCES_DIR.glob("*.yml")}
+    # experiment arms are written by the exports, personas by the ML step
+    assert exports <= ancestors(outcomes)
+    assert dg.AssetKey(["ml", "customer_clusters"]) in ancestors(kpis)
+    assert outcomes in graph.get(dg.AssetKey(["marts", "experiment_readouts"])).parent_keys
+    report = ancestors(dg.AssetKey(["reports", "html_report"]))
+    everything_else = graph.get_all_asset_keys() - {dg.AssetKey(["reports", "html_report"])}
+    materialisable = {k for k in everything_else if graph.get(k).is_materializable}
+    assert materialisable <= report
+    # the main dbt build leaves the measurement models to their own step
+    from orchestration.defs.dbt import cdp_dbt_models
+
+    assert not {outcomes, kpis} & set(cdp_dbt_models.keys)
