@@ -9,7 +9,7 @@ from orchestration.defs.measurement import MEASUREMENT_ASSETS
 from orchestration.defs.ml import ML_ASSETS
 from orchestration.defs.privacy import privacy_erasure
 from orchestration.defs.resources import make_resources
-from orchestration.defs.schedules import daily_pipeline, daily_schedule
+from orchestration.defs.schedules import daily_pipeline, daily_schedule, landing_files_sensor
 
 ALL_ASSETS = [raw_landing_files, cdp_dbt_models, privacy_erasure, *ML_ASSETS, *AUDIENCE_EXPORTS, *MEASUREMENT_ASSETS]
 
@@ -17,6 +17,7 @@ defs = dg.Definitions(
     assets=ALL_ASSETS,
     jobs=[daily_pipeline],
     schedules=[daily_schedule],
+    sensors=[landing_files_sensor],
     resources=make_resources(),
     executor=dg.in_process_executor,
 )

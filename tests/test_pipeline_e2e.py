@@ -286,10 +286,11 @@ def test_customer_ids_stay_stable_as_records_arrive(landing, tmp_path):
     assert new_records
 
 
-def test_segments_record_entries_and_exits_across_as_of_dates(landing, tmp_path):
-    """Two runs on one warehouse, as of an earlier date then the last: the history
-    shows customers entering and leaving segments, and sizes add up. A static
-    segment takes its members from an uploaded list; entries naming nobody stay visible."""
+@pytest.fixture(scope="module")
+def two_dates(landing, tmp_path_factory):
+    """Two runs on one warehouse, as of 30 days before the last date and then the last date,
+    with an uploaded segment list beside the generator's files."""
+    tmp_path = tmp_path_factory.mktemp("two_dates")
     with_list = tmp_path / "landing"
     shutil.copytree(landing, with_list)
     with duckdb.connect() as con:
@@ -305,10 +306,18 @@ def test_segments_record_entries_and_exits_across_as_of_dates(landing, tmp_path)
     )
     warehouse, exports = tmp_path / "cdp.duckdb", tmp_path / "exports"
     earlier = END_DATE - timedelta(days=30)
+    outcomes = []
     for as_of in (earlier, END_DATE):
         outcome = run_pipeline(with_list, warehouse, exports, as_of=as_of.isoformat())
         assert outcome.success, outcome.summary()
+        outcomes.append(outcome)
+    return warehouse, earlier, emails, outcomes
 
+
+def test_segments_record_entries_and_exits_across_as_of_dates(two_dates):
+    """The history shows customers entering and leaving segments, and sizes add up. A static
+    segment takes its members from an uploaded list; entries naming nobody stay visible."""
+    warehouse, earlier, emails, _ = two_dates
     sizes = query(warehouse, "select as_of_date, segment_name, member_count, entered_count, exited_count, "
                              "change_since_previous from marts.segment_sizes order by segment_name, as_of_date")
     assert {row[0] for row in sizes} == {earlier, END_DATE}
@@ -337,6 +346,53 @@ def test_segments_record_entries_and_exits_across_as_of_dates(landing, tmp_path)
     # every uploaded entry (ours and the generator's) is matched or says why not
     entries = query(warehouse, "select count(*) from staging.stg_landing__segment_lists")
     assert sum(count for _, count in reasons) + matched[0][0] == entries[0][0] >= len(emails) + 2
+
+
+def test_experiments_read_out_thirty_days_after_the_send(two_dates):
+    """Arms assigned as of the earlier date have 30 days of outcomes as of the last; each outcome row
+    is recomputed here from the orders, and the readout compares every arm with its holdout."""
+    warehouse, earlier, _, _ = two_dates
+    outcomes = query(warehouse, "select experiment_id, arm, customers, converting_customers, round(revenue_sum, 2) "
+                                f"from marts.experiment_outcomes where as_of_date = '{END_DATE}' order by all")
+    assert outcomes, "no experiment has outcomes after its send"
+    recomputed = query(warehouse, f"""
+        select a.experiment_id, a.arm, count(distinct a.customer_id),
+            count(distinct o.customer_id), round(coalesce(sum(o.total_amount_reporting), 0), 2)
+        from marts.experiment_assignments as a
+        left join marts.fct_orders as o
+            on o.customer_id = a.customer_id and o.is_completed
+            and o.ordered_date > a.assigned_as_of and o.ordered_date <= '{END_DATE}'
+            and o.ordered_date <= a.assigned_as_of + 30
+        where a.assigned_as_of < '{END_DATE}'
+        group by all order by all
+    """)
+    assert outcomes == recomputed
+    assert {row[1] for row in outcomes} >= {"holdout", "treatment"}
+    readouts = query(warehouse, "select audience_name, arm, control_arm, customers, control_customers, "
+                                "conversion_lift_abs_ci_low, conversion_lift_abs_ci_high, conversion_p_value, "
+                                f"srm_p_value, status from marts.experiment_readouts where as_of_date = '{END_DATE}'")
+    assert readouts and all(row[1] != "holdout" and row[2] == "holdout" for row in readouts)
+    for row in readouts:
+        if row[9] == "ok":
+            assert row[5] <= row[6] and 0 <= row[7] <= 1 and 0 <= row[8] <= 1
+
+
+def test_kpis_keep_a_history_and_match_the_orders(two_dates):
+    warehouse, earlier, _, _ = two_dates
+    dates = query(warehouse, "select distinct as_of_date from marts.kpi_by_dimension order by 1")
+    assert [d[0] for d in dates] == [earlier, END_DATE]
+    overall = query(warehouse, "select customers, converting_customers, round(revenue, 2) from marts.kpi_by_dimension "
+                               f"where dimension = 'overall' and as_of_date = '{END_DATE}'")
+    direct = query(warehouse, f"""
+        select (select count(*) from marts.dim_customers where not is_erased),
+            count(distinct customer_id), round(sum(total_amount_reporting), 2)
+        from marts.fct_orders
+        where is_completed and customer_id is not null
+            and ordered_date > date '{END_DATE}' - 30 and ordered_date <= '{END_DATE}'
+    """)
+    assert overall == direct
+    dimensions = {row[0] for row in query(warehouse, "select distinct dimension from marts.kpi_by_dimension")}
+    assert dimensions == {"overall", "segment", "persona", "rfm_segment", "experiment_variant"}
 
 
 def test_features_at_a_cutoff_read_nothing_after_it(first_run, tmp_path):

@@ -120,6 +120,34 @@ def discover_files(landing_dir: Path, source: Source, contract: Contract, settle
     return files
 
 
+@dataclass
+class LandingState:
+    """What the landing zone holds now, without reading a byte of it: a sensor compares
+    ``fingerprint`` with the one of its last run (opening the warehouse would contend with
+    a run writing it)."""
+
+    fingerprint: str
+    files: int
+    unsettled: list[str]
+
+
+def landing_state(landing_dir: Path, contract: Contract, settle_seconds: float) -> LandingState:
+    """Fingerprint of every settled landing file (path, size, modification time); files modified
+    in the last ``settle_seconds`` are listed as unsettled and left out until they stop changing."""
+    settled, unsettled = [], []
+    now = time.time()
+    for source in contract.sources.values():
+        for path in discover_files(landing_dir, source, contract):
+            stat = path.stat()
+            name = str(path.relative_to(landing_dir))
+            if now - stat.st_mtime < settle_seconds:
+                unsettled.append(name)
+            else:
+                settled.append(f"{name}\t{stat.st_size}\t{stat.st_mtime_ns}")
+    fingerprint = hashlib.sha256("\n".join(sorted(settled)).encode()).hexdigest()
+    return LandingState(fingerprint, len(settled), sorted(unsettled))
+
+
 def processed_checksums(con: duckdb.DuckDBPyConnection) -> set[tuple[str, str]]:
     """(source, checksum) of every file that reached a final status: these are never loaded again."""
     statuses = ", ".join(quote_literal(s) for s in FINAL_STATUSES)
