@@ -192,7 +192,8 @@ def run_clv(
 FEATURE_DRIFT_CHECK = "feature_drift"
 SCORE_SHIFT_CHECK = "score_distribution_shift"
 PARITY_CHECKS = {"gender": "top_decile_parity_gender", "age_band": "top_decile_parity_age_band"}
-PROPENSITY_CHECKS = (FEATURE_DRIFT_CHECK, SCORE_SHIFT_CHECK, *PARITY_CHECKS.values())
+METRIC_REGRESSION_CHECK = "validation_metric_vs_last_published"
+PROPENSITY_CHECKS = (FEATURE_DRIFT_CHECK, SCORE_SHIFT_CHECK, METRIC_REGRESSION_CHECK, *PARITY_CHECKS.values())
 
 
 @dataclass(frozen=True)
@@ -305,6 +306,7 @@ def _propensity_checks(
             f"(warns under {settings['fairness']['min_rate_ratio']})",
             verdict.as_metadata(),
         ))
+    checks.append(metric_regression(model.metrics, (previous or {}).get("metrics", {}), previous, settings))
     monitoring = {
         "feature_psi": {r.feature: r.psi for r in drift.itertuples()},
         "score_histogram": histogram,
@@ -312,6 +314,28 @@ def _propensity_checks(
         "parity": parity,
     }
     return checks, monitoring
+
+
+def metric_regression(
+    metrics: dict[str, Any], previous_metrics: dict[str, Any], previous: dict | None, settings: dict[str, Any]
+) -> CheckOutcome:
+    """The winner's validation figure against the last published (trained) run's: a model that got worse
+    than the one it replaces warns, though it is published (the newer labels may simply be harder)."""
+    rule = settings["metric_regression"]
+    metric, max_drop = rule["metric"], float(rule["max_drop"])
+    current = metrics["candidates"][metrics["winner"]][metric]
+    if not previous or not previous_metrics.get("candidates"):
+        return CheckOutcome(METRIC_REGRESSION_CHECK, True, f"{metric} {current:.3f}; no earlier published run",
+                            {metric: round(current, 4)})
+    before = previous_metrics["candidates"][previous_metrics["winner"]][metric]
+    drop = before - current
+    return CheckOutcome(
+        METRIC_REGRESSION_CHECK,
+        drop <= max_drop,
+        f"{metric} {current:.3f} against {before:.3f} of run {previous['model_version']} "
+        f"(warns when it drops more than {max_drop})",
+        {metric: round(current, 4), f"previous_{metric}": round(before, 4), "drop": round(drop, 4)},
+    )
 
 
 # --------------------------------------------------------------------------- personas

@@ -81,6 +81,7 @@ def parse(tmp_path: Path, text: str = AUDIENCE, **replacements: str):
          "does not take consent purpose 'ad_targeting'"),
         ("name: vip_email", "name: VIP Email", "name", "lower_snake_case"),
         ("owner: crm", "ownr: crm", "ownr", "unknown field"),
+        ("min_size: 1", "min_size: 1\nmax_size_change: -0.2", "max_size_change", "must be a share > 0"),
     ],
 )
 def test_wrong_definitions_fail_naming_file_and_field(tmp_path, old, new, field, message):
@@ -334,3 +335,26 @@ def test_weekly_audience_is_not_exported_again_within_the_week(tmp_path, con):
     results = export(con2, audience, tmp_path, "run-2")
     assert results["mailchimp"].status == "not_due" and "last exported as of 2026-09-30" in results["mailchimp"].message
     con2.close()
+
+
+def test_audience_size_change_compares_with_the_previous_snapshot(tmp_path, con):
+    from cdp.export.state import audience_size_change
+    from orchestration.defs.exports import size_change_check
+
+    build_warehouse(con, [customer(f"c{i:02d}") for i in range(10)])
+    audience = parse(tmp_path, **{"min_size: 1": "min_size: 1\nmax_size_change: 0.3"})
+    export(con, audience, tmp_path)
+    assert audience_size_change(con, audience.name, AS_OF.isoformat()) is None  # nothing to compare with
+    later = date(2026, 10, 1)
+    build_warehouse(con, [customer(f"c{i:02d}") for i in range(6)], as_of=later)
+    export(con, audience, tmp_path, "run-2")
+    change = audience_size_change(con, audience.name, later.isoformat())
+    assert (change["members"], change["previous_members"], change["change"]) == (6, 10, -0.4)
+    check = size_change_check(audience, change)
+    assert not check.passed and "-40%" in check.description
+    # within the allowed share, and for an audience that emptied
+    assert size_change_check(audience, {**change, "members": 8, "change": -0.2}).passed
+    build_warehouse(con, [customer("z", segments=[])], as_of=date(2026, 10, 2))
+    export(con, audience, tmp_path, "run-3")
+    emptied = audience_size_change(con, audience.name, "2026-10-02")
+    assert emptied["members"] == 0 and emptied["change"] == -1.0

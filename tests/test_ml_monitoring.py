@@ -78,3 +78,20 @@ def test_selection_rate_parity_ignores_small_groups():
     check = selection_rate_parity(frame, "score", "gender", SETTINGS)
     assert check.passed
     assert not check.rates.set_index("group").loc["other", "is_compared"]
+
+
+def test_a_validation_metric_falling_below_the_last_published_run_warns():
+    from ml.runners import metric_regression
+
+    settings = {"metric_regression": {"metric": "roc_auc", "max_drop": 0.05}}
+
+    def metrics(auc: float) -> dict:
+        return {"winner": "gbm", "candidates": {"gbm": {"roc_auc": auc}, "logit": {"roc_auc": 0.5}}}
+
+    previous = {"model_version": "20260901.abc"}
+    first = metric_regression(metrics(0.70), {}, None, settings)
+    assert first.passed and "no earlier published run" in first.description
+    assert metric_regression(metrics(0.66), metrics(0.70), previous, settings).passed  # within 0.05
+    worse = metric_regression(metrics(0.62), metrics(0.70), previous, settings)
+    assert not worse.passed and worse.metadata["drop"] == 0.08 and "20260901.abc" in worse.description
+    assert metric_regression(metrics(0.80), metrics(0.70), previous, settings).passed

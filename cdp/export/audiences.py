@@ -15,7 +15,9 @@ from cdp.export.profile import PURPOSE_FLAGS, declared_segments, profile_columns
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 REQUIRED_KEYS = ("name", "description", "owner", "consent_purpose", "selection", "destinations")
-OPTIONAL_KEYS = ("holdout_share", "variants", "experiment", "min_size", "refresh")
+OPTIONAL_KEYS = ("holdout_share", "variants", "experiment", "min_size", "refresh", "max_size_change")
+# an audience whose eligible members change by more than this share between as-of dates warns
+DEFAULT_MAX_SIZE_CHANGE = 0.5
 # days between exports; every_run exports at every pipeline run
 REFRESH_DAYS = {"every_run": 0, "daily": 1, "weekly": 7, "monthly": 28}
 
@@ -44,6 +46,7 @@ class Audience:
     experiment: str = ""
     min_size: int = 1
     refresh: str = "daily"
+    max_size_change: float = DEFAULT_MAX_SIZE_CHANGE
     source_file: str = ""
     definition: dict = field(default_factory=dict)
 
@@ -94,6 +97,9 @@ def parse_audience(path: Path, fields: list[str] | None = None, segments: list[s
     refresh = spec.get("refresh", "daily")
     if refresh not in REFRESH_DAYS:
         _fail(path, "refresh", f"{refresh!r} is not one of {list(REFRESH_DAYS)}")
+    max_size_change = spec.get("max_size_change", DEFAULT_MAX_SIZE_CHANGE)
+    if isinstance(max_size_change, bool) or not isinstance(max_size_change, int | float) or max_size_change <= 0:
+        _fail(path, "max_size_change", f"{max_size_change!r} must be a share > 0 (0.5 = 50 %)")
     experiment = str(spec.get("experiment", name))
     if not NAME_PATTERN.match(experiment):
         _fail(path, "experiment", f"{experiment!r} must be lower_snake_case")
@@ -109,6 +115,7 @@ def parse_audience(path: Path, fields: list[str] | None = None, segments: list[s
         experiment=experiment,
         min_size=min_size,
         refresh=refresh,
+        max_size_change=float(max_size_change),
         source_file=str(path),
         definition=spec,
     )

@@ -79,3 +79,29 @@ DDL = (
 def ensure_export_tables(con: duckdb.DuckDBPyConnection) -> None:
     for statement in DDL:
         con.execute(statement)
+
+
+def audience_size_change(con: duckdb.DuckDBPyConnection, audience_name: str, as_of: str) -> dict | None:
+    """Eligible members in the audience's snapshot as of ``as_of`` (zero when nobody qualified)
+    against the latest snapshot before it, or None when there is no earlier one. Holdout included:
+    it is who the audience selected."""
+    members = con.execute(
+        "select count(*) from marts.audience_membership_snapshots where audience_name = ? and as_of_date = ?",
+        [audience_name, as_of],
+    ).fetchall()[0][0]
+    previous = con.execute(
+        """
+        select as_of_date, count(*)
+        from marts.audience_membership_snapshots
+        where audience_name = ? and as_of_date < ?
+        group by as_of_date
+        order by as_of_date desc
+        limit 1
+        """,
+        [audience_name, as_of],
+    ).fetchall()
+    if not previous:
+        return None
+    previous_as_of, previous_members = previous[0]
+    return {"as_of": as_of, "members": members, "previous_as_of": str(previous_as_of),
+            "previous_members": previous_members, "change": (members - previous_members) / previous_members}

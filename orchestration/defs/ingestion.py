@@ -5,11 +5,16 @@ import dagster as dg
 
 from cdp.contract import load_contract
 from cdp.ingest import ingest_landing
+from cdp.ingest.freshness import freshness_rules, source_freshness
 from cdp.ingest.reconcile import reconcile_source
+from orchestration.defs.dbt import DBT_PROJECT
 from orchestration.defs.resources import WAREHOUSE_POOL, WarehouseResource
 
 CONTRACT = load_contract()
 RECONCILE_CHECK = "rows_in_equal_loaded_plus_rejected"
+FRESHNESS_CHECK = "source_freshness"
+# the dbt sources' warn_after / error_after: one configuration for this check and `dbt source freshness`
+FRESHNESS_RULES = freshness_rules(DBT_PROJECT.manifest_path)
 
 
 def raw_asset_key(source: str) -> dg.AssetKey:
@@ -28,7 +33,11 @@ def raw_asset_key(source: str) -> dg.AssetKey:
         )
         for name, source in CONTRACT.sources.items()
     ],
-    check_specs=[dg.AssetCheckSpec(RECONCILE_CHECK, asset=raw_asset_key(name)) for name in CONTRACT.sources],
+    check_specs=[
+        dg.AssetCheckSpec(check, asset=raw_asset_key(name))
+        for name in CONTRACT.sources
+        for check in (RECONCILE_CHECK, FRESHNESS_CHECK)
+    ],
     can_subset=True,
     pool=WAREHOUSE_POOL,
 )
@@ -50,6 +59,15 @@ def raw_landing_files(context: dg.AssetExecutionContext, warehouse: WarehouseRes
                 passed=recon.passed,
                 metadata=recon.as_metadata(),
                 description=recon.explanation,
+            )
+            fresh = source_freshness(con, name, FRESHNESS_RULES.get(name))
+            yield dg.AssetCheckResult(
+                asset_key=raw_asset_key(name),
+                check_name=FRESHNESS_CHECK,
+                passed=fresh.state == "pass",
+                severity=dg.AssetCheckSeverity.ERROR if fresh.state == "error" else dg.AssetCheckSeverity.WARN,
+                metadata=fresh.as_metadata(),
+                description=fresh.explanation,
             )
     for failed in (f for f in report.files if f.status in ("failed", "rejected")):
         # The reason may quote file content (personal data): it stays in audit.load_history.
