@@ -14,7 +14,7 @@ Intervals are two-sided at level ``1 - alpha``.
   the ratio of means;
 - sample-ratio mismatch: chi-square goodness of fit of the arm counts against the
   shares the assignment draws (``expected_arm_shares``);
-- minimum detectable effect of a two-sided test at the current arm sizes.
+- minimum detectable effect of each test at the current arm sizes.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from scipy import stats
+from scipy import optimize, stats
 
 HOLDOUT = "holdout"
 
@@ -280,15 +280,39 @@ def sample_ratio_mismatch(observed: Mapping[str, int], expected_shares: Mapping[
 
 def mde_conversion_abs(control_rate: float | None, n_treatment: int, n_control: int,
                        alpha: float = 0.05, power: float = 0.8) -> float | None:
-    """Smallest absolute conversion lift a two-sided test detects with the given power.
+    """Smallest absolute conversion lift over the holdout's rate that the chi-square
+    test (alpha two-sided) detects with the given power at the current arm sizes.
 
-    (z_{1-alpha/2} + z_power) · sqrt(p (1 - p) (1/n_t + 1/n_c)) at the holdout's rate p;
-    ``None`` when an arm is empty or the rate is 0 or 1 (no variance to scale by).
+    Solves Fleiss' sample-size equation for the lift d, with p_c the holdout's
+    rate, p_t = p_c + d and p̄ the rate of both arms together:
+
+        d = z_{1-alpha/2} · sqrt(p̄ (1 - p̄) (1/n_t + 1/n_c)) + z_power · sqrt(p_t (1 - p_t)/n_t + p_c (1 - p_c)/n_c)
+
+    The shortcut (z_{1-alpha/2} + z_power) · sqrt(p_c (1 - p_c) (1/n_t + 1/n_c))
+    takes the variance at p_c in both arms; with a large treatment arm (a 90/10
+    split) the pooled rate sits near p_t and the test has less power than the
+    shortcut promises (0.73 instead of 0.8 at p_c = 0.08, 4000 against 1000).
+    ``None`` when an arm is empty, the rate is unknown or 1, or no lift up to a
+    rate of 1 is detectable.
     """
-    if n_treatment <= 0 or n_control <= 0 or control_rate is None or not 0 < control_rate < 1:
+    if n_treatment <= 0 or n_control <= 0 or control_rate is None or not 0 <= control_rate < 1:
         return None
-    spread = math.sqrt(control_rate * (1 - control_rate) * (1 / n_treatment + 1 / n_control))
-    return (_z(alpha) + float(stats.norm.ppf(power))) * spread
+    z_alpha, z_power = _z(alpha), float(stats.norm.ppf(power))
+    p_c = control_rate
+
+    def shortfall(lift: float) -> float:
+        p_t = p_c + lift
+        p_both = (n_treatment * p_t + n_control * p_c) / (n_treatment + n_control)
+        null_se = math.sqrt(p_both * (1 - p_both) * (1 / n_treatment + 1 / n_control))
+        alternative_se = math.sqrt(p_t * (1 - p_t) / n_treatment + p_c * (1 - p_c) / n_control)
+        return z_alpha * null_se + z_power * alternative_se - lift
+
+    # the shortfall is positive for tiny lifts (the standard errors shrink like sqrt(lift)
+    # at a zero rate); a root exists when the largest lift, to a rate of 1, is detectable
+    smallest, largest = 1e-12, 1 - p_c
+    if shortfall(largest) > 0:
+        return None
+    return float(optimize.brentq(shortfall, smallest, largest, xtol=1e-12))
 
 
 def pooled_variance(treatment: ArmSummary, control: ArmSummary) -> float | None:
@@ -342,7 +366,7 @@ def read_out(treatment: ArmSummary, control: ArmSummary | None, srm: SampleRatio
     mde_revenue = mde_revenue_abs(treatment, control, alpha, power)
     notes = conversion.notes + revenue.notes + srm.notes
     if mde_conversion is None and control.customers > 0 and treatment.customers > 0:
-        notes += ("holdout conversion rate is 0 or 1: no conversion MDE",)
+        notes += ("no conversion lift is detectable at these sizes: no conversion MDE",)
     if mde_revenue is None and control.customers > 0 and treatment.customers > 0:
         notes += ("no revenue variance: no revenue MDE",)
 
