@@ -176,6 +176,22 @@ def test_conversion_intervals_cover_the_true_lift():
     assert 0.93 <= _coverage(relative) <= 0.97
 
 
+def test_newcombe_keeps_its_coverage_where_wald_does_not():
+    """Why Newcombe: 2 % against 1 % with a holdout of 100 expects one holdout conversion."""
+    rng = np.random.default_rng(8)
+    p_treatment, p_holdout, n_treatment, n_holdout = 0.02, 0.01, 900, 100
+    newcombe, wald = [], []
+    for _ in range(SIMULATIONS):
+        x1, x2 = int(rng.binomial(n_treatment, p_treatment)), int(rng.binomial(n_holdout, p_holdout))
+        low, high = newcombe_difference_interval(x1, n_treatment, x2, n_holdout)
+        newcombe.append(low <= p_treatment - p_holdout <= high)
+        p1, p2 = x1 / n_treatment, x2 / n_holdout
+        se = math.sqrt(p1 * (1 - p1) / n_treatment + p2 * (1 - p2) / n_holdout)
+        wald.append(p1 - p2 - Z95 * se <= p_treatment - p_holdout <= p1 - p2 + Z95 * se)
+    assert _coverage(newcombe) >= 0.93
+    assert _coverage(wald) < 0.88
+
+
 def test_revenue_intervals_cover_the_true_lift():
     rng = np.random.default_rng(99)
     # zero-inflated gamma revenue: P(buy) 0.2 and 0.15, mean basket 50 -> true means 10 and 7.5

@@ -366,7 +366,7 @@ def read_out(treatment: ArmSummary, control: ArmSummary | None, srm: SampleRatio
     mde_revenue = mde_revenue_abs(treatment, control, alpha, power)
     notes = conversion.notes + revenue.notes + srm.notes
     if mde_conversion is None and control.customers > 0 and treatment.customers > 0:
-        notes += ("no conversion lift is detectable at these sizes: no conversion MDE",)
+        notes += ("no conversion MDE: the holdout rate is 1 or no lift is detectable at these sizes",)
     if mde_revenue is None and control.customers > 0 and treatment.customers > 0:
         notes += ("no revenue variance: no revenue MDE",)
 

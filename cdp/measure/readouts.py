@@ -80,8 +80,10 @@ DDL = (
 )
 
 OUTCOMES_SQL = """
-    select as_of_date, experiment_id, audience_name, arm, customers, converting_customers,
-           revenue_sum, revenue_mean, revenue_variance, first_assigned_as_of, days_observed
+    select as_of_date, experiment_id, audience_name, arm,
+           customers::bigint, converting_customers::bigint,
+           revenue_sum::double, revenue_mean::double, revenue_variance::double,
+           first_assigned_as_of, days_observed::integer
     from marts.experiment_outcomes
     where $as_of::date is null or as_of_date = $as_of::date
 """
