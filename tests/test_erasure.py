@@ -391,6 +391,10 @@ def test_pipeline_erases_the_person_from_every_table(erased_run):
             (None, Decimal("123.45"))]
         assert rows(con, "select customer_id, total_amount from marts.fct_orders where source_order_id = 'ZQ-ORDER-1'"
                     ) == [(None, Decimal("123.45"))]
+        # staging orders is incremental: the row is unlinked in place, as a full build from raw would have it
+        assert rows(con, "select source_customer_id, total_amount from staging.stg_landing__orders "
+                         "where source_order_id = 'ZQ-ORDER-1'") == [(None, Decimal("123.45"))]
+        assert deleted.get("staging.stg_landing__orders", 0) == 0
         # the suppression list holds the hashes, and only it does
         listed = set(rows(con, "select identifier_type, identifier_sha256 from privacy.suppression_list"))
         assert {("email", sha(EMAIL)), ("phone", sha(PHONE)), ("source_record", sha(f"crm:{CRM_ID}")),

@@ -27,6 +27,7 @@ class ColumnRules:
     pairs: dict[str, tuple[str, str]]
     keep_schemas: frozenset[str]
     keep_tables: frozenset[str]
+    unlink_only: dict[str, tuple[str, ...]]  # table -> columns cleared instead of deleting the row
 
     def identifier_type(self, column: str, patterns: dict[str, tuple[str, ...]]) -> str | None:
         if column in self.never:
@@ -55,6 +56,7 @@ def load_rules(path: Path = RULES_PATH) -> ColumnRules:
         pairs={kind: tuple(names) for kind, names in raw["identifier_column_pairs"].items()},
         keep_schemas=frozenset(raw["keep"]["schemas"]),
         keep_tables=frozenset(raw["keep"]["tables"]),
+        unlink_only={table: tuple(columns) for table, columns in raw.get("unlink_only", {}).items()},
     )
 
 
@@ -90,6 +92,12 @@ def table_purge(schema: str, name: str, columns: list[str], rules: ColumnRules) 
             f"({_quote(type_column)}, cast({_quote(value_column)} as varchar)) in "
             f"(select identifier_type, value from {ERASED_VALUES})"
         )
+    unlinked = rules.unlink_only.get(f"{schema}.{name}")
+    if unlinked and delete_when:
+        # the row stays: every condition that would delete it clears the listed columns instead
+        matches_person = " or ".join(f"({condition})" for condition in delete_when)
+        clear = [*((column, matches_person) for column in unlinked), *clear]
+        delete_when = []
     if not delete_when and not clear:
         return None
     return TablePurge(f"{schema}.{name}", f"{_quote(schema)}.{_quote(name)}", tuple(delete_when), tuple(clear))

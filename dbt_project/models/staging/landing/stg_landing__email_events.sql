@@ -1,44 +1,48 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='email_event_id',
+    on_schema_change='fail',
+    pre_hook="{{ empty_fact_when_rebuilding(['occurred_at']) }}",
+) }}
+
+-- Incremental: reads only the raw rows that can change the table (macros/incremental_facts.sql).
+{% set build = fact_build_mode(['occurred_at']) %}
+
 with
 
 email_events as (
     select * from {{ source('landing', 'email_events') }}
+    where {{ is_before_cutoff('occurred_at') }}
+    {{ fact_delta_filter(build, {'occurred_at': to_utc_timestamp('occurred_at')}) }}
 ),
 
 junk_values as (
     select * from {{ ref('junk_values') }}
 ),
 
-as_of_versions as (
+new_versions as (
     select
         trim(event_id) as email_event_id,
-        event_type,
-        occurred_at,
-        email,
-        campaign_id,
-        source_system,
+        nullif(trim(campaign_id), '') as campaign_id,
+        {{ clean_enum('source_system') }} as source_system,
+        {{ normalise_email('email') }} as email,
+        {{ clean_enum('event_type') }} as event_type,
+        {{ is_valid('email', normalise_email('email')) }} as is_valid_email,
+        cast({{ to_utc_timestamp('occurred_at') }} as date) as occurred_date,
+        {{ to_utc_timestamp('occurred_at') }} as occurred_at,
         _load_id,
         _record_number,
-        _loaded_at
+        {{ to_utc_timestamp('_loaded_at') }} as _loaded_at
     from email_events
-    where {{ is_before_cutoff('occurred_at') }}
+),
+
+candidates as (
+    {{ fact_candidates(build, 'new_versions', ['email_event_id']) }}
 ),
 
 deduplicated as (
-    {{ latest_version('as_of_versions', ['email_event_id']) }}
-),
-
-normalised as (
-    select
-        email_event_id,
-        nullif(trim(campaign_id), '') as campaign_id,
-        {{ clean_enum('source_system') }} as source_system,
-        email as email_as_sent,
-        {{ normalise_email('email') }} as email,
-        {{ clean_enum('event_type') }} as event_type,
-        occurred_at,
-        _load_id,
-        _loaded_at
-    from deduplicated
+    {{ latest_version('candidates', ['email_event_id']) }}
 ),
 
 final as (
@@ -48,14 +52,15 @@ final as (
         source_system,
         email,
         event_type,
-        {{ is_valid('email_as_sent', 'email') }} as is_valid_email,
-        cast({{ to_utc_timestamp('occurred_at') }} as date) as occurred_date,
-        {{ to_utc_timestamp('occurred_at') }} as occurred_at,
+        is_valid_email,
+        occurred_date,
+        occurred_at,
         _load_id,
-        {{ to_utc_timestamp('_loaded_at') }} as _loaded_at
-    from normalised
+        _record_number,
+        _loaded_at
+    from deduplicated
     -- events of a suppressed address are left out
-    {{ anti_join_suppressed_email('normalised.email') }}
+    {{ anti_join_suppressed_email('deduplicated.email') }}
 )
 
 select * from final

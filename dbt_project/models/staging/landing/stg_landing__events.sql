@@ -1,40 +1,28 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='event_id',
+    on_schema_change='fail',
+    pre_hook="{{ empty_fact_when_rebuilding(['occurred_at']) }}",
+) }}
+
+-- Incremental: reads only the raw rows that can change the table (macros/incremental_facts.sql).
+{% set build = fact_build_mode(['occurred_at']) %}
+
 with
 
 events as (
     select * from {{ source('landing', 'events') }}
+    where {{ is_before_cutoff('occurred_at') }}
+    {{ fact_delta_filter(build, {'occurred_at': to_utc_timestamp('occurred_at')}) }}
 ),
 
-as_of_versions as (
+new_versions as (
     select
         trim(event_id) as event_id,
-        event_type,
-        occurred_at,
         nullif(trim(anonymous_id), '') as anonymous_id,
-        source_system,
-        nullif(trim(source_customer_id), '') as source_customer_id,
-        session_id,
-        product_id,
-        page_url,
-        referrer,
-        device_type,
-        properties,
-        _load_id,
-        _record_number,
-        _loaded_at
-    from events
-    where {{ is_before_cutoff('occurred_at') }}
-),
-
-deduplicated as (
-    {{ latest_version('as_of_versions', ['event_id']) }}
-),
-
-final as (
-    select
-        event_id,
-        anonymous_id,
         {{ clean_enum('source_system') }} as source_system,
-        source_customer_id,
+        nullif(trim(source_customer_id), '') as source_customer_id,
         nullif(trim(session_id), '') as session_id,
         nullif(trim(product_id), '') as product_id,
         {{ clean_enum('event_type') }} as event_type,
@@ -49,10 +37,44 @@ final as (
         cast({{ to_utc_timestamp('occurred_at') }} as date) as occurred_date,
         {{ to_utc_timestamp('occurred_at') }} as occurred_at,
         _load_id,
+        _record_number,
         {{ to_utc_timestamp('_loaded_at') }} as _loaded_at
+    from events
+),
+
+candidates as (
+    {{ fact_candidates(build, 'new_versions', ['event_id']) }}
+),
+
+deduplicated as (
+    {{ latest_version('candidates', ['event_id']) }}
+),
+
+final as (
+    select
+        event_id,
+        anonymous_id,
+        source_system,
+        source_customer_id,
+        session_id,
+        product_id,
+        event_type,
+        page_url,
+        referrer,
+        device_type,
+        search_query,
+        product_category,
+        login_method,
+        properties,
+        quantity,
+        occurred_date,
+        occurred_at,
+        _load_id,
+        _record_number,
+        _loaded_at
     from deduplicated
     -- events of a suppressed record or device (anonymous_id) are left out
-    {{ anti_join_suppressed('source_record', source_record_key(clean_enum('deduplicated.source_system'), 'deduplicated.source_customer_id')) }}
+    {{ anti_join_suppressed('source_record', source_record_key('deduplicated.source_system', 'deduplicated.source_customer_id')) }}
     {{ anti_join_suppressed('anonymous_id', 'deduplicated.anonymous_id') }}
 )
 
