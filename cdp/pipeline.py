@@ -48,6 +48,7 @@ class PipelineOutcome:
     privacy: dict = field(default_factory=dict)
     models: list[dict] = field(default_factory=list)
     report_path: str | None = None
+    step_seconds: dict[str, float] = field(default_factory=dict)
 
     def summary(self) -> str:
         lines = [f"run {self.run_id}: {'succeeded' if self.success else 'FAILED'} in {self.seconds:.1f}s"]
@@ -77,6 +78,8 @@ class PipelineOutcome:
         for e in self.exports:
             where = f", {e['path']}" if e["status"] == "exported" else ""
             lines.append(f"  export {e['audience']} -> {e['destination']}: {e['status']}: {e['message']}{where}")
+        if self.step_seconds:
+            lines.append("  steps: " + ", ".join(f"{step} {secs:.1f}s" for step, secs in self.step_seconds.items()))
         if self.report_path:
             lines.append(f"  report: {self.report_path}")
         lines.append(f"  log: {self.log_path}")
@@ -112,8 +115,19 @@ def run_pipeline(
         if e.event_type == dg.DagsterEventType.STEP_FAILURE
     ]
     outcome.report_path = _report_path(result)
+    outcome.step_seconds = _step_seconds(result)
     _collect_facts(outcome)
     return outcome
+
+
+def _step_seconds(result) -> dict[str, float]:
+    """Wall time of each step that succeeded (one per asset or multi-asset: ingestion, dbt, erasure,
+    each model, each audience, measurement, report)."""
+    return {
+        event.step_key: round(event.event_specific_data.duration_ms / 1000, 2)
+        for event in result.all_events
+        if event.event_type == dg.DagsterEventType.STEP_SUCCESS
+    }
 
 
 def _report_path(result) -> str | None:
