@@ -28,9 +28,10 @@ $(VENV)/.installed: pyproject.toml
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 $(CHROMIUM):
-	@command -v apt-get >/dev/null || { echo "no apt-get: install Chromium at $@ for the report's browser test"; exit 0; }
-	$(SUDO) apt-get update -q
-	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium
+	if command -v apt-get >/dev/null; then \
+		$(SUDO) apt-get update -q && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium; \
+	else echo "no apt-get: install Chromium at $@ for the report's browser test"; fi
 
 demo: setup
 	$(BIN)/cdp run
