@@ -90,7 +90,7 @@ def segment_boxes(ctx: ReportContext) -> Chart | None:
         customdata=stats[["customers"]], boxpoints=False,
     ))
     if (stats["low"] > 0).all() and stats["p95"].max() > 100 * stats["low"].min():
-        fig.update_xaxes(type="log")
+        fig.update_xaxes(type="log", dtick=1)  # labels at powers of ten only
     fig.update_xaxes(title=f"predicted 12-month value{' (' + ctx.currency + ')' if ctx.currency else ''}")
     fig.update_layout(showlegend=False)
     return Chart("by-segment", fig, "Predicted 12-month value per RFM segment: the box spans the middle half of "

@@ -130,7 +130,7 @@ def roc_chart(evaluations: list[Evaluation], section: Section) -> Chart | None:
                                     "true positives %{y:.1%}<extra></extra>",
         ))
     fig.update_xaxes(title="false positive rate", range=[0, 1], tickformat=".0%")
-    fig.update_yaxes(title="true positive rate", range=[0, 1], tickformat=".0%", scaleanchor="x")
+    fig.update_yaxes(title="true positive rate", range=[0, 1], tickformat=".0%")
     return Chart("roc", fig, "ROC curve on the validation cutoff: the further the curve bows to the top left above "
                  "the dotted chance line, the better the model ranks customers.")
 
