@@ -10,7 +10,7 @@ export DAGSTER_HOME := $(CURDIR)/.dagster
 
 .PHONY: setup demo test lint dev validate sample bench-identity bench-identity-scale bench-splink-setup bench-clv bench-ml bench-ml-cdnow clean
 
-setup: $(VENV)/.installed .dagster/dagster.yaml
+setup: $(VENV)/.installed .dagster/dagster.yaml $(CHROMIUM)
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,16 @@ $(VENV)/.installed: pyproject.toml
 .dagster/dagster.yaml: dagster.yaml
 	mkdir -p .dagster
 	cp dagster.yaml $@
+
+# Debian's Chromium for the report's browser test (Playwright drives it; no browser is downloaded).
+# Where there is no apt-get, say so and go on: only that test needs it.
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+$(CHROMIUM):
+	if command -v apt-get >/dev/null; then \
+		$(SUDO) apt-get update -q && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium; \
+	else echo "no apt-get: install Chromium at $@ for the report's browser test"; fi
 
 demo: setup
 	$(BIN)/cdp run
