@@ -33,8 +33,12 @@ $(CHROMIUM):
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium; \
 	else echo "no apt-get: install Chromium at $@ for the report's browser test"; fi
 
+# The bundled sample as of a month before its last day, then as of its last day: the report
+# gets a history and the audiences sent a month earlier get their experiment readouts.
+DEMO_FIRST_AS_OF ?= 2026-08-31
+DEMO_LAST_AS_OF ?= 2026-09-30
 demo: setup
-	$(BIN)/cdp run
+	$(BIN)/cdp backfill --start $(DEMO_FIRST_AS_OF) --end $(DEMO_LAST_AS_OF) --every 30
 
 test: setup
 	$(BIN)/pytest -n 2 --dist loadfile

@@ -26,10 +26,12 @@ class Evaluation:
     as_of: date
     version: str | None
     metrics: dict[str, Any]
+    published: bool = True
 
     @property
     def label(self) -> str:
-        return MODELS[self.model]
+        # a model refused for its validation figures is shown with them, marked as such
+        return MODELS[self.model] if self.published else f"{MODELS[self.model]} (not published)"
 
 
 def build(ctx: ReportContext) -> Section:
@@ -80,6 +82,11 @@ def latest_evaluation(ctx: ReportContext, model: str) -> tuple[Evaluation | None
         if trained:
             note += f" The charts show its last trained run, as of {trained[2].isoformat()}."
     if not trained:
+        # a run refused for a low validation score keeps the candidates' figures: show why it was refused
+        refused = winner_metrics(json.loads(runs[0][4])) if runs[0][4] else None
+        if refused:
+            note = (note or "") + " The charts show the validation figures that fell short."
+            return Evaluation(model, latest_as_of, None, refused, published=False), note
         return None, note
     metrics = json.loads(trained[4]) if trained[4] else {}
     evaluation = winner_metrics(metrics)
