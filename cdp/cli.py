@@ -88,6 +88,14 @@ def _pipeline_options(command):
             help="Days without an order that make a buyer churned; default: dbt var churn_horizon_days (30).",
         ),
         click.option(
+            "--wait",
+            "wait_seconds",
+            type=click.FloatRange(min=0),
+            default=600,
+            show_default=True,
+            help="Seconds to wait for another run on the same warehouse to finish before giving up.",
+        ),
+        click.option(
             "--dbt-vars",
             default=None,
             help='dbt vars for this run as a JSON object, e.g. \'{"identity_match_threshold": 0.95}\'.',
@@ -100,7 +108,7 @@ def _pipeline_options(command):
 
 def _run_pipeline_as_of(
     as_of: str | None, landing_dir: Path, warehouse: Path, export_dir: Path, churn_horizon_days: int | None,
-    dbt_vars: str | None,
+    dbt_vars: str | None, wait_seconds: float,
 ):
     if not landing_dir.is_dir():
         raise click.ClickException(f"landing directory {landing_dir} does not exist")
@@ -117,15 +125,20 @@ def _run_pipeline_as_of(
         DBT_SEND_ANONYMOUS_USAGE_STATS="false",
     )
     from cdp.pipeline import run_pipeline
+    from cdp.warehouse_lock import WarehouseBusy
 
-    return run_pipeline(
-        landing_dir=landing_dir.resolve(),
-        warehouse=warehouse.resolve(),
-        export_dir=export_dir.resolve(),
-        as_of=as_of,
-        churn_horizon_days=churn_horizon_days,
-        dbt_vars=extra_vars,
-    )
+    try:
+        return run_pipeline(
+            landing_dir=landing_dir.resolve(),
+            warehouse=warehouse.resolve(),
+            export_dir=export_dir.resolve(),
+            as_of=as_of,
+            churn_horizon_days=churn_horizon_days,
+            dbt_vars=extra_vars,
+            wait_seconds=wait_seconds,
+        )
+    except WarehouseBusy as busy:
+        raise click.ClickException(str(busy)) from None
 
 
 @main.command()

@@ -12,6 +12,8 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
+from cdp.warehouse_lock import hold_warehouse
+
 SUMMARY_TABLES = [
     "marts.dim_customers",
     "marts.customer_identity_map",
@@ -94,11 +96,18 @@ def run_pipeline(
     churn_horizon_days: int | None = None,
     log_level: str = "WARNING",
     dbt_vars: dict | None = None,
+    wait_seconds: float = 600,
 ) -> PipelineOutcome:
     """Materialise every asset once, in this process; the run's detailed log goes to a file.
 
-    ``dbt_vars`` overrides dbt project vars for this run (identity settings, say).
+    ``dbt_vars`` overrides dbt project vars for this run (identity settings, say). Another run on
+    the same warehouse is waited for up to ``wait_seconds``, then ``WarehouseBusy`` says who holds it.
     """
+    with hold_warehouse(Path(warehouse), wait_seconds):
+        return _run(landing_dir, warehouse, export_dir, as_of, churn_horizon_days, log_level, dbt_vars)
+
+
+def _run(landing_dir, warehouse, export_dir, as_of, churn_horizon_days, log_level, dbt_vars) -> PipelineOutcome:
     started = time.perf_counter()
     config = {"as_of": as_of, "churn_horizon_days": churn_horizon_days,
               "dbt_vars_json": json.dumps(dbt_vars) if dbt_vars else None}

@@ -21,7 +21,7 @@
     {'mode': 'rebuild'} when the cutoff moved back, else {'mode': 'delta', 'load_id': n,
     'times': {column: latest value}} for the time columns given. -#}
 {% macro fact_build_mode(time_columns) -%}
-    {%- if not execute or not is_incremental() -%}
+    {%- if not execute or this is none or not is_incremental() -%}
         {{- return({'mode': 'full'}) -}}
     {%- endif -%}
     {%- set selects = ['max(_load_id)'] -%}

@@ -44,7 +44,7 @@ def privacy_erasure(
         # same warehouse and vars as the dbt asset of this run; data tests check the result, the unit
         # tests (a third of the time) already ran on the same SQL
         os.environ["CDP_WAREHOUSE"] = warehouse.warehouse_path
-        args = [*dbt_build_args(config), "--exclude", "resource_type:unit_test", MEASUREMENT_SELECTOR]
+        args = [*dbt_build_args(config), "--exclude", f"resource_type:unit_test {MEASUREMENT_SELECTOR}"]
         dbt.cli(args, manifest=DBT_PROJECT.manifest_path).wait()
     if report.rows_deleted or report.rows_updated:
         compact_warehouse(warehouse.warehouse_path)

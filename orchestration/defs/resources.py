@@ -1,6 +1,7 @@
 """Resources: where the warehouse, landing zone and exports live, and the run's parameters."""
 
 # No `from __future__ import annotations`: Dagster reads config and resource types from annotations.
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -24,15 +25,39 @@ class WarehouseResource(dg.ConfigurableResource):
     model_artifact_dir: str = str(settings.model_artifact_dir())
     report_dir: str = str(settings.report_dir())
 
+    # how long a step waits for another process (an ad-hoc dbt or duckdb session) to let go of the file
+    lock_wait_seconds: float = 60
+
     @contextmanager
     def connect(self, read_only: bool = False):
         Path(self.warehouse_path).parent.mkdir(parents=True, exist_ok=True)
-        con = duckdb.connect(self.warehouse_path, read_only=read_only)
+        con = _connect_when_free(self.warehouse_path, read_only, self.lock_wait_seconds)
         try:
             con.execute("set TimeZone = 'UTC'")
             yield con
         finally:
             con.close()
+
+
+def _connect_when_free(path: str, read_only: bool, wait_seconds: float) -> duckdb.DuckDBPyConnection:
+    """DuckDB refuses a second process's connection while one writes the file: wait and retry,
+    then fail with a message that says what to do (a transient clash, such as a dbt CLI session,
+    passes; a stuck one is named)."""
+    deadline = time.monotonic() + wait_seconds
+    delay = 0.2
+    while True:
+        try:
+            return duckdb.connect(path, read_only=read_only)
+        except duckdb.IOException as error:
+            if "lock" not in str(error).lower():
+                raise
+            if time.monotonic() >= deadline:
+                raise RuntimeError(
+                    f"the warehouse {path} stayed locked by another process for {wait_seconds:.0f} s "
+                    f"({str(error).splitlines()[0]}); close that session or wait for its run to end"
+                ) from error
+            time.sleep(delay)
+            delay = min(delay * 2, 5)
 
 
 class PipelineConfig(dg.Config):

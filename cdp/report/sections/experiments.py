@@ -57,7 +57,9 @@ def build(ctx: ReportContext) -> Section:
 
 def _label(row) -> str:
     flag = "⚠ " if bool(row.srm_detected) else ""
-    return f"{flag}{row.audience_name}: {row.arm} vs {row.control_arm}"
+    # an audience without a holdout has no control arm (null): nothing to compare against
+    control = f" vs {row.control_arm}" if isinstance(row.control_arm, str) else ", no holdout"
+    return f"{flag}{row.audience_name}: {row.arm}{control}"
 
 
 def _colour(low, high) -> str:
