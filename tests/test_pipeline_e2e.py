@@ -194,6 +194,23 @@ def test_exports_hold_only_consented_unsuppressed_treated_members(first_run):
             assert manifest["row_count"] == len(table) - 1 and all(len(r) == len(table[0]) for r in table)
 
 
+def test_the_run_writes_a_report_that_renders_without_errors(first_run, tmp_path):
+    """The report the run wrote covers its as-of date, holds no personal data and opens cleanly in
+    headless Chromium (make setup installs Debian's chromium)."""
+    from cdp.report.browser import render
+
+    outcome, work = first_run
+    report = Path(outcome.report_path)
+    assert report.parent == work / "reports" and (work / "reports" / "latest.html").exists()
+    html = report.read_text(encoding="utf-8")
+    assert f"cdp_report_{END_DATE}" in report.name and outcome.run_id in html
+    emails = [row[0] for row in query(work / "cdp.duckdb", "select email from marts.dim_customers "
+                                                          "where email is not null limit 50")]
+    assert emails and not [email for email in emails if email in html]
+    errors = render(report, tmp_path / "report.png")
+    assert errors == [] and (tmp_path / "report.png").stat().st_size > 100_000
+
+
 def test_second_run_changes_no_table(first_run, landing):
     outcome, work = first_run
     wh = work / "cdp.duckdb"
