@@ -6,7 +6,8 @@
 -- customer has records in other systems holding the attribute, the share whose value
 -- at least one other system confirms. Where crm and pos agree and the web shop
 -- differs, only the web shop's record fails; where two systems differ, both do.
--- Values are compared as staging normalised them (case, E.164, ...).
+-- Values are compared as staging normalised them (e-mail, E.164 phone, ...), ignoring
+-- case and spaces: 'de Boer' and 'De Boer', 'QX1 1QQ' and 'QX11QQ' agree.
 -- duplicate_persons (uniqueness): records of one system that are one customer
 -- (the same person registered twice); passed counts one record per customer.
 {%- set settings = var('data_quality')['sources']['customers'] %}
@@ -49,7 +50,7 @@ attribute_values as (
         source_system,
         source,
         '{{ attribute }}' as attribute,
-        cast({{ attribute }} as {{ dbt.type_string() }}) as attribute_value
+        lower({{ regexp_replace_all('cast(' ~ attribute ~ ' as ' ~ dbt.type_string() ~ ')', '\\s+', '') }}) as attribute_value
     from records
     where {{ attribute }} is not null
     {% if not loop.last %}union all{% endif %}
