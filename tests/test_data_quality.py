@@ -229,5 +229,9 @@ def test_quality_settings_follow_the_contract():
         assert all(columns[c].type == "timestamp" for c in source["time_columns"]), name
         nulled = [c for c, column in columns.items() if column.on_invalid == "null"]
         assert sorted(source.get("nulled_on_load", [])) == sorted(nulled), name
+        if "time_from" in source:  # rows timed by a parent: its key is in both, its column a time
+            parent = contract.sources[source["time_from"]["source"]]
+            assert set(source["time_from"]["key"]) <= set(columns) & set(parent.column_names), name
+            assert parent.column(source["time_from"]["time_column"]).type == "timestamp", name
     assert set(settings["criteria"]) == {"completeness", "validity", "consistency", "timeliness", "uniqueness",
                                          "quarantine"}
