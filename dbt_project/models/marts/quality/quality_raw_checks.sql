@@ -1,6 +1,6 @@
 {{ config(materialized='ephemeral') }}
 
--- Checks on the raw rows that exist as of the run (none of their time columns after the
+-- Checks on the raw rows that exist as of the run (no time of theirs after the
 -- cutoff), per source or source system.
 -- duplicate_keys: rows repeating the key and time columns of another row add nothing
 -- (a re-sent record with a new time is a new version, not a duplicate).
