@@ -16,15 +16,17 @@ scorecard as (
     where as_of_date = {{ as_of_date() }}
 ),
 
+-- means over exact decimals: a float sum depends on the order rows arrive in, and a
+-- re-run must give the same bits
 criteria as (
     select
         as_of_date,
         source,
-        avg(case when criterion = 'completeness' then score end) as completeness,
-        avg(case when criterion = 'validity' then score end) as validity,
-        avg(case when criterion = 'consistency' then score end) as consistency,
-        avg(case when criterion = 'timeliness' then score end) as timeliness,
-        avg(case when criterion = 'uniqueness' then score end) as uniqueness,
+        avg(case when criterion = 'completeness' then cast(score as decimal(18, 12)) end) as completeness,
+        avg(case when criterion = 'validity' then cast(score as decimal(18, 12)) end) as validity,
+        avg(case when criterion = 'consistency' then cast(score as decimal(18, 12)) end) as consistency,
+        avg(case when criterion = 'timeliness' then cast(score as decimal(18, 12)) end) as timeliness,
+        avg(case when criterion = 'uniqueness' then cast(score as decimal(18, 12)) end) as uniqueness,
         sum(case when check_name = 'quarantined_rows' then checked end) as rows_in,
         sum(case when check_name = 'quarantined_rows' then passed end) as rows_loaded,
         sum(case when status = 'fail' then 1 else 0 end) as failed_checks,
