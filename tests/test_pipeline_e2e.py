@@ -374,7 +374,7 @@ def test_experiments_read_out_thirty_days_after_the_send(two_dates):
     assert outcomes, "no experiment has outcomes after its send"
     recomputed = query(warehouse, f"""
         select a.experiment_id, a.arm, count(distinct a.customer_id),
-            count(distinct o.customer_id), round(coalesce(sum(o.total_amount_reporting), 0), 2)
+            count(distinct o.customer_id), round(coalesce(sum(o.total_amount_reporting), 0)::double, 2)
         from marts.experiment_assignments as a
         left join marts.fct_orders as o
             on o.customer_id = a.customer_id and o.is_completed
