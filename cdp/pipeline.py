@@ -162,7 +162,8 @@ def _materialize(warehouse: Path, landing_dir: Path, export_dir: Path, config: d
             # the erasure step rebuilds the dbt models with the same vars when it erased someone
             "ops": {
                 op: {"config": config}
-                for op in ("cdp_dbt_models", "privacy__erasure", "cdp_measurement_models", "reports__html_report")
+                for op in ("privacy__erasure_before_dbt", "cdp_dbt_models", "privacy__erasure",
+                           "cdp_measurement_models", "reports__html_report")
             },
             # The summary is the run's report; step logs reach the console only when something is wrong.
             "loggers": {"console": {"config": {"log_level": log_level}}},
@@ -200,16 +201,20 @@ def _collect_facts(outcome: PipelineOutcome) -> None:
             ).df()
             outcome.models = runs.to_dict("records")
         if "audit.privacy_runs" in existing:
-            row = con.execute(
+            # the step before dbt and the one after may each have logged a row
+            steps = con.execute(
                 "select erasure_requests, suppressions_absorbed, customers_erased, rows_deleted "
                 "from audit.privacy_runs where run_id = ?",
                 [outcome.run_id],
             ).fetchall()
-            if row:
-                requests, uploads, customers, deleted = row[0]
-                raw_rows = sum(n for table, n in json.loads(deleted).items() if table.startswith("raw."))
-                outcome.privacy = {"erasure_requests": requests, "suppressions_absorbed": uploads,
-                                   "customers_erased": customers, "raw_rows_deleted": raw_rows}
+            if steps:
+                outcome.privacy = {
+                    "erasure_requests": sum(step[0] for step in steps),
+                    "suppressions_absorbed": sum(step[1] for step in steps),
+                    "customers_erased": sum(step[2] for step in steps),
+                    "raw_rows_deleted": sum(n for step in steps for table, n in json.loads(step[3]).items()
+                                            if table.startswith("raw.")),
+                }
         if "marts.identity_resolution_stats" in existing:
             stats = con.execute("select * from marts.identity_resolution_stats").df()
             if len(stats):

@@ -7,11 +7,11 @@ from orchestration.defs.exports import AUDIENCE_EXPORTS
 from orchestration.defs.ingestion import raw_landing_files
 from orchestration.defs.measurement import MEASUREMENT_ASSETS
 from orchestration.defs.ml import ML_ASSETS
-from orchestration.defs.privacy import privacy_erasure
+from orchestration.defs.privacy import privacy_erasure, privacy_erasure_before_dbt
 from orchestration.defs.resources import make_resources
 from orchestration.defs.schedules import daily_pipeline, daily_schedule, landing_files_sensor
 
-ALL_ASSETS = [raw_landing_files, cdp_dbt_models, privacy_erasure, *ML_ASSETS, *AUDIENCE_EXPORTS, *MEASUREMENT_ASSETS]
+ALL_ASSETS = [raw_landing_files, privacy_erasure_before_dbt, cdp_dbt_models, privacy_erasure, *ML_ASSETS, *AUDIENCE_EXPORTS, *MEASUREMENT_ASSETS]
 
 defs = dg.Definitions(
     assets=ALL_ASSETS,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -37,3 +38,25 @@ def write(landing: Path, relative: str, content: str | bytes) -> Path:
 
 def rows(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> list[tuple]:
     return con.execute(sql, params or []).fetchall()
+
+
+def table_fingerprints(warehouse: Path, schemas=("raw", "audit", "staging", "intermediate", "marts")) -> dict:
+    """Order-independent content hash of every table and view (lineage timestamps excluded)."""
+    out = {}
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        relations = con.execute(
+            "select schema_name, table_name from duckdb_tables() union all "
+            "select schema_name, view_name from duckdb_views() where not internal"
+        ).fetchall()
+        for schema, name in relations:
+            # the model-run log differs by design (ids, times); its outputs are compared
+            if schema not in schemas or f"{schema}.{name}" == "ml.model_runs":
+                continue
+            columns = [r[0] for r in con.execute(f'describe "{schema}"."{name}"').fetchall()]
+            volatile = ("_loaded_at", "quarantined_at", "started_at", "finished_at", "model_version", "assigned_run_id")
+            kept = [c for c in columns if c not in volatile]
+            select = ", ".join(f'"{c}"' for c in kept)
+            content = con.execute(f'select {select} from "{schema}"."{name}"').fetchall()
+            digest = hashlib.sha256(repr(sorted(map(repr, content))).encode()).hexdigest()
+            out[f"{schema}.{name}"] = (len(content), digest)
+    return out

@@ -369,6 +369,56 @@ def resent_run(erased_run):
     return outcome, work, before
 
 
+@pytest.fixture(scope="module")
+def later_erasure_run(tmp_path_factory):
+    """Zebediah is a customer for one run; his request arrives before the next, which erases him
+    before dbt (the warehouse knows who he is): one dbt build, no rebuild."""
+    from cdp.generate import generate_landing
+    from cdp.pipeline import run_pipeline
+
+    work = tmp_path_factory.mktemp("later_erasure")
+    landing = work / "landing"
+    generate_landing(landing, customers=200, days=60, seed=29, end_date=END_DATE, progress=False)
+    _add_person(landing)
+    request = landing / "erasure_requests" / "zz_erasure_zq.csv"
+    held_back = request.read_text(encoding="utf-8")
+    request.unlink()
+    first = run_pipeline(landing, work / "cdp.duckdb", work / "exports")
+    assert first.success, first.summary()
+    assert _find_in_warehouse(work / "cdp.duckdb", [EMAIL]), "Zebediah should be a customer before his request"
+    request.write_text(held_back, encoding="utf-8")
+    second = run_pipeline(landing, work / "cdp.duckdb", work / "exports")
+    assert second.success, second.summary()
+    return second, work, landing
+
+
+def test_a_request_to_a_known_warehouse_is_erased_before_dbt_without_a_rebuild(later_erasure_run):
+    from conftest import table_fingerprints
+
+    from cdp.pipeline import run_pipeline
+
+    outcome, work, landing = later_erasure_run
+    wh = work / "cdp.duckdb"
+    assert _find_in_warehouse(wh, _forbidden_text() + _customer_ids()) == []
+    with duckdb.connect(str(wh), read_only=True) as con:
+        steps = rows(con, "select erasure_requests, customers_erased from audit.privacy_runs where run_id = ?",
+                     [outcome.run_id])
+        # one step erased him, the one before dbt; the step after dbt found nothing left to do
+        assert steps == [(1, 1)]
+        assert rows(con, "select customers_erased from audit.erasure_log where erasure_request_id = 'zq-request-1'"
+                    ) == [(1,)]
+    # the whole project was built once: no rebuild after the erasure
+    log = outcome.log_path.read_text(encoding="utf-8").splitlines()
+    assert len([line for line in log if line.startswith("Finished running") and " seeds" in line]) == 1
+    content = wh.read_bytes().lower()
+    assert EMAIL.encode() not in content and LAST.lower().encode() not in content
+    # what the rebuild after dbt used to guarantee: the next run, with nothing new, changes no table
+    before = table_fingerprints(wh)
+    again = run_pipeline(landing, wh, work / "exports")
+    assert again.success, again.summary()
+    assert table_fingerprints(wh) == before
+
+
 def test_pipeline_erases_the_person_from_every_table(erased_run):
     outcome, work, _ = erased_run
     wh = work / "cdp.duckdb"

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from conftest import table_fingerprints
 
 from cdp import settings
 from cdp.export import load_audiences
@@ -42,27 +43,6 @@ def first_run(landing, tmp_path_factory):
     outcome = run_pipeline(landing, work / "cdp.duckdb", work / "exports")
     assert outcome.success, outcome.summary()
     return outcome, work
-
-
-def table_fingerprints(warehouse: Path, schemas=("raw", "audit", "staging", "intermediate", "marts")) -> dict:
-    """Order-independent content hash of every table and view (lineage timestamps excluded)."""
-    out = {}
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        relations = con.execute(
-            "select schema_name, table_name from duckdb_tables() union all "
-            "select schema_name, view_name from duckdb_views() where not internal"
-        ).fetchall()
-        for schema, name in relations:
-            # the model-run log differs by design (ids, times); its outputs are compared
-            if schema not in schemas or f"{schema}.{name}" == "ml.model_runs":
-                continue
-            columns = [r[0] for r in con.execute(f'describe "{schema}"."{name}"').fetchall()]
-            volatile = ("_loaded_at", "quarantined_at", "started_at", "finished_at", "model_version", "assigned_run_id")
-            kept = [c for c in columns if c not in volatile]
-            select = ", ".join(f'"{c}"' for c in kept)
-            rows = con.execute(f'select {select} from "{schema}"."{name}"').fetchall()
-            out[f"{schema}.{name}"] = (len(rows), hashlib.sha256(repr(sorted(map(repr, rows))).encode()).hexdigest())
-    return out
 
 
 def query(warehouse: Path, sql: str) -> list[tuple]:

@@ -1,7 +1,8 @@
 """Erasure (GDPR Art. 17): a person leaves every layer of the warehouse, and stays out.
 
-``apply_erasures`` runs after dbt has built staging and identity (it reads who is who
-there) and before models and exports read the marts. In one transaction it
+``apply_erasures`` reads who is who from staging and identity: before this run's dbt build
+when an earlier build left them (orchestration/defs/privacy.py), and again after it, before
+models and exports read the marts. In one transaction it
 1. adds uploaded suppressions to the suppression list; raw keeps only their hashes;
 2. suppresses the identifiers each new erasure request names;
 3. finds the people to erase: the customers the new requests name, and every customer
@@ -50,20 +51,18 @@ RECORDS_RESOLVED = "intermediate.int_customer_records_resolved"
 RECORD_IDENTIFIERS = "intermediate.int_customer_identifiers_unioned"
 DEVICES = "intermediate.int_anonymous_ids_identified"
 EVENTS = "intermediate.int_events_identified"
-INPUT_MODELS = tuple(
-    name.split(".")[1]
-    for name in (
-        ERASURE_REQUESTS,
-        UPLOADED_SUPPRESSIONS,
-        CUSTOMER_RECORDS,
-        SEGMENT_LIST_ENTRIES,
-        REQUEST_CUSTOMERS,
-        RECORDS_RESOLVED,
-        RECORD_IDENTIFIERS,
-        DEVICES,
-        EVENTS,
-    )
+INPUT_RELATIONS = (
+    ERASURE_REQUESTS,
+    UPLOADED_SUPPRESSIONS,
+    CUSTOMER_RECORDS,
+    SEGMENT_LIST_ENTRIES,
+    REQUEST_CUSTOMERS,
+    RECORDS_RESOLVED,
+    RECORD_IDENTIFIERS,
+    DEVICES,
+    EVENTS,
 )
+INPUT_MODELS = tuple(name.split(".")[1] for name in INPUT_RELATIONS)
 
 TEMP_TABLES = (
     "_new_requests",
@@ -113,6 +112,19 @@ class ErasureReport:
     def count(self, bucket: dict[str, int], table: str, rows: int) -> None:
         if rows:
             bucket[table] = bucket.get(table, 0) + rows
+
+
+def people_resolvable(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the warehouse holds every table erasure reads (a dbt build has run on it): then
+    erasure can run before this run's dbt build, on the identity of the previous one."""
+    existing = {
+        f"{schema}.{name}"
+        for schema, name in con.execute(
+            "select schema_name, table_name from duckdb_tables() "
+            "union all select schema_name, view_name from duckdb_views()"
+        ).fetchall()
+    }
+    return set(INPUT_RELATIONS) <= existing
 
 
 def apply_erasures(

@@ -51,10 +51,15 @@ def _newer_than(mtime: float, project: DbtProject) -> bool:
 ensure_manifest()
 
 
+# The erasure step that runs before dbt when the warehouse already knows who is who
+# (orchestration/defs/privacy.py): every model reading raw waits for it.
+ERASURE_BEFORE_DBT_KEY = dg.AssetKey(["privacy", "erasure_before_dbt"])
+
+
 class CdpDbtTranslator(DagsterDbtTranslator):
     """Keys follow warehouse names: sources are ``<schema>/<table>`` (``raw/<table>``: the
     ingestion assets; ``privacy/suppression_list``), models ``<schema>/<model>``; groups
-    follow the dbt layer folders."""
+    follow the dbt layer folders. Models reading raw come after the erasure before dbt."""
 
     def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None) -> dg.AssetSpec:
         spec = super().get_asset_spec(manifest, unique_id, project)
@@ -63,7 +68,10 @@ class CdpDbtTranslator(DagsterDbtTranslator):
             schema = props["schema"]
             return spec.replace_attributes(key=dg.AssetKey([schema, props["name"]]), group_name=schema)
         layer = props["fqn"][1] if len(props["fqn"]) > 2 else props["resource_type"]
-        return spec.replace_attributes(key=dg.AssetKey([props["schema"], props["name"]]), group_name=layer)
+        spec = spec.replace_attributes(key=dg.AssetKey([props["schema"], props["name"]]), group_name=layer)
+        if any(parent.startswith("source.cdp_warehouse.landing.") for parent in manifest["parent_map"][unique_id]):
+            spec = spec.merge_attributes(deps=[ERASURE_BEFORE_DBT_KEY])
+        return spec
 
 
 TRANSLATOR = CdpDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
