@@ -9,7 +9,13 @@ import pytest
 
 from benchmarks.pipeline.floor import files_by_format, floor_sql, group_key, measure_floor, reader_sql
 from benchmarks.pipeline.landing import release, stage_landing
-from benchmarks.pipeline.stages import growth, stage_figures, stage_of, summarize_dbt_invocation
+from benchmarks.pipeline.stages import (
+    growth,
+    invocation_figures,
+    stage_figures,
+    stage_of,
+    summarize_dbt_invocation,
+)
 from cdp.contract import load_contract
 from tests.conftest import write
 
@@ -20,7 +26,7 @@ def _timing(start: str, end: str) -> list[dict]:
 
 
 RUN_RESULTS = {
-    "metadata": {"invocation_started_at": "2026-01-01T00:00:10Z"},
+    "metadata": {"invocation_started_at": "2026-01-01T00:00:10Z", "generated_at": "2026-01-01T00:00:59Z"},
     "elapsed_time": 50.0,
     "results": [
         {"unique_id": "model.p.stg_customers", "status": "success", "execution_time": 5.0,
@@ -83,6 +89,17 @@ def test_stage_figures_split_identity_out_of_dbt_and_attribute_memory_by_window(
     assert figures["overhead"]["peak_mib"] == round(500 / 1024, 1)
     assert figures["total"]["peak_mib"] == round(9000 / 1024, 1)
     assert figures["total"]["rows_per_second"] == round(600 / 70)
+
+
+def test_a_dbt_invocation_splits_its_step_into_before_during_and_after():
+    # the erasure step: erasing (peak 3 GiB), its dbt rebuild (5 GiB), then the compaction (7 GiB)
+    windows = {"privacy__erasure": (T0, T0 + 100)}
+    invocation = {"step": "privacy__erasure", "started_at": T0 + 30, "ended_at": T0 + 70}
+    samples = [(T0 + s + 0.5, (3 if s < 30 else 5 if s < 70 else 7) * 1024**2) for s in range(100)]
+    assert invocation_figures(windows, [invocation], samples) == [{
+        "step": "privacy__erasure", "before_seconds": 30, "seconds": 40, "after_seconds": 30,
+        "peak_mib": 5 * 1024, "peak_mib_before": 3 * 1024, "peak_mib_after": 7 * 1024,
+    }]
 
 
 def test_growth_exponent_is_one_when_time_grows_as_size():

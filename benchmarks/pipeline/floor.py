@@ -3,10 +3,11 @@
     python -m benchmarks.pipeline.floor --landing DIR --out FILE.json
 
 For each source folder and file format: one scan of all its files, read as the contract
-reads them (CSV and JSON lines as text columns, Parquet as stored), grouped by the
-source's customer key (its record key where it names no customer), counting the rows
-and the non-empty values of every column, so that every column is read. No pipeline
-can load, validate and model the same files in less time than this on the same machine.
+reads them (CSV with the columns its header names and JSON lines with the contract's
+columns, both as text, no type sniffing; Parquet as stored), grouped by the source's
+customer key (its record key where it names no customer), counting the rows and the
+non-empty values of every column, so that every column is read. No pipeline can load,
+validate and model the same files in less time than this on the same machine.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import duckdb
 
 from cdp.contract import Contract, Source, load_contract
 from cdp.ingest.load import discover_files
+from cdp.ingest.readers import _read_header
 from cdp.ingest.validate import quote_ident, quote_literal
 
 # Sources naming a customer are grouped by it; the others by their primary key (contract).
@@ -36,17 +38,41 @@ def group_key(source: Source) -> tuple[str, ...]:
     return CUSTOMER_KEYS.get(source.name, source.primary_key)
 
 
+def _paths(files: list[Path]) -> str:
+    return "[" + ", ".join(quote_literal(str(p)) for p in files) + "]"
+
+
+def _text_columns(names) -> str:
+    return "{" + ", ".join(f"{quote_literal(n)}: 'VARCHAR'" for n in names) + "}"
+
+
+def csv_headers(files: list[Path]) -> dict[tuple[str, tuple[str, ...]], list[Path]]:
+    """CSV files grouped by delimiter and header, read from each file's first line as ingestion
+    does; a group is one scan with its columns given, so DuckDB sniffs nothing."""
+    groups: dict[tuple[str, tuple[str, ...]], list[Path]] = {}
+    for path in files:
+        if (header := _read_header(path, "utf-8")) is not None:
+            names, delimiter = header
+            groups.setdefault((delimiter, tuple(n.strip().lower() for n in names)), []).append(path)
+    return groups
+
+
 def reader_sql(source: Source, fmt: str, files: list[Path]) -> str:
-    """A DuckDB table function reading ``files`` (one format) as the contract reads them; rows that
-    do not parse are skipped (ingestion quarantines them)."""
-    paths = "[" + ", ".join(quote_literal(str(p)) for p in files) + "]"
+    """A relation reading ``files`` (one format) as the contract reads them; records that do not
+    parse are skipped (ingestion quarantines them)."""
     if fmt == "csv":
-        return f"read_csv({paths}, header = true, all_varchar = true, union_by_name = true, ignore_errors = true)"
+        scans = [
+            f"select * from read_csv({_paths(group)}, auto_detect = false, header = true, "
+            f"columns = {_text_columns(names)}, delim = {quote_literal(delimiter)}, quote = '\"', escape = '\"', "
+            f"max_line_size = 10000000, ignore_errors = true)"
+            for (delimiter, names), group in csv_headers(files).items()
+        ]
+        return "(" + " union all by name ".join(scans) + ")"
     if fmt == "jsonl":
-        columns = "{" + ", ".join(f"{quote_literal(c)}: 'VARCHAR'" for c in source.column_names) + "}"
-        return f"read_json({paths}, format = 'newline_delimited', columns = {columns}, ignore_errors = true)"
+        return (f"read_json({_paths(files)}, format = 'newline_delimited', "
+                f"columns = {_text_columns(source.column_names)}, ignore_errors = true)")
     if fmt == "parquet":
-        return f"read_parquet({paths}, union_by_name = true)"
+        return f"read_parquet({_paths(files)}, union_by_name = true)"
     raise ValueError(f"no floor reader for format {fmt!r}")
 
 

@@ -25,7 +25,7 @@ import duckdb
 
 from benchmarks.pipeline.landing import release, stage_landing
 from benchmarks.pipeline.sampling import SampledRun, run_sampled
-from benchmarks.pipeline.stages import PIPELINE_STAGES, growth, stage_figures
+from benchmarks.pipeline.stages import PIPELINE_STAGES, growth, invocation_figures, stage_figures
 from cdp.contract import load_contract
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -90,7 +90,23 @@ def pipeline_run(landing: Path, warehouse: Path, exports: Path, facts_path: Path
         "ml": customers, "export": customers, "measurement": customers, "total": facts["loads"].get("rows_in"),
     }
     stages = stage_figures(facts["step_windows"], facts["dbt_invocations"], run.memory, run.wall_seconds, rows)
-    return {"stages": stages, "load_average": _load(run), "facts": facts}
+    return {
+        "stages": stages,
+        "dbt_invocations": invocation_figures(facts["step_windows"], facts["dbt_invocations"], run.memory),
+        "load_average": _load(run),
+        "memory_trace": memory_trace(run),
+        "facts": facts,
+    }
+
+
+def memory_trace(run: SampledRun) -> list[tuple[float, float]]:
+    """The run's memory, one sample a second: (seconds since start, MiB)."""
+    trace, next_second = [], 0.0
+    for t, kib in run.memory:
+        if t - run.started_at >= next_second:
+            trace.append((round(t - run.started_at, 1), round(kib / 1024, 1)))
+            next_second += 1.0
+    return trace
 
 
 def floor(landing: Path, out: Path) -> dict:
@@ -98,7 +114,9 @@ def floor(landing: Path, out: Path) -> dict:
     run = run_sampled(command, env=child_env())
     if run.exit_code != 0:
         raise SystemExit(f"floor failed ({run.exit_code}): {' '.join(command)}")
-    return {**json.loads(out.read_text()), "peak_mib": round(run.peak_kib / 1024, 1), "load_average": _load(run)}
+    figures = json.loads(out.read_text())
+    return {**figures, "rows_per_second": round(figures["rows"] / figures["seconds"]),
+            "peak_mib": round(run.peak_kib / 1024, 1), "load_average": _load(run)}
 
 
 def bench_size(customers: int, days: int, seed: int, work: Path) -> dict:

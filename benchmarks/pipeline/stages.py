@@ -86,6 +86,7 @@ def summarize_dbt_invocation(run_results: dict, node_tags: dict[str, list[str]],
     nodes.sort(key=lambda node: -node[1])
     return {
         "started_at": invocation_started_at(run_results),
+        "ended_at": _epoch(run_results["metadata"]["generated_at"]),
         "elapsed_seconds": round(float(run_results["elapsed_time"]), 2),
         "nodes": len(nodes),
         "identity_seconds": round(identity_seconds, 2),
@@ -101,6 +102,31 @@ def step_of(t: float, step_windows: dict[str, Window]) -> str | None:
         if start <= t <= end:
             return step
     return None
+
+
+def invocation_figures(
+    step_windows: dict[str, Window], invocations: list[dict], samples: list[tuple[float, int]]
+) -> list[dict]:
+    """Where each dbt invocation sits in its step: the step's seconds before it (the erasure itself, or
+    Dagster and dbt start-up), its own seconds and peak memory, and the step's seconds after it (the
+    warehouse compaction after the erasure's rebuild, or Dagster reading dbt's events)."""
+    out = []
+    for invocation in invocations:
+        step_start, step_end = step_windows[invocation["step"]]
+        start, end = invocation["started_at"], invocation["ended_at"]
+        peak = peak_kib(samples, [(start, end)])
+        out.append({
+            "step": invocation["step"], "before_seconds": round(start - step_start, 2),
+            "seconds": round(end - start, 2), "after_seconds": round(step_end - end, 2),
+            "peak_mib": _mib(peak),
+            "peak_mib_before": _mib(peak_kib(samples, [(step_start, start)])),
+            "peak_mib_after": _mib(peak_kib(samples, [(end, step_end)])),
+        })
+    return out
+
+
+def _mib(kib: int | None) -> float | None:
+    return None if kib is None else round(kib / 1024, 1)
 
 
 def stage_figures(
@@ -142,7 +168,7 @@ def stage_figures(
 def _figure(seconds: float, peak: int | None, rows: int | None) -> dict:
     return {
         "seconds": round(seconds, 2),
-        "peak_mib": None if peak is None else round(peak / 1024, 1),
+        "peak_mib": _mib(peak),
         "rows": rows,
         "rows_per_second": round(rows / seconds) if rows and seconds > 0 else None,
     }
