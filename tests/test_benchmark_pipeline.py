@@ -12,6 +12,7 @@ from benchmarks.pipeline.landing import release, stage_landing
 from benchmarks.pipeline.stages import (
     growth,
     invocation_figures,
+    project,
     stage_figures,
     stage_of,
     summarize_dbt_invocation,
@@ -107,6 +108,15 @@ def test_growth_exponent_is_one_when_time_grows_as_size():
     large = {"total": {"seconds": 600.0}, "ml": {"seconds": 1000.0}}
     assert growth(small, large, 10) == {"total": {"ratio": 10.0, "exponent": 1.0},
                                         "ml": {"ratio": 100.0, "exponent": 2.0}}
+
+
+def test_projection_is_fixed_plus_per_customer_cost_unless_growth_is_faster_than_linear():
+    # ingest: 100 s fixed + 1 s per 1,000 customers; ml: grows with the square of the size
+    small = {"ingest": {"seconds": 200.0, "peak_mib": 1000.0}, "ml": {"seconds": 10.0, "peak_mib": None}}
+    large = {"ingest": {"seconds": 400.0, "peak_mib": 2000.0}, "ml": {"seconds": 90.0, "peak_mib": None}}
+    projected = project(small, large, 100_000, 300_000, 1_000_000)
+    assert projected["ingest"] == {"seconds": 1100.0, "peak_mib": 5500.0}
+    assert projected["ml"] == {"seconds": pytest.approx(1000.0), "peak_mib": None}  # 90 x (10/3)^2, above the line
 
 
 def _landing(landing):

@@ -25,7 +25,7 @@ import duckdb
 
 from benchmarks.pipeline.landing import release, stage_landing
 from benchmarks.pipeline.sampling import SampledRun, run_sampled
-from benchmarks.pipeline.stages import PIPELINE_STAGES, growth, invocation_figures, stage_figures
+from benchmarks.pipeline.stages import PIPELINE_STAGES, growth, invocation_figures, project, stage_figures
 from cdp.contract import load_contract
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -183,50 +183,88 @@ def _num(value, spec: str = ".0f") -> str:
     return "-" if value is None else format(value, spec)
 
 
-def growth_between(first: dict, last: dict) -> dict:
-    """Time ratios from the smallest to the largest size, full run (with generation) and daily run."""
+def _with_generate(size: dict) -> dict[str, dict]:
+    return {"generate": size["generate"], **size["full"]["stages"]}
+
+
+def compare_sizes(report: dict, days: int, project_to: int) -> None:
+    """Growth from the smallest to the largest size of ``days`` days, and the projection to
+    ``project_to`` customers from the two largest (stages.project)."""
+    sizes = [s for s in report["sizes"] if s["days"] == days]
+    report.pop("growth", None)
+    report.pop("projection", None)
+    if len(sizes) < 2:
+        return
+    first, last = sizes[0], sizes[-1]
     ratio = last["customers"] / first["customers"]
-    return {
+    report["growth"] = {
         "from": first["customers"], "to": last["customers"],
-        "full": growth({"generate": first["generate"], **first["full"]["stages"]},
-                       {"generate": last["generate"], **last["full"]["stages"]}, ratio),
+        "full": growth(_with_generate(first), _with_generate(last), ratio),
         "daily": growth(first["daily"]["stages"], last["daily"]["stages"], ratio),
         "floor": growth({"floor": first["floor"]}, {"floor": last["floor"]}, ratio)["floor"],
     }
+    small, large = sizes[-2:]
+    if project_to > large["customers"]:
+        between = (small["customers"], large["customers"], project_to)
+        report["projection"] = {
+            "customers": project_to, "from": between[:2],
+            "full": project(_with_generate(small), _with_generate(large), *between),
+            "daily": project(small["daily"]["stages"], large["daily"]["stages"], *between),
+            "floor": project({"floor": small["floor"]}, {"floor": large["floor"]}, *between)["floor"],
+        }
+
+
+def format_comparison(report: dict) -> str:
+    lines = []
+    if "growth" in report:
+        g = report["growth"]
+        lines.append(f"growth {g['from']:,} -> {g['to']:,} customers (time ratio, exponent; 1 = linear): " + ", ".join(
+            f"{stage} {v['ratio']}x ({v['exponent']})" for stage, v in g["full"].items()))
+    if "projection" in report:
+        p = report["projection"]
+        full, daily = p["full"], p["daily"]
+        lines.append(f"projected to {p['customers']:,} customers from {p['from'][0]:,} and {p['from'][1]:,}: "
+                     f"full run {full['total']['seconds'] / 60:.0f} min (peak {full['total']['peak_mib']:,.0f} MiB), "
+                     f"generate {full['generate']['seconds'] / 60:.0f} min, daily run "
+                     f"{daily['total']['seconds'] / 60:.0f} min, floor {p['floor']['seconds']:.0f} s")
+    return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--customers", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--customers", type=int, nargs="*", default=[100_000, 1_000_000],
+                        help="sizes to run (none: only recompute the comparison of the sizes in --out)")
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--out", type=Path, required=True,
                         help="working folder; its pipeline_benchmark.json keeps the sizes of earlier runs too")
     parser.add_argument("--keep", action="store_true", help="keep each size's landing files and warehouse")
+    parser.add_argument("--project-to", type=int, default=1_000_000,
+                        help="customers to project the two largest sizes to, when they are fewer")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     results_path = args.out / "pipeline_benchmark.json"
     # Sizes run one at a time (a million customers takes most of an hour) add up in one file.
     report = json.loads(results_path.read_text()) if results_path.exists() else {"sizes": []}
-    report["machine"] = machine()
     for customers in sorted(args.customers):
+        report["machine"] = machine()
         work = args.out / f"customers_{customers}"
         result = bench_size(customers, args.days, args.seed, work)
         result["command"] = " ".join(["python -m benchmarks.pipeline.run", *sys.argv[1:]])
         result["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
         sizes = [s for s in report["sizes"] if (s["customers"], s["days"]) != (customers, args.days)]
         report["sizes"] = sorted([*sizes, result], key=lambda s: (s["days"], s["customers"]))
-        same_days = [s for s in report["sizes"] if s["days"] == args.days]
-        if len(same_days) > 1:
-            report["growth"] = growth_between(same_days[0], same_days[-1])
+        compare_sizes(report, args.days, args.project_to)
         results_path.write_text(json.dumps(report, indent=2, default=str))
         print(format_table(result), flush=True)
         if not args.keep:
             shutil.rmtree(work)
-    if "growth" in report:
-        g = report["growth"]
-        print(f"growth {g['from']:,} -> {g['to']:,} customers (time ratio, exponent; 1 = linear): " + ", ".join(
-            f"{stage} {v['ratio']}x ({v['exponent']})" for stage, v in g["full"].items()))
+    if not args.customers:
+        compare_sizes(report, args.days, args.project_to)
+        results_path.write_text(json.dumps(report, indent=2, default=str))
+        for size in report["sizes"]:
+            print(format_table(size))
+    print(format_comparison(report))
     print(f"figures: {results_path}")
 
 

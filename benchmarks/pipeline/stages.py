@@ -179,8 +179,38 @@ def growth(small: dict[str, dict], large: dict[str, dict], size_ratio: float) ->
     (1 is linear)."""
     out = {}
     for stage, figure in large.items():
-        before = small.get(stage, {}).get("seconds")
-        if before and figure["seconds"] and before > 0:
-            ratio = figure["seconds"] / before
-            out[stage] = {"ratio": round(ratio, 2), "exponent": round(math.log(ratio) / math.log(size_ratio), 2)}
+        before, after = small.get(stage, {}).get("seconds"), figure["seconds"]
+        if before and after:
+            out[stage] = {"ratio": round(after / before, 2), "exponent": round(_exponent(before, after, size_ratio), 2)}
     return out
+
+
+def project(small: dict[str, dict], large: dict[str, dict], size_small: int, size_large: int,
+            target: int) -> dict[str, dict]:
+    """Each stage's seconds and peak memory at ``target`` customers from two measured sizes.
+
+    Time: a fixed cost plus a cost per customer (the line through both sizes), or the power law
+    through them where that is larger (a stage growing faster than linearly), so the projection errs
+    on the slow side. Memory: the line through both sizes.
+    """
+    out = {}
+    for stage, figure in large.items():
+        before, after = small.get(stage, {}), figure
+        if not before.get("seconds") or not after["seconds"]:
+            continue
+        line = _on_line(before["seconds"], after["seconds"], size_small, size_large, target)
+        power = after["seconds"] * (target / size_large) ** _exponent(
+            before["seconds"], after["seconds"], size_large / size_small)
+        peak = None
+        if before.get("peak_mib") and after.get("peak_mib"):
+            peak = round(_on_line(before["peak_mib"], after["peak_mib"], size_small, size_large, target), 1)
+        out[stage] = {"seconds": round(max(line, power), 1), "peak_mib": peak}
+    return out
+
+
+def _on_line(y_small: float, y_large: float, x_small: float, x_large: float, x: float) -> float:
+    return y_large + (y_large - y_small) / (x_large - x_small) * (x - x_large)
+
+
+def _exponent(before: float, after: float, size_ratio: float) -> float:
+    return math.log(after / before) / math.log(size_ratio)
