@@ -59,8 +59,9 @@ def test_dbt_invocation_summary_sums_identity_models_and_lists_failures():
     assert summary["started_at"] == T0 + 10
     assert summary["identity_seconds"] == 10.0
     assert summary["identity_windows"] == [(T0 + 20, T0 + 28), (T0 + 28, T0 + 30)]
-    slowest = [n["node"] for n in summary["slowest_nodes"][:2]]
-    assert slowest == ["model.p.int_identity_clusters", "model.p.stg_customers"]
+    slowest = [(n["node"], n["window"]) for n in summary["slowest_nodes"][:2]]
+    assert slowest == [("model.p.int_identity_clusters", (T0 + 20, T0 + 28)),
+                       ("model.p.stg_customers", (T0 + 12, T0 + 17))]
     assert [(n["node"], n["status"]) for n in summary["not_passed"]] == [
         ("test.p.unique_x", "fail"), ("model.p.skipped", "skipped")]
 
@@ -95,11 +96,16 @@ def test_stage_figures_split_identity_out_of_dbt_and_attribute_memory_by_window(
 def test_a_dbt_invocation_splits_its_step_into_before_during_and_after():
     # the erasure step: erasing (peak 3 GiB), its dbt rebuild (5 GiB), then the compaction (7 GiB)
     windows = {"privacy__erasure": (T0, T0 + 100)}
-    invocation = {"step": "privacy__erasure", "started_at": T0 + 30, "ended_at": T0 + 70}
-    samples = [(T0 + s + 0.5, (3 if s < 30 else 5 if s < 70 else 7) * 1024**2) for s in range(100)]
+    invocation = {"step": "privacy__erasure", "started_at": T0 + 30, "ended_at": T0 + 70, "slowest_nodes": [
+        {"node": "model.p.big", "seconds": 10, "window": (T0 + 40, T0 + 50)},
+        {"node": "model.p.small", "seconds": 5, "window": (T0 + 60, T0 + 65)}]}
+    level = {range(0, 30): 3, range(30, 70): 5, range(70, 100): 7, range(45, 46): 6}
+    samples = [(T0 + s + 0.5, max(gib for r, gib in level.items() if s in r) * 1024**2) for s in range(100)]
     assert invocation_figures(windows, [invocation], samples) == [{
         "step": "privacy__erasure", "before_seconds": 30, "seconds": 40, "after_seconds": 30,
-        "peak_mib": 5 * 1024, "peak_mib_before": 3 * 1024, "peak_mib_after": 7 * 1024,
+        "peak_mib": 6 * 1024, "peak_mib_before": 3 * 1024, "peak_mib_after": 7 * 1024,
+        "slowest_nodes": [{"node": "model.p.big", "seconds": 10, "peak_mib": 6 * 1024},
+                          {"node": "model.p.small", "seconds": 5, "peak_mib": 5 * 1024}],
     }]
 
 
@@ -112,11 +118,10 @@ def test_growth_exponent_is_one_when_time_grows_as_size():
 
 def test_projection_is_fixed_plus_per_customer_cost_unless_growth_is_faster_than_linear():
     # ingest: 100 s fixed + 1 s per 1,000 customers; ml: grows with the square of the size
-    small = {"ingest": {"seconds": 200.0, "peak_mib": 1000.0}, "ml": {"seconds": 10.0, "peak_mib": None}}
-    large = {"ingest": {"seconds": 400.0, "peak_mib": 2000.0}, "ml": {"seconds": 90.0, "peak_mib": None}}
+    small = {"ingest": {"seconds": 200.0}, "ml": {"seconds": 10.0}}
+    large = {"ingest": {"seconds": 400.0}, "ml": {"seconds": 90.0}, "new_stage": {"seconds": 5.0}}
     projected = project(small, large, 100_000, 300_000, 1_000_000)
-    assert projected["ingest"] == {"seconds": 1100.0, "peak_mib": 5500.0}
-    assert projected["ml"] == {"seconds": pytest.approx(1000.0), "peak_mib": None}  # 90 x (10/3)^2, above the line
+    assert projected == {"ingest": 1100.0, "ml": pytest.approx(1000.0)}  # ml: 90 x (10/3)^2, above the line
 
 
 def _landing(landing):

@@ -91,6 +91,7 @@ def pipeline_run(landing: Path, warehouse: Path, exports: Path, facts_path: Path
     }
     stages = stage_figures(facts["step_windows"], facts["dbt_invocations"], run.memory, run.wall_seconds, rows)
     return {
+        "started_at": run.started_at,
         "stages": stages,
         "dbt_invocations": invocation_figures(facts["step_windows"], facts["dbt_invocations"], run.memory),
         "load_average": _load(run),
@@ -224,9 +225,8 @@ def format_comparison(report: dict) -> str:
         p = report["projection"]
         full, daily = p["full"], p["daily"]
         lines.append(f"projected to {p['customers']:,} customers from {p['from'][0]:,} and {p['from'][1]:,}: "
-                     f"full run {full['total']['seconds'] / 60:.0f} min (peak {full['total']['peak_mib']:,.0f} MiB), "
-                     f"generate {full['generate']['seconds'] / 60:.0f} min, daily run "
-                     f"{daily['total']['seconds'] / 60:.0f} min, floor {p['floor']['seconds']:.0f} s")
+                     f"full run {full['total'] / 60:.0f} min, generate {full['generate'] / 60:.0f} min, "
+                     f"daily run {daily['total'] / 60:.0f} min, floor {p['floor']:.0f} s")
     return "\n".join(lines)
 
 

@@ -76,7 +76,7 @@ def summarize_dbt_invocation(run_results: dict, node_tags: dict[str, list[str]],
     for result in run_results["results"]:
         unique_id = result["unique_id"]
         seconds = float(result.get("execution_time") or 0.0)
-        nodes.append((unique_id, seconds))
+        nodes.append((unique_id, seconds, node_window(result)))
         if result["status"] not in ("success", "pass"):
             not_passed.append({"node": unique_id, "status": result["status"], "message": result.get("message")})
         if IDENTITY_TAG in node_tags.get(unique_id, []):
@@ -91,7 +91,7 @@ def summarize_dbt_invocation(run_results: dict, node_tags: dict[str, list[str]],
         "nodes": len(nodes),
         "identity_seconds": round(identity_seconds, 2),
         "identity_windows": identity_windows,
-        "slowest_nodes": [{"node": uid, "seconds": round(s, 2)} for uid, s in nodes[:slowest]],
+        "slowest_nodes": [{"node": uid, "seconds": round(s, 2), "window": w} for uid, s, w in nodes[:slowest]],
         "not_passed": not_passed,
     }
 
@@ -108,8 +108,9 @@ def invocation_figures(
     step_windows: dict[str, Window], invocations: list[dict], samples: list[tuple[float, int]]
 ) -> list[dict]:
     """Where each dbt invocation sits in its step: the step's seconds before it (the erasure itself, or
-    Dagster and dbt start-up), its own seconds and peak memory, and the step's seconds after it (the
-    warehouse compaction after the erasure's rebuild, or Dagster reading dbt's events)."""
+    Dagster and dbt start-up), its own seconds and peak memory, the step's seconds after it (the
+    warehouse compaction after the erasure's rebuild, or Dagster reading dbt's events), and the
+    peak memory while each of its slowest nodes ran."""
     out = []
     for invocation in invocations:
         step_start, step_end = step_windows[invocation["step"]]
@@ -121,6 +122,11 @@ def invocation_figures(
             "peak_mib": _mib(peak),
             "peak_mib_before": _mib(peak_kib(samples, [(step_start, start)])),
             "peak_mib_after": _mib(peak_kib(samples, [(end, step_end)])),
+            "slowest_nodes": [
+                {"node": node["node"], "seconds": node["seconds"],
+                 "peak_mib": _mib(peak_kib(samples, [tuple(node["window"])])) if node.get("window") else None}
+                for node in invocation.get("slowest_nodes", [])
+            ],
         })
     return out
 
@@ -186,25 +192,18 @@ def growth(small: dict[str, dict], large: dict[str, dict], size_ratio: float) ->
 
 
 def project(small: dict[str, dict], large: dict[str, dict], size_small: int, size_large: int,
-            target: int) -> dict[str, dict]:
-    """Each stage's seconds and peak memory at ``target`` customers from two measured sizes.
-
-    Time: a fixed cost plus a cost per customer (the line through both sizes), or the power law
-    through them where that is larger (a stage growing faster than linearly), so the projection errs
-    on the slow side. Memory: the line through both sizes.
-    """
+            target: int) -> dict[str, float]:
+    """Each stage's seconds at ``target`` customers from two measured sizes: a fixed cost plus a cost
+    per customer (the line through both sizes), or the power law through them where that is larger
+    (a stage growing faster than linearly), so the projection errs on the slow side. Memory is not
+    projected: DuckDB holds blocks up to its memory limit, so its peak follows the limit, not the data."""
     out = {}
     for stage, figure in large.items():
-        before, after = small.get(stage, {}), figure
-        if not before.get("seconds") or not after["seconds"]:
-            continue
-        line = _on_line(before["seconds"], after["seconds"], size_small, size_large, target)
-        power = after["seconds"] * (target / size_large) ** _exponent(
-            before["seconds"], after["seconds"], size_large / size_small)
-        peak = None
-        if before.get("peak_mib") and after.get("peak_mib"):
-            peak = round(_on_line(before["peak_mib"], after["peak_mib"], size_small, size_large, target), 1)
-        out[stage] = {"seconds": round(max(line, power), 1), "peak_mib": peak}
+        before, after = small.get(stage, {}).get("seconds"), figure["seconds"]
+        if before and after:
+            line = _on_line(before, after, size_small, size_large, target)
+            power = after * (target / size_large) ** _exponent(before, after, size_large / size_small)
+            out[stage] = round(max(line, power), 1)
     return out
 
 
