@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DAGSTER_HOME := $(CURDIR)/.dagster
 
-.PHONY: setup demo test lint dev validate sample bench-identity bench-identity-scale bench-splink-setup bench-clv bench-ml bench-ml-cdnow clean
+.PHONY: setup demo test lint dev validate sample bench-identity bench-identity-scale bench-splink-setup bench-clv bench-ml bench-ml-cdnow bench-pipeline clean
 
 setup: $(VENV)/.installed .dagster/dagster.yaml $(CHROMIUM)
 
@@ -77,6 +77,13 @@ bench-ml: setup
 # churn and purchase propensity on CDNOW's real purchases (out-of-time validation metrics)
 bench-ml-cdnow: setup
 	$(BIN)/python -m benchmarks.ml.cdnow
+
+# the whole pipeline at PIPELINE_CUSTOMERS sizes x 365 days: generate, full run, daily incremental run, DuckDB floor
+# (docs/benchmarks.md; about 19 GB of landing files and most of an hour at 1,000,000 customers)
+PIPELINE_CUSTOMERS ?= 100000 1000000
+PIPELINE_BENCH_DIR ?= /tmp/cdp-bench-pipeline
+bench-pipeline: setup
+	$(BIN)/python -m benchmarks.pipeline.run --customers $(PIPELINE_CUSTOMERS) --days 365 --out $(PIPELINE_BENCH_DIR)
 
 # Splink 5 (reference run of bench-identity) needs pandas<3, so it gets its own venv.
 bench-splink-setup: .venv-splink/.installed
