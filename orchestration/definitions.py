@@ -11,7 +11,16 @@ from orchestration.defs.privacy import privacy_erasure, privacy_erasure_before_d
 from orchestration.defs.resources import make_resources
 from orchestration.defs.schedules import daily_pipeline, daily_schedule, landing_files_sensor
 
-ALL_ASSETS = [raw_landing_files, privacy_erasure_before_dbt, cdp_dbt_models, privacy_erasure, *ML_ASSETS, *AUDIENCE_EXPORTS, *MEASUREMENT_ASSETS]
+# in run order
+ALL_ASSETS = [
+    raw_landing_files,
+    privacy_erasure_before_dbt,
+    cdp_dbt_models,
+    privacy_erasure,
+    *ML_ASSETS,
+    *AUDIENCE_EXPORTS,
+    *MEASUREMENT_ASSETS,
+]
 
 defs = dg.Definitions(
     assets=ALL_ASSETS,
