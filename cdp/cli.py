@@ -100,6 +100,13 @@ def _pipeline_options(command):
             default=None,
             help='dbt vars for this run as a JSON object, e.g. \'{"identity_match_threshold": 0.95}\'.',
         ),
+        click.option(
+            "--compaction-max-delay-days",
+            type=click.IntRange(min=0),
+            default=None,
+            help="Days erased rows' bytes may stay in the warehouse file; default: cdp/privacy/storage.yml (7). "
+            "0 rewrites the file in the run that erased.",
+        ),
     ]
     for option in reversed(options):
         command = option(command)
@@ -108,7 +115,7 @@ def _pipeline_options(command):
 
 def _run_pipeline_as_of(
     as_of: str | None, landing_dir: Path, warehouse: Path, export_dir: Path, churn_horizon_days: int | None,
-    dbt_vars: str | None, wait_seconds: float,
+    dbt_vars: str | None, wait_seconds: float, compaction_max_delay_days: int | None,
 ):
     if not landing_dir.is_dir():
         raise click.ClickException(f"landing directory {landing_dir} does not exist")
@@ -136,6 +143,7 @@ def _run_pipeline_as_of(
             churn_horizon_days=churn_horizon_days,
             dbt_vars=extra_vars,
             wait_seconds=wait_seconds,
+            compaction_max_delay_days=compaction_max_delay_days,
         )
     except WarehouseBusy as busy:
         raise click.ClickException(str(busy)) from None
@@ -170,6 +178,36 @@ def backfill(start: str, end: str, every: int, **options) -> None:
         if not outcome.success:
             click.echo(f"backfill stopped at {as_of}: later dates build on this one", err=True)
             sys.exit(1)
+
+
+@main.command()
+@click.option(
+    "--warehouse",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=settings.warehouse_path,
+    show_default="warehouse/cdp.duckdb",
+)
+@click.option("--if-due", is_flag=True, help="Only when cdp/privacy/storage.yml's max_delay_days says so.")
+@click.option("--wait", "wait_seconds", type=click.FloatRange(min=0), default=600, show_default=True,
+              help="Seconds to wait for a run on the same warehouse to finish.")
+def compact(warehouse: Path, if_due: bool, wait_seconds: float) -> None:
+    """Rewrite the warehouse file so erased rows' bytes leave it now (docs/privacy.md)."""
+    from cdp.privacy.storage import compact_if_due, load_policy
+    from cdp.warehouse_lock import WarehouseBusy, hold_warehouse
+
+    try:
+        with hold_warehouse(warehouse.resolve(), wait_seconds):
+            compaction, pending_since = compact_if_due(warehouse, load_policy(), force=not if_due)
+    except WarehouseBusy as busy:
+        raise click.ClickException(str(busy)) from None
+    if compaction is None:
+        pending = f"erased bytes pending since {pending_since:%Y-%m-%d %H:%M}" if pending_since else "nothing erased"
+        click.echo(f"not due: {pending}")
+        return
+    click.echo(
+        f"rewrote {warehouse} in {compaction.seconds:.1f} s: {compaction.bytes_before / 1e6:,.1f} MB -> "
+        f"{compaction.bytes_after / 1e6:,.1f} MB"
+    )
 
 
 def as_of_dates(start: date, end: date, every: int) -> list[date]:

@@ -97,20 +97,24 @@ def run_pipeline(
     log_level: str = "WARNING",
     dbt_vars: dict | None = None,
     wait_seconds: float = 600,
+    compaction_max_delay_days: int | None = None,
 ) -> PipelineOutcome:
     """Materialise every asset once, in this process; the run's detailed log goes to a file.
 
     ``dbt_vars`` overrides dbt project vars for this run (identity settings, say). Another run on
     the same warehouse is waited for up to ``wait_seconds``, then ``WarehouseBusy`` says who holds it.
+    ``compaction_max_delay_days`` overrides cdp/privacy/storage.yml for this run (0: erased bytes
+    leave the file in this run).
     """
-    with hold_warehouse(Path(warehouse), wait_seconds):
-        return _run(landing_dir, warehouse, export_dir, as_of, churn_horizon_days, log_level, dbt_vars)
-
-
-def _run(landing_dir, warehouse, export_dir, as_of, churn_horizon_days, log_level, dbt_vars) -> PipelineOutcome:
-    started = time.perf_counter()
     config = {"as_of": as_of, "churn_horizon_days": churn_horizon_days,
-              "dbt_vars_json": json.dumps(dbt_vars) if dbt_vars else None}
+              "dbt_vars_json": json.dumps(dbt_vars) if dbt_vars else None,
+              "compaction_max_delay_days": compaction_max_delay_days}
+    with hold_warehouse(Path(warehouse), wait_seconds):
+        return _run(landing_dir, warehouse, export_dir, config, log_level)
+
+
+def _run(landing_dir, warehouse, export_dir, config: dict, log_level: str) -> PipelineOutcome:
+    started = time.perf_counter()
     log_dir = Path(warehouse).parent / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"run-{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}.log"
@@ -163,7 +167,7 @@ def _materialize(warehouse: Path, landing_dir: Path, export_dir: Path, config: d
             "ops": {
                 op: {"config": config}
                 for op in ("privacy__erasure_before_dbt", "cdp_dbt_models", "privacy__erasure",
-                           "cdp_measurement_models", "reports__html_report")
+                           "cdp_measurement_models", "reports__html_report", "privacy__file_compaction")
             },
             # The summary is the run's report; step logs reach the console only when something is wrong.
             "loggers": {"console": {"config": {"log_level": log_level}}},

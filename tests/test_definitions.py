@@ -109,10 +109,13 @@ def test_measurement_runs_after_exports_and_the_report_after_everything():
     assert exports <= ancestors(outcomes)
     assert dg.AssetKey(["ml", "customer_clusters"]) in ancestors(kpis)
     assert outcomes in graph.get(dg.AssetKey(["marts", "experiment_readouts"])).parent_keys
-    report = ancestors(dg.AssetKey(["reports", "html_report"]))
-    everything_else = graph.get_all_asset_keys() - {dg.AssetKey(["reports", "html_report"])}
+    report_key, compaction_key = dg.AssetKey(["reports", "html_report"]), dg.AssetKey(["privacy", "file_compaction"])
+    report = ancestors(report_key)
+    everything_else = graph.get_all_asset_keys() - {report_key, compaction_key}
     materialisable = {k for k in everything_else if graph.get(k).is_materializable}
     assert materialisable <= report
+    # the file's rewrite needs every connection closed: it comes after everything, the report included
+    assert materialisable | {report_key} <= ancestors(compaction_key)
     # the main dbt build leaves the measurement models to their own step
     from orchestration.defs.dbt import cdp_dbt_models
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -344,7 +344,8 @@ def erased_run(tmp_path_factory):
     landing = work / "landing"
     generate_landing(landing, customers=200, days=60, seed=23, end_date=END_DATE, progress=False)
     _add_person(landing)
-    outcome = run_pipeline(landing, work / "cdp.duckdb", work / "exports")
+    # the strictest policy: erased bytes leave the file in the run that erased
+    outcome = run_pipeline(landing, work / "cdp.duckdb", work / "exports", compaction_max_delay_days=0)
     assert outcome.success, outcome.summary()
     return outcome, work, landing
 
@@ -410,13 +411,41 @@ def test_a_request_to_a_known_warehouse_is_erased_before_dbt_without_a_rebuild(l
     # the whole project was built once: no rebuild after the erasure
     log = outcome.log_path.read_text(encoding="utf-8").splitlines()
     assert len([line for line in log if line.startswith("Finished running") and " seeds" in line]) == 1
-    content = wh.read_bytes().lower()
-    assert EMAIL.encode() not in content and LAST.lower().encode() not in content
     # what the rebuild after dbt used to guarantee: the next run, with nothing new, changes no table
     before = table_fingerprints(wh)
     again = run_pipeline(landing, wh, work / "exports")
     assert again.success, again.summary()
     assert table_fingerprints(wh) == before
+
+
+def test_erased_bytes_leave_the_file_once_the_policy_says_so(later_erasure_run):
+    """storage.yml's 7 days: no table holds the person, his bytes may stay in freed blocks of the file
+    until the first run 7 days after the erasure (or `cdp compact`) rewrites it."""
+    from cdp.privacy.storage import compact_if_due, erased_since, load_policy
+
+    outcome, work, _ = later_erasure_run
+    wh = work / "cdp.duckdb"
+    policy = load_policy()
+    assert policy.max_delay_days == 7
+    with duckdb.connect(str(wh), read_only=True) as con:
+        pending = erased_since(con)
+        erased_at = rows(con, "select processed_at from audit.privacy_runs where run_id = ?", [outcome.run_id])[0][0]
+        assert rows(con, "select count(*) from audit.file_compactions") == [(0,)]
+    assert pending == erased_at
+    assert EMAIL.encode() in wh.read_bytes().lower(), "the deferral this policy allows: bytes still in freed blocks"
+    # a day before the deadline nothing happens; at the deadline the file is rewritten
+    day = timedelta(days=1)
+    assert compact_if_due(wh, policy, now=erased_at + 6 * day) == (None, erased_at)
+    compaction, left = compact_if_due(wh, policy, now=erased_at + 7 * day)
+    assert compaction is not None and compaction.reason == "due" and left is None
+    assert compaction.erased_since == erased_at and compaction.bytes_after < compaction.bytes_before
+    content = wh.read_bytes().lower()
+    assert EMAIL.encode() not in content and LAST.lower().encode() not in content
+    with duckdb.connect(str(wh), read_only=True) as con:
+        assert erased_since(con) is None
+        assert rows(con, "select reason, erased_since from audit.file_compactions") == [("due", erased_at)]
+    # covered: nothing is due any more
+    assert compact_if_due(wh, policy, now=erased_at + 30 * day) == (None, None)
 
 
 def test_pipeline_erases_the_person_from_every_table(erased_run):

@@ -22,12 +22,12 @@ PIPELINE_STAGES = ("ingest", "dbt", "identity", "privacy", "ml", "export", "meas
 STEP_STAGES = {
     "raw_landing_files": "ingest",
     "cdp_dbt_models": "dbt",
-    "privacy__erasure": "privacy",
     "cdp_measurement_models": "measurement",
     "marts__experiment_readouts": "measurement",
     "reports__html_report": "measurement",
 }
-STEP_PREFIX_STAGES = {"train_": "ml", "exports__": "export"}
+# privacy: erasure before dbt, erasure after dbt, the file's rewrite at the end
+STEP_PREFIX_STAGES = {"train_": "ml", "exports__": "export", "privacy__": "privacy"}
 MAIN_DBT_STEP = "cdp_dbt_models"
 IDENTITY_TAG = "identity"
 

@@ -20,6 +20,8 @@ import re
 
 import duckdb
 
+from cdp.privacy.storage import COMPACTIONS_DDL
+
 IDENTIFIER_TYPES = ("email", "phone", "source_record", "loyalty_id", "anonymous_id")
 
 PRIVACY_DDL = [
@@ -70,7 +72,7 @@ SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 
 def ensure_privacy_schema(con: duckdb.DuckDBPyConnection) -> None:
-    for statement in PRIVACY_DDL:
+    for statement in [*PRIVACY_DDL, COMPACTIONS_DDL]:
         con.execute(statement)
 
 

@@ -12,8 +12,9 @@ Two steps, one logic (``apply_erasures``), so that a run builds the dbt models o
   through an identifier on the suppression list. When it erased someone it rebuilds the dbt
   models, so aggregates are what they are without the person and a re-run changes nothing.
 
-Either step rewrites the warehouse file when it deleted or changed rows, so the old bytes do
-not linger in freed blocks.
+The bytes of erased rows linger in the freed blocks of the DuckDB file until it is rewritten.
+``privacy/file_compaction`` runs last, after every other asset of the run, and rewrites the file
+when the oldest erasure it has not covered is ``max_delay_days`` old (cdp/privacy/storage.yml).
 """
 
 # No `from __future__ import annotations`: Dagster reads config and resource types from annotations.
@@ -25,7 +26,7 @@ from dagster_dbt import DbtCliResource, get_asset_key_for_model
 
 from cdp.privacy import apply_erasures
 from cdp.privacy.erasure import INPUT_MODELS, ErasureReport, people_resolvable
-from cdp.privacy.storage import compact_warehouse
+from cdp.privacy.storage import compact_if_due, load_policy
 from orchestration.defs.dbt import (
     DBT_PROJECT,
     ERASURE_BEFORE_DBT_KEY,
@@ -67,7 +68,6 @@ def privacy_erasure_before_dbt(
     dbt.cli(args, manifest=DBT_PROJECT.manifest_path).wait()
     with warehouse.connect() as con:
         report = apply_erasures(con, context.run.run_id)
-    _compact_if_changed(warehouse, report)
     return dg.MaterializeResult(metadata=_metadata(report))
 
 
@@ -95,13 +95,43 @@ def privacy_erasure(
         os.environ["CDP_WAREHOUSE"] = warehouse.warehouse_path
         args = [*dbt_build_args(config), "--exclude", f"resource_type:unit_test {MEASUREMENT_SELECTOR}"]
         dbt.cli(args, manifest=DBT_PROJECT.manifest_path).wait()
-    _compact_if_changed(warehouse, report)
     return dg.MaterializeResult(metadata={**_metadata(report), "models_rebuilt": report.models_stale})
 
 
-def _compact_if_changed(warehouse: WarehouseResource, report: ErasureReport) -> None:
-    if report.rows_deleted or report.rows_updated:
-        compact_warehouse(warehouse.warehouse_path)
+FILE_COMPACTION_KEY = dg.AssetKey(["privacy", "file_compaction"])
+
+
+def file_compaction_asset(after: list[dg.AssetKey]) -> dg.AssetsDefinition:
+    """The step that rewrites the warehouse file when erased bytes are due to go; it runs after
+    ``after`` (the run's last assets) because the rewrite needs every connection closed."""
+
+    @dg.asset(
+        key=FILE_COMPACTION_KEY,
+        group_name="privacy",
+        description=(
+            "Last step of a run: rewrites the warehouse file, so erased rows' bytes leave the freed blocks "
+            "DuckDB keeps, once the oldest erasure not yet covered is file_compaction.max_delay_days old "
+            "(cdp/privacy/storage.yml; docs/privacy.md). `cdp compact` does it on demand."
+        ),
+        deps=after,
+        kinds={"python", "duckdb"},
+        pool=WAREHOUSE_POOL,
+    )
+    def privacy_file_compaction(warehouse: WarehouseResource, config: PipelineConfig) -> dg.MaterializeResult:
+        policy = load_policy(max_delay_days=config.compaction_max_delay_days)
+        compaction, pending_since = compact_if_due(warehouse.warehouse_path, policy)
+        metadata = {"max_delay_days": dg.MetadataValue.int(policy.max_delay_days),
+                    "compacted": compaction is not None}
+        if compaction:
+            metadata |= {"reason": compaction.reason, "bytes_before": dg.MetadataValue.int(compaction.bytes_before),
+                         "bytes_after": dg.MetadataValue.int(compaction.bytes_after),
+                         "seconds": dg.MetadataValue.float(round(compaction.seconds, 2))}
+        if pending_since:
+            metadata |= {"erased_bytes_pending_since": pending_since.isoformat(),
+                         "compaction_due_by": policy.deadline(pending_since).isoformat()}
+        return dg.MaterializeResult(metadata=metadata)
+
+    return privacy_file_compaction
 
 
 def _metadata(report: ErasureReport) -> dict:
@@ -113,5 +143,4 @@ def _metadata(report: ErasureReport) -> dict:
         "identifiers_suppressed": dg.MetadataValue.json(report.identifiers_suppressed),
         "rows_deleted": dg.MetadataValue.json(report.rows_deleted),
         "rows_updated": dg.MetadataValue.json(report.rows_updated),
-        "warehouse_compacted": bool(report.rows_deleted or report.rows_updated),
     }

@@ -68,6 +68,8 @@ class PipelineConfig(dg.Config):
     churn_horizon_days: int | None = None
     # More dbt vars for this run, as a JSON object (e.g. identity settings for a benchmark)
     dbt_vars_json: str | None = None
+    # None: file_compaction.max_delay_days of cdp/privacy/storage.yml
+    compaction_max_delay_days: int | None = None
 
 
 def make_resources(
