@@ -1,8 +1,9 @@
 """Incremental facts: a sequence of incremental builds gives the tables a full refresh gives.
 
 Landing files arrive in two batches (daily drops up to a date, then the rest); the fact
-staging models are built after each batch and at as-of dates moving forward and back,
-and every time compared with a full refresh of the same warehouse.
+staging models and the identified events built on them are built after each batch and at
+as-of dates moving forward and back, and every time compared with a full refresh of the
+same warehouse (the identity they read is the same in both).
 """
 
 from __future__ import annotations
@@ -23,7 +24,10 @@ from cdp.generate import generate_landing
 from cdp.ingest import ingest_landing
 
 ROOT = Path(__file__).resolve().parent.parent
-FACTS = ("stg_landing__events", "stg_landing__email_events", "stg_landing__orders")
+STAGED_FACTS = ("stg_landing__events", "stg_landing__email_events", "stg_landing__orders")
+IDENTIFIED_FACTS = ("int_events_identified", "int_email_events_identified")
+FACTS = STAGED_FACTS + IDENTIFIED_FACTS
+SCHEMAS = {"stg": "staging", "int": "intermediate"}
 END = date(2026, 9, 30)
 FIRST_BATCH_END = date(2026, 9, 10)
 
@@ -40,17 +44,42 @@ def dbt(warehouse: Path, target: Path, *args: str, as_of: str | None = None) -> 
     return result.stdout
 
 
-def build_facts(warehouse: Path, target: Path, as_of: str | None = None, full_refresh: bool = False) -> None:
-    dbt(warehouse, target, "run", "--select", *FACTS, *(["--full-refresh"] if full_refresh else []), as_of=as_of)
+def build_facts(warehouse: Path, target: Path, as_of: str | None = None, full_refresh: bool = False,
+                upstream: bool = True) -> None:
+    """The incremental facts and, with upstream, the identity models the identified ones read."""
+    selection = (*STAGED_FACTS, *(f"+{model}" for model in IDENTIFIED_FACTS)) if upstream else FACTS
+    dbt(warehouse, target, "run", "--select", *selection, *(["--full-refresh"] if full_refresh else []), as_of=as_of)
 
 
 def fingerprints(warehouse: Path) -> dict[str, tuple[int, str]]:
     out = {}
     with duckdb.connect(str(warehouse), read_only=True) as con:
         for model in FACTS:
-            rows = con.execute(f"select * from staging.{model}").fetchall()
+            rows = con.execute(f"select * from {SCHEMAS[model[:3]]}.{model}").fetchall()
             out[model] = (len(rows), hashlib.sha256(repr(sorted(map(repr, rows))).encode()).hexdigest())
     return out
+
+
+def _event_customers(warehouse: Path) -> dict[str, dict[str, str | None]]:
+    """Each identified fact's customer per event key."""
+    keys = {"int_events_identified": "event_id", "int_email_events_identified": "email_event_id"}
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return {model: dict(con.execute(f"select {keys[model]}, customer_id from intermediate.{model}").fetchall())
+                for model in IDENTIFIED_FACTS}
+
+
+def _add_newcomer(landing: Path) -> None:
+    """An address the ESP mails in the first batch that no customer holds until the second brings
+    the CRM record holding it: its held e-mail events must move to that customer."""
+    (landing / "email_events" / "esp_newcomer_2026-09-01.csv").write_text(
+        "event_id,event_type,occurred_at,email,campaign_id,source_system\n"
+        "newcomer-1,sent,2026-09-01 10:00:00 UTC,Nova.Newcomer@outlook.com,cmp-newcomer,esp\n"
+        "newcomer-2,open,2026-09-01 11:00:00 UTC,nova.newcomer@outlook.com,cmp-newcomer,esp\n",
+        encoding="utf-8")
+    header = next((landing / "customers").glob("crm_customers_*.csv")).read_text(encoding="utf-8").splitlines()[0]
+    (landing / "customers" / "crm_newcomer_2026-09-20.csv").write_text(
+        f"{header}\ncrm,C-NEWCOMER,nova.newcomer@outlook.com,,Nova,Newcomer,1990-01-01,,,,,,,,,"
+        "2026-09-20T09:00:00Z,2026-09-20T09:00:00Z\n", encoding="utf-8")
 
 
 def _file_date(path: Path) -> date | None:
@@ -67,6 +96,7 @@ def landing(tmp_path_factory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("incremental")
     full = root / "full"
     generate_landing(full, customers=250, days=45, seed=5, end_date=END, progress=False)
+    _add_newcomer(full)
     first = root / "first"
     shutil.copytree(full, first)
     for path in first.rglob("*"):
@@ -86,7 +116,8 @@ def test_incremental_builds_equal_a_full_refresh(landing, tmp_path):
         incremental = fingerprints(warehouse)
         copy = tmp_path / "full_refresh.duckdb"
         shutil.copy(warehouse, copy)
-        build_facts(copy, tmp_path / "target_full", as_of, full_refresh=True)
+        # the facts alone: the identity they read stays the one the incremental build read
+        build_facts(copy, tmp_path / "target_full", as_of, full_refresh=True, upstream=False)
         assert incremental == fingerprints(copy), f"as of {as_of or 'the latest date'}"
         return incremental
 
@@ -96,10 +127,16 @@ def test_incremental_builds_equal_a_full_refresh(landing, tmp_path):
     build_facts(warehouse, target, FIRST_BATCH_END.isoformat())
     assert_same_as_full_refresh(FIRST_BATCH_END.isoformat())
     # the second batch lands (new versions of orders among it); the daily run reads it
+    held = _event_customers(warehouse)
     ingest_landing(warehouse, full_landing)
     build_facts(warehouse, target)
     latest = assert_same_as_full_refresh(None)
     assert all(rows > 0 for rows, _ in latest.values())
+    # the new records moved events already held to other customers: re-attribution was exercised
+    now = _event_customers(warehouse)
+    for model in IDENTIFIED_FACTS:
+        moved = {key for key, customer in held[model].items() if key in now[model] and now[model][key] != customer}
+        assert moved, f"no held row of {model} changed customer: the test does not exercise re-attribution"
     # nothing new: the build changes nothing
     build_facts(warehouse, target)
     assert fingerprints(warehouse) == latest

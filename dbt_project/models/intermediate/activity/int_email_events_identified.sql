@@ -1,3 +1,15 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='email_event_id',
+    on_schema_change='fail',
+    pre_hook="{{ empty_fact_when_rebuilding(['occurred_at']) }}",
+) }}
+
+-- Incremental (docs/incremental.md): a daily build attributes the new events and re-attributes
+-- only the held events whose address now belongs to another customer (or to none, or to several).
+{% set build = fact_build_mode(['occurred_at']) %}
+
 with
 
 email_events as (
@@ -11,6 +23,33 @@ email_customers as (
         and customers_with_identifier = 1
 ),
 
+{% if build['mode'] == 'delta' %}
+held as (
+    select email_event_id, email, customer_id
+    from {{ this }}
+),
+
+-- each address as its held events were attributed, against its customer now
+addresses_reassigned as (
+    select held_addresses.email
+    from (select distinct email, customer_id from held) as held_addresses
+    left join email_customers
+        on email_customers.identifier_value = {{ email_match_key('held_addresses.email') }}
+    where held_addresses.customer_id is distinct from email_customers.customer_id
+),
+{% endif %}
+
+events_to_attribute as (
+    select * from email_events
+    {% if build['mode'] == 'delta' %}
+    -- new events, and events the cutoff or an erasure left out of the table before
+    where email_event_id not in (select email_event_id from held)
+        -- a new version of a held event
+        or _load_id > {{ build['load_id'] }}
+        or email in (select email from addresses_reassigned)
+    {% endif %}
+),
+
 final as (
     select
         email_events.email_event_id,
@@ -20,8 +59,9 @@ final as (
         email_events.email,
         email_events.event_type,
         email_events.occurred_date,
-        email_events.occurred_at
-    from email_events
+        email_events.occurred_at,
+        email_events._load_id
+    from events_to_attribute as email_events
     left join email_customers
         on email_customers.identifier_value = {{ email_match_key('email_events.email') }}
 )

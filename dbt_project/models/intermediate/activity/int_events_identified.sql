@@ -1,3 +1,15 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='event_id',
+    on_schema_change='fail',
+    pre_hook="{{ empty_fact_when_rebuilding(['occurred_at']) }}",
+) }}
+
+-- Incremental (docs/incremental.md): a daily build attributes the new events and re-attributes
+-- only the held events whose record or device now belongs to another customer.
+{% set build = fact_build_mode(['occurred_at']) %}
+
 with
 
 events as (
@@ -10,6 +22,57 @@ customer_records as (
 
 anonymous_ids as (
     select * from {{ ref('int_anonymous_ids_identified') }}
+),
+
+{% if build['mode'] == 'delta' %}
+held as (
+    select event_id, source_system, source_customer_id, anonymous_id, customer_id, identified_by
+    from {{ this }}
+),
+
+-- each record as the held login events were attributed, against its customer now; a record
+-- whose events were not attributed by login before shows up as new here
+records_reassigned as (
+    select coalesce(held_records.source_system, customer_records.source_system) as source_system,
+        coalesce(held_records.source_customer_id, customer_records.source_customer_id) as source_customer_id
+    from (
+        select distinct source_system, source_customer_id, customer_id
+        from held
+        where identified_by = 'login'
+    ) as held_records
+    full join customer_records
+        on customer_records.source_system = held_records.source_system
+        and customer_records.source_customer_id = held_records.source_customer_id
+    where held_records.customer_id is distinct from customer_records.customer_id
+),
+
+-- each device as its events without a login were attributed (or not), against its customer now
+devices_reassigned as (
+    select held_devices.anonymous_id
+    from (
+        select distinct
+            anonymous_id,
+            case when identified_by = 'device' then customer_id end as customer_id
+        from held
+        where identified_by is distinct from 'login'
+            and anonymous_id is not null
+    ) as held_devices
+    left join anonymous_ids
+        on anonymous_ids.anonymous_id = held_devices.anonymous_id
+    where held_devices.customer_id is distinct from anonymous_ids.customer_id
+),
+{% endif %}
+
+events_to_attribute as (
+    select * from events
+    {% if build['mode'] == 'delta' %}
+    -- new events, and events the cutoff or an erasure left out of the table before
+    where event_id not in (select event_id from held)
+        -- a new version of a held event
+        or _load_id > {{ build['load_id'] }}
+        or (source_system, source_customer_id) in (select source_system, source_customer_id from records_reassigned)
+        or anonymous_id in (select anonymous_id from devices_reassigned)
+    {% endif %}
 ),
 
 -- a logged-in event names its customer; any other event of a device that has
@@ -37,8 +100,9 @@ final as (
         events.properties,
         events.quantity,
         events.occurred_date,
-        events.occurred_at
-    from events
+        events.occurred_at,
+        events._load_id
+    from events_to_attribute as events
     left join customer_records
         on customer_records.source_system = events.source_system
         and customer_records.source_customer_id = events.source_customer_id
