@@ -18,6 +18,7 @@ import hashlib
 import logging
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,12 +28,21 @@ import duckdb
 from cdp.contract import Contract, Source, load_contract, raw_table_ddl
 from cdp.ingest.audit import FINAL_STATUSES, ensure_audit_schema
 from cdp.ingest.readers import (
+    GROUP_RESERVED_COLUMNS,
+    CsvHeader,
+    FileFingerprint,
     FileUnreadable,
     ReadResult,
+    csv_header,
+    drop_group_tables,
     fingerprint,
+    parquet_layouts,
     read_csv_file,
+    read_csv_files,
     read_jsonl_file,
+    read_jsonl_files,
     read_parquet_file,
+    read_parquet_files,
 )
 from cdp.ingest.validate import build_validation_select, quote_ident, quote_literal
 from cdp.privacy.suppression import ensure_privacy_schema
@@ -42,6 +52,9 @@ log = logging.getLogger(__name__)
 # A batch is written when it holds this many rows or files (bounds temp storage).
 MAX_BATCH_ROWS = 2_000_000
 MAX_BATCH_FILES = 1_000
+# Files read in one scan hold at most this many bytes together (bounds the scan's temp storage).
+MAX_GROUP_BYTES = 256 << 20
+FINGERPRINT_THREADS = 2
 
 FILE_TEMP_TABLES = ("_landing_rows", "_parse_rejects", "_read_rows", "_json_lines", "_numbered_lines")
 BATCH_TEMP_TABLES = ("_batch_rows", "_batch_rejects", "_batch_files", "_validated")
@@ -51,7 +64,7 @@ BATCH_TEMP_TABLES = ("_batch_rows", "_batch_rejects", "_batch_files", "_validate
 class FileResult:
     source: str
     file_path: str
-    status: str  # loaded | loaded_with_rejects | rejected | empty | failed | skipped
+    status: str  # loaded | loaded_with_rejects | rejected | empty | failed | skipped (pending while loading)
     rows_in: int = 0
     rows_loaded: int = 0
     rows_rejected: int = 0
@@ -90,6 +103,17 @@ class _FileLoad:
     encoding: str | None
     started_at: datetime
     notes: list[str] = field(default_factory=list)
+    path: Path | None = None
+    readable: bool = True  # False: the file could not even be read to check its encoding
+    header: CsvHeader | None = None  # a CSV file's header, once read
+
+
+@dataclass
+class _Group:
+    """Files of one source and layout, read in one scan."""
+
+    key: tuple
+    loads: list[_FileLoad]
 
 
 def prepare_warehouse(con: duckdb.DuckDBPyConnection, contract: Contract) -> None:
@@ -168,13 +192,18 @@ def _scalar(con, sql: str):
     return con.execute(sql).fetchall()[0][0]
 
 
+def _csv_ints(values: list[int]) -> str:
+    return ", ".join(str(v) for v in values)
+
+
 def _drop(con, tables) -> None:
     for name in tables:
         con.execute(f"drop table if exists {name}")
 
 
 class SourceLoader:
-    """Loads the new files of one source: parse each, then validate and write them in batches."""
+    """Loads the new files of one source: files sharing a layout are read together in one
+    scan, the others one by one; then the batch is validated and written."""
 
     def __init__(self, con, contract: Contract, source: Source, landing_dir: Path, run_id: str, processed: set):
         self.con = con
@@ -184,71 +213,174 @@ class SourceLoader:
         self.run_id = run_id
         self.processed = processed
         self.pending: dict[int, _FileLoad] = {}  # batch file index -> file
+        self.settled: list[_FileLoad] = []  # files that never reach a batch, their history not yet written
+        self.next_index = 0
         self.batch_rows = 0
 
-    # -- per file -------------------------------------------------------------
+    def load(self, paths: list[Path]) -> list[FileResult]:
+        """Load ``paths`` (in file order) and return one result per file, in that order."""
+        loads = self._register(paths)
+        for work in self._plan([load for load in loads if load.result.status == "pending"]):
+            if isinstance(work, _Group):
+                self._read_group(work)
+            else:
+                self._read_alone(work)
+            if self.batch_rows >= MAX_BATCH_ROWS or len(self.pending) >= MAX_BATCH_FILES:
+                self.flush()
+        self.flush()
+        return [load.result for load in loads]
 
-    def add(self, path: Path) -> FileResult:
-        """Parse one file into the batch (or settle it at once: skipped, empty, rejected, failed)."""
-        rel = path.relative_to(self.landing_dir).as_posix()
-        result = FileResult(self.source.name, rel, "failed")
+    # -- which files, and how to read them --------------------------------------
+
+    def _register(self, paths: list[Path]) -> list[_FileLoad]:
+        """Checksum every file (in threads: hashing releases the GIL), skip the ones already
+        processed and give the others load ids in file order (staging takes the latest load id)."""
+        with ThreadPoolExecutor(FINGERPRINT_THREADS) as pool:
+            prints = list(pool.map(self._fingerprint, paths))
+        loads = []
+        for path, (fmt, fp, checksum, message) in zip(paths, prints, strict=True):
+            rel = path.relative_to(self.landing_dir).as_posix()
+            result = FileResult(self.source.name, rel, "pending", message=message)
+            load = _FileLoad(result, fmt, path.stat().st_size, checksum, fp.encoding if fp else None, datetime.now(UTC))
+            load.path, load.readable = path, fp is not None
+            if (self.source.name, checksum) in self.processed:
+                result.status, result.message = "skipped", "already processed (same checksum)"
+            loads.append(load)
+        new = [load for load in loads if load.result.status == "pending"]
+        ids = self.con.execute("select nextval('audit.load_id_seq') from range(?)", [len(new)]).fetchall()
+        for load, (load_id,) in zip(new, sorted(ids), strict=True):
+            load.result.load_id = load_id
+            if load.fmt is None:
+                load.result.status = "rejected"
+                load.result.message = (
+                    f"file rejected: unsupported file type; expected one of {sorted(self.contract.file_formats)}"
+                )
+                self._settle(load)
+            elif not load.readable:
+                load.result.status = "failed"
+                self._settle(load)
+        return loads
+
+    def _fingerprint(self, path: Path) -> tuple[str | None, FileFingerprint | None, str, str]:
         fmt = self.contract.file_format(path)
-        started_at = datetime.now(UTC)
-        fp = None
         try:
             fp = fingerprint(path, fmt or "binary")
         except FileUnreadable as exc:
-            result.message = str(exc)
-        checksum = fp.checksum if fp else sha256_of(path)
-        if (self.source.name, checksum) in self.processed:
-            result.status, result.message = "skipped", "already processed (same checksum)"
-            return result
-        result.load_id = _scalar(self.con, "select nextval('audit.load_id_seq')")
-        load = _FileLoad(result, fmt, path.stat().st_size, checksum, fp.encoding if fp else None, started_at)
-        if fmt is None:
-            result.status = "rejected"
-            result.message = (
-                f"file rejected: unsupported file type; expected one of {sorted(self.contract.file_formats)}"
+            return fmt, None, sha256_of(path), str(exc)
+        return fmt, fp, fp.checksum, ""
+
+    def _plan(self, loads: list[_FileLoad]) -> list[_Group | _FileLoad]:
+        """Files that share a layout in groups (bounded in bytes and files), the rest alone;
+        in the order of each one's first file."""
+        groups: dict[tuple, list[_FileLoad]] = {}
+        alone: list[_FileLoad] = []
+        parquet = [load.path for load in loads if load.fmt == "parquet"]
+        layouts = parquet_layouts(self.con, parquet) if parquet else {}
+        for load in loads:
+            key = self._layout(load, layouts)
+            if key is None:
+                alone.append(load)
+            else:
+                groups.setdefault(key, []).append(load)
+        work: list[tuple[int, _Group | _FileLoad]] = [(load.result.load_id, load) for load in alone]
+        for key, members in groups.items():
+            chunk: list[_FileLoad] = []
+            size = 0
+            for load in members:
+                if chunk and (size + load.size > MAX_GROUP_BYTES or len(chunk) >= MAX_BATCH_FILES):
+                    work.append((chunk[0].result.load_id, _Group(key, chunk)))
+                    chunk, size = [], 0
+                chunk.append(load)
+                size += load.size
+            work.append((chunk[0].result.load_id, _Group(key, chunk)))
+        return [item for _, item in sorted(work, key=lambda pair: pair[0])]
+
+    def _layout(self, load: _FileLoad, parquet_layouts: dict[Path, tuple]) -> tuple | None:
+        """What files must share to be read in one scan, or None to read this one alone."""
+        compressed = load.path.name.lower().endswith(".gz")
+        if load.fmt == "csv":
+            try:
+                header = csv_header(load.path, load.encoding)
+            except Exception:  # noqa: BLE001 - the one-file reader records why
+                return None
+            if header is None or set(header.names) & set(GROUP_RESERVED_COLUMNS):
+                return None
+            load.header = header
+            return ("csv", load.encoding, compressed, header.delimiter, tuple(header.names))
+        if load.fmt == "jsonl":
+            return ("jsonl", load.encoding, compressed)
+        layout = parquet_layouts.get(load.path)
+        if layout is None or any(column[0] in GROUP_RESERVED_COLUMNS for column in layout):
+            return None
+        return ("parquet", layout)
+
+    # -- reading ------------------------------------------------------------------
+
+    def _read_group(self, group: _Group) -> None:
+        """Read the group's files in one scan into the batch; if DuckDB cannot, read them one by one."""
+        fmt = group.key[0]
+        paths = [load.path for load in group.loads]
+        drop_group_tables(self.con)
+        tag = "group"
+        try:
+            if fmt == "csv":
+                read = read_csv_files(self.con, paths, group.loads[0].header, group.key[1], tag)
+            elif fmt == "jsonl":
+                read = read_jsonl_files(self.con, paths, group.key[1], tag, self.source.column_names)
+            else:
+                read = read_parquet_files(self.con, paths)
+        except Exception as exc:  # noqa: BLE001 - the one-file path accounts for each file
+            log.info(
+                "%d %s files could not be read together (%s); reading them one by one",
+                len(paths),
+                self.source.name,
+                type(exc).__name__,
             )
-            return self._settle(load)
-        if fp is None:
-            return self._settle(load)
+            drop_group_tables(self.con)
+            for name in (f"_rej_err_{tag}", f"_rej_scan_{tag}"):
+                self.con.execute(f"drop table if exists {name}")
+            for load in group.loads:
+                self._read_alone(load)
+            return
+        base = self.next_index
+        self.next_index += len(paths)
+        kept = [
+            position
+            for position, load in enumerate(group.loads)
+            if self._admit(load, read.columns[position], read.notes, read.rows_in[position])
+        ]
+        if kept:
+            self._ensure_batch_tables()
+            self._insert_rows(read.relation, read.fields, f"{base} + _file_position", kept)
+            self.con.execute(
+                f"insert into _batch_rejects select {base} + _file_position, _record_number, _line_number, "
+                f"reason, raw_content from _group_rejects where _file_position in ({_csv_ints(kept)})"
+            )
+            for position in kept:
+                self._add_pending(base + position, group.loads[position])
+        drop_group_tables(self.con)
+
+    def _read_alone(self, load: _FileLoad) -> None:
+        """Parse one file with the one-file readers (they cope with more kinds of broken file)."""
+        result = load.result
         _drop(self.con, FILE_TEMP_TABLES)
         try:
-            read = self._read(fmt, path, fp.encoding, str(result.load_id))
+            read = self._read(load.fmt, load.path, load.encoding, str(result.load_id))
         except Exception as exc:  # noqa: BLE001 - a file that cannot be parsed is recorded, the run goes on
+            result.status = "failed"
             result.message = f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
-            return self._settle(load)
+            self._settle(load)
+            return
         if read is None:
             result.status, result.message = "empty", "file has no header and no rows"
-            return self._settle(load)
-        result.rows_in = _scalar(
+            self._settle(load)
+            return
+        rows_in = _scalar(
             self.con, "select (select count(*) from _landing_rows) + (select count(*) from _parse_rejects)"
         )
-        load.notes = list(read.notes)
-        missing = [c for c in self.source.required_columns if c not in read.columns]
-        if missing:
-            result.status, result.rows_rejected = "rejected", result.rows_in
-            load.notes[:0] = [
-                f"file rejected: required column(s) missing: {', '.join(missing)}",
-                f"columns found: {', '.join(read.columns)}",
-            ]
-            result.message = "; ".join(load.notes)
-            return self._settle(load)
-        extra = [c for c in read.columns if c not in self.source.column_names]
-        absent = [c for c in self.source.column_names if c not in read.columns]
-        if extra:
-            load.notes.append(f"ignored extra column(s): {', '.join(extra)}")
-        if absent:
-            load.notes.append(f"optional column(s) absent, loaded as empty: {', '.join(absent)}")
-        if result.rows_in == 0:
-            result.status = "empty"
-            result.message = "; ".join(["header only, no rows", *load.notes])
-            return self._settle(load)
-        self._append(load, read)
-        if self.batch_rows >= MAX_BATCH_ROWS or len(self.pending) >= MAX_BATCH_FILES:
-            self.flush()
-        return result
+        if self._admit(load, read.columns, read.notes, rows_in):
+            self._append(load, read)
+        _drop(self.con, FILE_TEMP_TABLES)
 
     def _read(self, fmt: str, path: Path, encoding: str, tag: str) -> ReadResult | None:
         if fmt == "csv":
@@ -257,30 +389,65 @@ class SourceLoader:
             return read_jsonl_file(self.con, path, encoding, tag, self.source.column_names)
         return read_parquet_file(self.con, path, tag)
 
-    def _append(self, load: _FileLoad, read: ReadResult) -> None:
-        """Move the parsed file into the batch tables under a new file index."""
-        index = len(self.pending)
+    def _admit(self, load: _FileLoad, columns: list[str], notes: list[str], rows_in: int) -> bool:
+        """Check a parsed file's columns and size: settle it (rejected whole, empty) or admit it to the batch."""
+        result = load.result
+        result.rows_in = rows_in
+        if rows_in == 0 and load.fmt != "csv":
+            result.status, result.message = "empty", "file has no header and no rows"
+            self._settle(load)
+            return False
+        load.notes = list(notes)
+        missing = [c for c in self.source.required_columns if c not in columns]
+        if missing:
+            result.status, result.rows_rejected = "rejected", result.rows_in
+            load.notes[:0] = [
+                f"file rejected: required column(s) missing: {', '.join(missing)}",
+                f"columns found: {', '.join(columns)}",
+            ]
+            result.message = "; ".join(load.notes)
+            self._settle(load)
+            return False
+        extra = [c for c in columns if c not in self.source.column_names]
+        absent = [c for c in self.source.column_names if c not in columns]
+        if extra:
+            load.notes.append(f"ignored extra column(s): {', '.join(extra)}")
+        if absent:
+            load.notes.append(f"optional column(s) absent, loaded as empty: {', '.join(absent)}")
+        if rows_in == 0:
+            result.status = "empty"
+            result.message = "; ".join(["header only, no rows", *load.notes])
+            self._settle(load)
+            return False
+        return True
+
+    # -- the batch ------------------------------------------------------------------
+
+    def _ensure_batch_tables(self) -> None:
+        if self.pending:
+            return
+        _drop(self.con, BATCH_TEMP_TABLES)
+        defs = ", ".join(f"{quote_ident(c)} varchar" for c in self.source.column_names)
+        self.con.execute(
+            f"create temp table _batch_rows (_file_index integer, {defs}, _extras varchar, "
+            "_record_number bigint, _line_number bigint)"
+        )
+        self.con.execute(
+            "create temp table _batch_rejects (_file_index integer, _record_number bigint, "
+            "_line_number bigint, reason varchar, raw_content varchar)"
+        )
+        self.con.execute(
+            "create temp table _batch_files (_file_index integer, load_id bigint, file_path varchar, "
+            "loaded_at timestamptz)"
+        )
+
+    def _insert_rows(self, relation: str, fields: list[str], file_index: str, positions: list[int] | None) -> None:
+        """Copy parsed rows into ``_batch_rows``: contract columns in contract order (NULL where the file
+        lacks one); extra columns are not loaded, but a quarantined row keeps them in its raw content."""
         columns = self.source.column_names
-        if not self.pending:
-            _drop(self.con, BATCH_TEMP_TABLES)
-            defs = ", ".join(f"{quote_ident(c)} varchar" for c in columns)
-            self.con.execute(
-                f"create temp table _batch_rows (_file_index integer, {defs}, _extras varchar, "
-                "_record_number bigint, _line_number bigint)"
-            )
-            self.con.execute(
-                "create temp table _batch_rejects (_file_index integer, _record_number bigint, "
-                "_line_number bigint, reason varchar, raw_content varchar)"
-            )
-            self.con.execute(
-                "create temp table _batch_files (_file_index integer, load_id bigint, file_path varchar, "
-                "loaded_at timestamptz)"
-            )
-        present = set(read.columns)
+        present = set(fields)
         values = ", ".join(quote_ident(c) if c in present else "null" for c in columns)
-        # Extra columns are not loaded, but a quarantined row keeps them in its raw content.
-        landing_columns = self._landing_columns()
-        extras = [c for c in read.columns if c not in columns and c in landing_columns]
+        extras = [c for c in fields if c not in columns]
         extras_json = (
             "cast(to_json(struct_pack("
             + ", ".join(f"{quote_ident(c)} := {quote_ident(c)}" for c in extras)
@@ -288,55 +455,69 @@ class SourceLoader:
             if extras
             else "null"
         )
+        where = f"where _file_position in ({_csv_ints(positions)})" if positions is not None else ""
         self.con.execute(
-            f"insert into _batch_rows select {index}, {values}, {extras_json}, _record_number, _line_number "
-            "from _landing_rows"
+            f"insert into _batch_rows select {file_index}, {values}, {extras_json}, _record_number, _line_number "
+            f"from {relation} {where}"
         )
+
+    def _append(self, load: _FileLoad, read: ReadResult) -> None:
+        """Move a file parsed on its own into the batch tables under a new file index."""
+        self._ensure_batch_tables()
+        index = self.next_index
+        self.next_index += 1
+        landing_columns = {row[0] for row in self.con.execute("describe _landing_rows").fetchall()}
+        fields = [c for c in read.columns if c in landing_columns]
+        self._insert_rows("_landing_rows", fields, str(index), None)
         self.con.execute(f"insert into _batch_rejects select {index}, * from _parse_rejects")
+        self._add_pending(index, load)
+
+    def _add_pending(self, index: int, load: _FileLoad) -> None:
         self.con.execute(
             "insert into _batch_files values (?, ?, ?, ?)",
             [index, load.result.load_id, load.result.file_path, load.started_at],
         )
         self.pending[index] = load
         self.batch_rows += load.result.rows_in
-        _drop(self.con, FILE_TEMP_TABLES)
 
-    def _landing_columns(self) -> set[str]:
-        return {row[0] for row in self.con.execute("describe _landing_rows").fetchall()}
-
-    def _settle(self, load: _FileLoad) -> FileResult:
-        """Record a file that never reaches the batch (its own one-row transaction)."""
-        self._record_history(load)
+    def _settle(self, load: _FileLoad) -> None:
+        """A file that never reaches a batch: its history row is written with the next flush."""
+        self.settled.append(load)
         if load.result.status in FINAL_STATUSES:
             self.processed.add((self.source.name, load.checksum))
-        return _logged(load.result)
 
     # -- per batch ------------------------------------------------------------
 
     def flush(self) -> None:
-        """Validate and write the batch; if that fails, write its files one at a time."""
-        if not self.pending:
-            return
+        """Validate and write the batch; if that fails, write its files one at a time. Then record
+        the files settled without a batch."""
         indexes = sorted(self.pending)
-        try:
-            self._write_in_transaction(indexes)
-        except Exception as exc:  # noqa: BLE001
-            log.warning(
-                "batch of %d %s files failed (%s); retrying file by file",
-                len(indexes),
-                self.source.name,
-                type(exc).__name__,
-            )
-            for index in indexes if len(indexes) > 1 else []:
-                try:
-                    self._write_in_transaction([index])
-                except Exception as file_exc:  # noqa: BLE001
-                    self._fail(self.pending[index], file_exc)
-            if len(indexes) == 1:
-                self._fail(self.pending[indexes[0]], exc)
-        for load in self.pending.values():
-            _logged(load.result)
+        if indexes:
+            try:
+                self._write_in_transaction(indexes)
+            except Exception as exc:  # noqa: BLE001
+                log.warning(
+                    "batch of %d %s files failed (%s); retrying file by file",
+                    len(indexes),
+                    self.source.name,
+                    type(exc).__name__,
+                )
+                for index in indexes if len(indexes) > 1 else []:
+                    try:
+                        self._write_in_transaction([index])
+                    except Exception as file_exc:  # noqa: BLE001
+                        self._fail(self.pending[index], file_exc)
+                if len(indexes) == 1:
+                    self._fail(self.pending[indexes[0]], exc)
+            for load in self.pending.values():
+                _logged(load.result)
+        if self.settled:
+            self._record_history(self.settled)
+            for load in self.settled:
+                _logged(load.result)
         self.pending.clear()
+        self.settled.clear()
+        self.next_index = 0
         self.batch_rows = 0
         _drop(self.con, BATCH_TEMP_TABLES)
 
@@ -345,14 +526,13 @@ class SourceLoader:
         result.status = "failed"
         result.rows_in = result.rows_loaded = result.rows_rejected = result.fields_nulled = 0
         result.message = f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
-        self._record_history(load)
+        self._record_history([load])
 
     def _write_in_transaction(self, indexes: list[int]) -> None:
         self.con.execute("begin transaction")
         try:
             self._write_batch(indexes)
-            for index in indexes:
-                self._record_history(self.pending[index])
+            self._record_history([self.pending[index] for index in indexes])
             self.con.execute("commit")
         except Exception:
             self.con.execute("rollback")
@@ -436,11 +616,13 @@ class SourceLoader:
             result.status = "loaded_with_rejects" if rejected else "loaded"
             result.message = "; ".join(self.pending[index].notes)
 
-    def _record_history(self, load: _FileLoad) -> None:
-        r = load.result
-        self.con.execute(
-            "insert into audit.load_history values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
+    def _record_history(self, loads: list[_FileLoad]) -> None:
+        """One load-history row per file, in one statement."""
+        now = datetime.now(UTC)
+        params = []
+        for load in loads:
+            r = load.result
+            params += [
                 r.load_id,
                 self.run_id,
                 r.source,
@@ -456,9 +638,10 @@ class SourceLoader:
                 r.fields_nulled,
                 r.message,
                 load.started_at,
-                datetime.now(UTC),
-            ],
-        )
+                now,
+            ]
+        row = "(" + ", ".join(["?"] * 16) + ")"
+        self.con.execute(f"insert into audit.load_history values {', '.join([row] * len(loads))}", params)
 
 
 def _logged(result: FileResult) -> FileResult:
@@ -496,9 +679,8 @@ def ingest_landing(
         processed = processed_checksums(con)
         for name in sources or list(contract.sources):
             loader = SourceLoader(con, contract, contract.sources[name], landing_dir, report.run_id, processed)
-            for path in discover_files(landing_dir, contract.sources[name], contract, settle_seconds):
-                report.files.append(loader.add(path))
-            loader.flush()
+            paths = discover_files(landing_dir, contract.sources[name], contract, settle_seconds)
+            report.files.extend(loader.load(paths))
     finally:
         if own:
             con.close()
