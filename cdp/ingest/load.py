@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 from cdp.contract import Contract, Source, load_contract, raw_table_ddl
 from cdp.ingest.audit import FINAL_STATUSES, ensure_audit_schema
@@ -44,7 +45,7 @@ from cdp.ingest.readers import (
     read_parquet_file,
     read_parquet_files,
 )
-from cdp.ingest.validate import build_validation_select, quote_ident, quote_literal
+from cdp.ingest.validate import ISSUE_TYPE, build_validation_select, quote_ident, quote_literal
 from cdp.privacy.suppression import ensure_privacy_schema
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,7 @@ MAX_GROUP_BYTES = 256 << 20
 FINGERPRINT_THREADS = 2
 
 FILE_TEMP_TABLES = ("_landing_rows", "_parse_rejects", "_read_rows", "_json_lines", "_numbered_lines")
-BATCH_TEMP_TABLES = ("_batch_rows", "_batch_rejects", "_batch_files", "_validated")
+BATCH_TEMP_TABLES = ("_batch_rows", "_batch_rejects", "_batch_files")
 
 
 @dataclass
@@ -192,6 +193,15 @@ def _scalar(con, sql: str):
     return con.execute(sql).fetchall()[0][0]
 
 
+def _insert_arrow(con, target: str, table: pa.Table) -> None:
+    """Insert an Arrow table's rows (columns in the target's order) in one statement."""
+    con.register("_arrow_rows", table)
+    try:
+        con.execute(f"insert into {target} select * from _arrow_rows")
+    finally:
+        con.unregister("_arrow_rows")
+
+
 def _csv_ints(values: list[int]) -> str:
     return ", ".join(str(v) for v in values)
 
@@ -216,6 +226,7 @@ class SourceLoader:
         self.settled: list[_FileLoad] = []  # files that never reach a batch, their history not yet written
         self.next_index = 0
         self.batch_rows = 0
+        self.now = datetime.now(UTC)  # 'now' in contract bounds
 
     def load(self, paths: list[Path]) -> list[FileResult]:
         """Load ``paths`` (in file order) and return one result per file, in that order."""
@@ -356,8 +367,7 @@ class SourceLoader:
                 f"insert into _batch_rejects select {base} + _file_position, _record_number, _line_number, "
                 f"reason, raw_content from _group_rejects where _file_position in ({_csv_ints(kept)})"
             )
-            for position in kept:
-                self._add_pending(base + position, group.loads[position])
+            self._add_pending({base + position: group.loads[position] for position in kept})
         drop_group_tables(self.con)
 
     def _read_alone(self, load: _FileLoad) -> None:
@@ -427,10 +437,10 @@ class SourceLoader:
         if self.pending:
             return
         _drop(self.con, BATCH_TEMP_TABLES)
-        defs = ", ".join(f"{quote_ident(c)} varchar" for c in self.source.column_names)
+        parsed = ", ".join(f"{quote_ident('__' + c.name)} {c.sql_type}" for c in self.source.columns)
         self.con.execute(
-            f"create temp table _batch_rows (_file_index integer, {defs}, _extras varchar, "
-            "_record_number bigint, _line_number bigint)"
+            f"create temp table _batch_rows (_file_index integer, _record_number bigint, _line_number bigint, "
+            f"{parsed}, _reject_reason varchar, _raw_content varchar, _field_issues {ISSUE_TYPE})"
         )
         self.con.execute(
             "create temp table _batch_rejects (_file_index integer, _record_number bigint, "
@@ -442,24 +452,29 @@ class SourceLoader:
         )
 
     def _insert_rows(self, relation: str, fields: list[str], file_index: str, positions: list[int] | None) -> None:
-        """Copy parsed rows into ``_batch_rows``: contract columns in contract order (NULL where the file
-        lacks one); extra columns are not loaded, but a quarantined row keeps them in its raw content."""
+        """Validate parsed rows into ``_batch_rows``: contract columns parsed (NULL where the file lacks
+        one), why a row is rejected, its field issues. Extra columns are not loaded, but a quarantined
+        row keeps them in its raw content."""
         columns = self.source.column_names
         present = set(fields)
-        values = ", ".join(quote_ident(c) if c in present else "null" for c in columns)
+        values = ", ".join(f"{quote_ident(c) if c in present else 'null'} as {quote_ident(c)}" for c in columns)
         extras = [c for c in fields if c not in columns]
         extras_json = (
             "cast(to_json(struct_pack("
             + ", ".join(f"{quote_ident(c)} := {quote_ident(c)}" for c in extras)
             + ")) as varchar)"
             if extras
-            else "null"
+            else "cast(null as varchar)"
         )
         where = f"where _file_position in ({_csv_ints(positions)})" if positions is not None else ""
-        self.con.execute(
-            f"insert into _batch_rows select {file_index}, {values}, {extras_json}, _record_number, _line_number "
-            f"from {relation} {where}"
+        rows = (
+            f"(select {file_index} as _file_index, {values}, {extras_json} as _extras, _record_number, _line_number "
+            f"from {relation} {where})"
         )
+        validation = build_validation_select(
+            self.source, self.contract, rows, ["_file_index", "_record_number", "_line_number"], self.now
+        )
+        self.con.execute(f"insert into _batch_rows by name {validation}")
 
     def _append(self, load: _FileLoad, read: ReadResult) -> None:
         """Move a file parsed on its own into the batch tables under a new file index."""
@@ -470,15 +485,21 @@ class SourceLoader:
         fields = [c for c in read.columns if c in landing_columns]
         self._insert_rows("_landing_rows", fields, str(index), None)
         self.con.execute(f"insert into _batch_rejects select {index}, * from _parse_rejects")
-        self._add_pending(index, load)
+        self._add_pending({index: load})
 
-    def _add_pending(self, index: int, load: _FileLoad) -> None:
-        self.con.execute(
-            "insert into _batch_files values (?, ?, ?, ?)",
-            [index, load.result.load_id, load.result.file_path, load.started_at],
+    def _add_pending(self, loads: dict[int, _FileLoad]) -> None:
+        """Files whose rows are now in the batch, under their batch file index."""
+        files = pa.table(
+            {
+                "_file_index": pa.array(list(loads), pa.int32()),
+                "load_id": pa.array([load.result.load_id for load in loads.values()], pa.int64()),
+                "file_path": pa.array([load.result.file_path for load in loads.values()], pa.string()),
+                "loaded_at": pa.array([load.started_at for load in loads.values()], pa.timestamp("us", tz="UTC")),
+            }
         )
-        self.pending[index] = load
-        self.batch_rows += load.result.rows_in
+        _insert_arrow(self.con, "_batch_files", files)
+        self.pending.update(loads)
+        self.batch_rows += sum(load.result.rows_in for load in loads.values())
 
     def _settle(self, load: _FileLoad) -> None:
         """A file that never reaches a batch: its history row is written with the next flush."""
@@ -541,53 +562,42 @@ class SourceLoader:
             self.processed.add((self.source.name, self.pending[index].checksum))
 
     def _write_batch(self, indexes: list[int]) -> None:
-        """Split the batch's rows into raw rows, quarantined rows and field issues; count per file."""
+        """Write the batch's validated rows to raw, quarantine and field issues; count per file."""
         con, source = self.con, self.source
-        selected = ", ".join(str(i) for i in indexes)
-        columns = source.column_names
-        validation = build_validation_select(
-            source, self.contract, f"(select * from _batch_rows where _file_index in ({selected}))"
-        )
-        con.execute(f"create or replace temp table _validated as {validation}")
-        targets = ", ".join(quote_ident(c) for c in columns)
-        parsed = ", ".join(f"v.{quote_ident('__' + c)}" for c in columns)
+        # The whole batch needs no filter; a retried file does.
+        selected = "" if indexes == sorted(self.pending) else f"and _file_index in ({_csv_ints(indexes)})"
+        targets = ", ".join(quote_ident(c) for c in source.column_names)
+        parsed = ", ".join(f"v.{quote_ident('__' + c)}" for c in source.column_names)
         con.execute(
             f"""
             insert into raw.{source.name} ({targets}, _load_id, _source_file, _record_number, _loaded_at)
             select {parsed}, f.load_id, f.file_path, v._record_number, f.loaded_at
-            from _validated v join _batch_files f using (_file_index)
-            where len(v._reject_reasons) = 0
+            from _batch_rows v join _batch_files f using (_file_index)
+            where v._reject_reason is null {selected}
             order by v._file_index, v._record_number
             """
-        )
-        content = (
-            "cast(to_json(struct_pack("
-            + ", ".join(f"{quote_ident(c)} := v.{quote_ident(c)}" for c in columns)
-            + ")) as varchar)"
         )
         con.execute(
             f"""
             insert into audit.quarantine
-            select f.load_id, ?, f.file_path, v._record_number, v._line_number,
-                   array_to_string(v._reject_reasons, '; '),
-                   cast(case when v._extras is null then {content}
-                             else json_merge_patch({content}, v._extras) end as varchar),
+            select f.load_id, ?, f.file_path, v._record_number, v._line_number, v._reject_reason, v._raw_content,
                    f.loaded_at
-            from _validated v join _batch_files f using (_file_index)
-            where len(v._reject_reasons) > 0
+            from _batch_rows v join _batch_files f using (_file_index)
+            where v._reject_reason is not null {selected}
             union all
             select f.load_id, ?, f.file_path, r._record_number, r._line_number, r.reason, r.raw_content, f.loaded_at
             from _batch_rejects r join _batch_files f using (_file_index)
-            where r._file_index in ({selected})
+            where true {selected}
             """,
             [source.name, source.name],
         )
         con.execute(
-            """
+            f"""
             insert into audit.field_issues
             select f.load_id, ?, f.file_path, i._record_number, i.issue.column_name, i.issue.raw_value, i.issue.reason
             from (select _file_index, _record_number, unnest(_field_issues) as issue
-                  from _validated where len(_reject_reasons) = 0) i
+                  from _batch_rows
+                  where _reject_reason is null and _field_issues is not null {selected}) i
             join _batch_files f using (_file_index)
             """,
             [source.name],
@@ -596,14 +606,14 @@ class SourceLoader:
             f"""
             with rows as (
                 select _file_index,
-                    count(*) filter (where len(_reject_reasons) = 0) as loaded,
-                    count(*) filter (where len(_reject_reasons) > 0) as rejected,
-                    coalesce(sum(len(_field_issues)) filter (where len(_reject_reasons) = 0), 0) as nulled
-                from _validated group by _file_index
+                    count(*) filter (where _reject_reason is null) as loaded,
+                    count(*) filter (where _reject_reason is not null) as rejected,
+                    coalesce(sum(len(_field_issues)) filter (where _reject_reason is null), 0) as nulled
+                from _batch_rows where true {selected} group by _file_index
             ),
             parse as (
                 select _file_index, count(*) as rejected from _batch_rejects
-                where _file_index in ({selected}) group by _file_index
+                where true {selected} group by _file_index
             )
             select coalesce(rows._file_index, parse._file_index), coalesce(loaded, 0),
                    coalesce(rows.rejected, 0) + coalesce(parse.rejected, 0), coalesce(nulled, 0)
@@ -618,30 +628,30 @@ class SourceLoader:
 
     def _record_history(self, loads: list[_FileLoad]) -> None:
         """One load-history row per file, in one statement."""
-        now = datetime.now(UTC)
-        params = []
-        for load in loads:
-            r = load.result
-            params += [
-                r.load_id,
-                self.run_id,
-                r.source,
-                r.file_path,
-                load.fmt,
-                load.size,
-                load.checksum,
-                load.encoding,
-                r.status,
-                r.rows_in,
-                r.rows_loaded,
-                r.rows_rejected,
-                r.fields_nulled,
-                r.message,
-                load.started_at,
-                now,
-            ]
-        row = "(" + ", ".join(["?"] * 16) + ")"
-        self.con.execute(f"insert into audit.load_history values {', '.join([row] * len(loads))}", params)
+        results = [load.result for load in loads]
+        text, whole = pa.string(), pa.int64()
+        moment = pa.timestamp("us", tz="UTC")
+        history = pa.table(
+            {
+                "load_id": pa.array([r.load_id for r in results], whole),
+                "run_id": pa.array([self.run_id] * len(loads), text),
+                "source": pa.array([r.source for r in results], text),
+                "file_path": pa.array([r.file_path for r in results], text),
+                "file_format": pa.array([load.fmt for load in loads], text),
+                "file_size_bytes": pa.array([load.size for load in loads], whole),
+                "file_checksum": pa.array([load.checksum for load in loads], text),
+                "encoding": pa.array([load.encoding for load in loads], text),
+                "status": pa.array([r.status for r in results], text),
+                "rows_in": pa.array([r.rows_in for r in results], whole),
+                "rows_loaded": pa.array([r.rows_loaded for r in results], whole),
+                "rows_rejected": pa.array([r.rows_rejected for r in results], whole),
+                "fields_nulled": pa.array([r.fields_nulled for r in results], whole),
+                "message": pa.array([r.message for r in results], text),
+                "started_at": pa.array([load.started_at for load in loads], moment),
+                "finished_at": pa.array([datetime.now(UTC)] * len(loads), moment),
+            }
+        )
+        _insert_arrow(self.con, "audit.load_history", history)
 
 
 def _logged(result: FileResult) -> FileResult:
