@@ -72,6 +72,12 @@ def _value(col: Column) -> str:
     return quote_ident(f"_value__{col.name}")
 
 
+def _trimmed(raw: str) -> str:
+    """``nullif(trim(raw), '')``; trim() copies every string, so only values with an edge space go through it."""
+    edged = f"starts_with({raw}, ' ') or ends_with({raw}, ' ')"
+    return f"case when {edged} then nullif(trim({raw}), '') else nullif({raw}, '') end"
+
+
 def column_checks(col: Column, contract: Contract, now: datetime) -> ColumnChecks:
     """Checks over the inner select's ``_text__<col>`` and ``_value__<col>`` (see ``build_validation_select``)."""
     raw = quote_ident(col.name)
@@ -141,7 +147,7 @@ def build_validation_select(
         empty = " and ".join(f"{_text(source.column(c))} is null" for c in group)
         rejects.append(f"case when {empty} then 'one of {', '.join(group)} is required' end")
 
-    inner = ",\n        ".join(f"nullif(trim({quote_ident(c.name)}), '') as {_text(c)}" for c in source.columns)
+    inner = ",\n        ".join(f"{_trimmed(quote_ident(c.name))} as {_text(c)}" for c in source.columns)
     inner_values = ",\n        ".join(f"{_parse_expr(c, _text(c))} as {_value(c)}" for c in source.columns)
     parsed_cols = ",\n    ".join(f"{chk.parsed} as {quote_ident('__' + chk.column.name)}" for chk in checks)
     reason = f"nullif(concat_ws('; ', {', '.join(rejects)}), '')" if rejects else "cast(null as varchar)"
