@@ -27,6 +27,9 @@ import pandas as pd
 from cdp.ingest.validate import quote_ident, quote_literal
 
 CSV_DELIMITERS = (",", ";", "\t", "|")
+# One line can break several rules; its reasons in a fixed order, so a re-read gives the same text.
+_ERROR = "error_type || ': ' || error_message"
+REJECT_REASON = f"string_agg(distinct {_ERROR}, '; ' order by {_ERROR})"
 CHUNK = 1 << 20
 
 
@@ -102,8 +105,8 @@ def _collect_parse_rejects(con: duckdb.DuckDBPyConnection, tag: str, line_offset
         select
             cast(line as bigint) - {line_offset} as _record_number,
             cast(line as bigint) as _line_number,
-            string_agg(distinct error_type || ': ' || error_message, '; ') as reason,
-            any_value(csv_line) as raw_content
+            {REJECT_REASON} as reason,
+            min(csv_line) as raw_content
         from _rej_err_{tag}
         group by line
         """
@@ -424,8 +427,8 @@ def _collect_group_rejects(con: duckdb.DuckDBPyConnection, tag: str, line_offset
             cast(file_id as integer) as _file_position,
             cast(line as bigint) - {line_offset} as _record_number,
             cast(line as bigint) as _line_number,
-            string_agg(distinct error_type || ': ' || error_message, '; ') as reason,
-            any_value(csv_line) as raw_content
+            {REJECT_REASON} as reason,
+            min(csv_line) as raw_content
         from _rej_err_{tag}
         group by file_id, line
         """
