@@ -18,7 +18,7 @@ import hashlib
 import logging
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -58,7 +58,7 @@ MAX_GROUP_BYTES = 256 << 20
 FINGERPRINT_THREADS = 2
 
 FILE_TEMP_TABLES = ("_landing_rows", "_parse_rejects", "_read_rows", "_json_lines", "_numbered_lines")
-BATCH_TEMP_TABLES = ("_batch_rows", "_batch_rejects", "_batch_files")
+BATCH_TEMP_TABLES = ("_batch_rows", "_batch_rejects")
 
 
 @dataclass
@@ -211,17 +211,37 @@ def _drop(con, tables) -> None:
         con.execute(f"drop table if exists {name}")
 
 
+def fingerprint_file(contract: Contract, path: Path) -> tuple[str | None, FileFingerprint | None, str, str]:
+    """A file's format, fingerprint (None if unreadable), checksum and why it is unreadable."""
+    fmt = contract.file_format(path)
+    try:
+        fp = fingerprint(path, fmt or "binary")
+    except FileUnreadable as exc:
+        return fmt, None, sha256_of(path), str(exc)
+    return fmt, fp, fp.checksum, ""
+
+
 class SourceLoader:
     """Loads the new files of one source: files sharing a layout are read together in one
     scan, the others one by one; then the batch is validated and written."""
 
-    def __init__(self, con, contract: Contract, source: Source, landing_dir: Path, run_id: str, processed: set):
+    def __init__(
+        self,
+        con,
+        contract: Contract,
+        source: Source,
+        landing_dir: Path,
+        run_id: str,
+        processed: set,
+        fingerprints: dict[Path, Future] | None = None,
+    ):
         self.con = con
         self.contract = contract
         self.source = source
         self.landing_dir = landing_dir
         self.run_id = run_id
         self.processed = processed
+        self.fingerprints = fingerprints  # fingerprint_file results under way, by path (else computed here)
         self.pending: dict[int, _FileLoad] = {}  # batch file index -> file
         self.settled: list[_FileLoad] = []  # files that never reach a batch, their history not yet written
         self.next_index = 0
@@ -246,8 +266,11 @@ class SourceLoader:
     def _register(self, paths: list[Path]) -> list[_FileLoad]:
         """Checksum every file (in threads: hashing releases the GIL), skip the ones already
         processed and give the others load ids in file order (staging takes the latest load id)."""
-        with ThreadPoolExecutor(FINGERPRINT_THREADS) as pool:
-            prints = list(pool.map(self._fingerprint, paths))
+        if self.fingerprints is None:
+            with ThreadPoolExecutor(FINGERPRINT_THREADS) as pool:
+                prints = list(pool.map(lambda path: fingerprint_file(self.contract, path), paths))
+        else:
+            prints = [self.fingerprints[path].result() for path in paths]
         loads = []
         for path, (fmt, fp, checksum, message) in zip(paths, prints, strict=True):
             rel = path.relative_to(self.landing_dir).as_posix()
@@ -271,14 +294,6 @@ class SourceLoader:
                 load.result.status = "failed"
                 self._settle(load)
         return loads
-
-    def _fingerprint(self, path: Path) -> tuple[str | None, FileFingerprint | None, str, str]:
-        fmt = self.contract.file_format(path)
-        try:
-            fp = fingerprint(path, fmt or "binary")
-        except FileUnreadable as exc:
-            return fmt, None, sha256_of(path), str(exc)
-        return fmt, fp, fp.checksum, ""
 
     def _plan(self, loads: list[_FileLoad]) -> list[_Group | _FileLoad]:
         """Files that share a layout in groups (bounded in bytes and files), the rest alone;
@@ -446,10 +461,6 @@ class SourceLoader:
             "create temp table _batch_rejects (_file_index integer, _record_number bigint, "
             "_line_number bigint, reason varchar, raw_content varchar)"
         )
-        self.con.execute(
-            "create temp table _batch_files (_file_index integer, load_id bigint, file_path varchar, "
-            "loaded_at timestamptz)"
-        )
 
     def _insert_rows(self, relation: str, fields: list[str], file_index: str, positions: list[int] | None) -> None:
         """Validate parsed rows into ``_batch_rows``: contract columns parsed (NULL where the file lacks
@@ -489,15 +500,6 @@ class SourceLoader:
 
     def _add_pending(self, loads: dict[int, _FileLoad]) -> None:
         """Files whose rows are now in the batch, under their batch file index."""
-        files = pa.table(
-            {
-                "_file_index": pa.array(list(loads), pa.int32()),
-                "load_id": pa.array([load.result.load_id for load in loads.values()], pa.int64()),
-                "file_path": pa.array([load.result.file_path for load in loads.values()], pa.string()),
-                "loaded_at": pa.array([load.started_at for load in loads.values()], pa.timestamp("us", tz="UTC")),
-            }
-        )
-        _insert_arrow(self.con, "_batch_files", files)
         self.pending.update(loads)
         self.batch_rows += sum(load.result.rows_in for load in loads.values())
 
@@ -562,45 +564,53 @@ class SourceLoader:
             self.processed.add((self.source.name, self.pending[index].checksum))
 
     def _write_batch(self, indexes: list[int]) -> None:
-        """Write the batch's validated rows to raw, quarantine and field issues; count per file."""
+        """Write the batch's validated rows to raw, quarantine and field issues; count per file.
+
+        Each file's load id, path and load time are looked up by file index in lists passed as
+        parameters: a join would cost more and lose the rows' order (raw keeps file order)."""
         con, source = self.con, self.source
         # The whole batch needs no filter; a retried file does.
         selected = "" if indexes == sorted(self.pending) else f"and _file_index in ({_csv_ints(indexes)})"
+        files = [self.pending.get(index) for index in range(self.next_index)]
+        lineage = [
+            [load.result.load_id if load else None for load in files],
+            [load.result.file_path if load else None for load in files],
+            [load.started_at if load else None for load in files],
+        ]
+        load_id, file_path, loaded_at = "$1[_file_index + 1]", "$2[_file_index + 1]", "$3[_file_index + 1]"
         targets = ", ".join(quote_ident(c) for c in source.column_names)
-        parsed = ", ".join(f"v.{quote_ident('__' + c)}" for c in source.column_names)
+        parsed = ", ".join(quote_ident("__" + c) for c in source.column_names)
         con.execute(
             f"""
             insert into raw.{source.name} ({targets}, _load_id, _source_file, _record_number, _loaded_at)
-            select {parsed}, f.load_id, f.file_path, v._record_number, f.loaded_at
-            from _batch_rows v join _batch_files f using (_file_index)
-            where v._reject_reason is null {selected}
-            order by v._file_index, v._record_number
-            """
+            select {parsed}, {load_id}, {file_path}, _record_number, {loaded_at}
+            from _batch_rows
+            where _reject_reason is null {selected}
+            """,
+            lineage,
         )
         con.execute(
             f"""
             insert into audit.quarantine
-            select f.load_id, ?, f.file_path, v._record_number, v._line_number, v._reject_reason, v._raw_content,
-                   f.loaded_at
-            from _batch_rows v join _batch_files f using (_file_index)
-            where v._reject_reason is not null {selected}
+            select {load_id}, $4, {file_path}, _record_number, _line_number, _reject_reason, _raw_content, {loaded_at}
+            from _batch_rows
+            where _reject_reason is not null {selected}
             union all
-            select f.load_id, ?, f.file_path, r._record_number, r._line_number, r.reason, r.raw_content, f.loaded_at
-            from _batch_rejects r join _batch_files f using (_file_index)
+            select {load_id}, $4, {file_path}, _record_number, _line_number, reason, raw_content, {loaded_at}
+            from _batch_rejects
             where true {selected}
             """,
-            [source.name, source.name],
+            [*lineage, source.name],
         )
         con.execute(
             f"""
             insert into audit.field_issues
-            select f.load_id, ?, f.file_path, i._record_number, i.issue.column_name, i.issue.raw_value, i.issue.reason
+            select {load_id}, $3, {file_path}, _record_number, issue.column_name, issue.raw_value, issue.reason
             from (select _file_index, _record_number, unnest(_field_issues) as issue
                   from _batch_rows
-                  where _reject_reason is null and _field_issues is not null {selected}) i
-            join _batch_files f using (_file_index)
+                  where _reject_reason is null and _field_issues is not null {selected})
             """,
-            [source.name],
+            [*lineage[:2], source.name],
         )
         counts = con.execute(
             f"""
@@ -687,10 +697,22 @@ def ingest_landing(
     try:
         prepare_warehouse(con, contract)
         processed = processed_checksums(con)
-        for name in sources or list(contract.sources):
-            loader = SourceLoader(con, contract, contract.sources[name], landing_dir, report.run_id, processed)
-            paths = discover_files(landing_dir, contract.sources[name], contract, settle_seconds)
-            report.files.extend(loader.load(paths))
+        names = sources or list(contract.sources)
+        files = {name: discover_files(landing_dir, contract.sources[name], contract, settle_seconds) for name in names}
+        # Hashing runs in threads ahead of the loading (it releases the GIL), so the next
+        # sources' checksums are ready when their turn comes.
+        pool = ThreadPoolExecutor(FINGERPRINT_THREADS)
+        try:
+            fingerprints = {
+                path: pool.submit(fingerprint_file, contract, path) for paths in files.values() for path in paths
+            }
+            for name in names:
+                loader = SourceLoader(
+                    con, contract, contract.sources[name], landing_dir, report.run_id, processed, fingerprints
+                )
+                report.files.extend(loader.load(files[name]))
+        finally:
+            pool.shutdown(cancel_futures=True)  # a failed run does not hash the files it will not load
     finally:
         if own:
             con.close()

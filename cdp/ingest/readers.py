@@ -389,10 +389,10 @@ def read_parquet_file(con: duckdb.DuckDBPyConnection, path: Path, tag: str) -> R
 # one DuckDB scan instead. ``file_index`` (the file's place in the list) keeps rows and
 # rejects apart, and records are numbered per file exactly as the one-file readers do.
 
-GROUP_TEMP_TABLES = ("_group_scan", "_group_offsets", "_group_gaps", "_group_rejects")
+GROUP_TEMP_TABLES = ("_group_scan", "_group_offsets", "_group_gaps", "_group_numbers", "_group_rejects")
 
-# Names a file's own column must not have in a group scan: they would shadow DuckDB's virtual column.
-GROUP_RESERVED_COLUMNS = ("file_index",)
+# Names a file's own column must not have in a group scan: DuckDB's virtual column and the scan's own.
+GROUP_RESERVED_COLUMNS = ("file_index", "_file_position", "_ordinal", "_shift")
 
 
 @dataclass
@@ -442,7 +442,9 @@ def _number_group_records(con: duckdb.DuckDBPyConnection, line_offset: int) -> s
 
     The k-th parsed row of a file is its k-th record not rejected by DuckDB: it follows
     every reject j (1-based, at record q_j) with q_j - j < k, so its record number is k
-    plus the number of those, found by an as-of join on q_j - j.
+    plus the number of those (``_shift``), found by an as-of join on q_j - j. The join
+    runs on row numbers alone, and only rows after a reject are updated, so the rows'
+    text is never sorted and the relation keeps scan order (no join left in it).
     """
     con.execute(
         """
@@ -465,15 +467,27 @@ def _number_group_records(con: duckdb.DuckDBPyConnection, line_offset: int) -> s
         group by _file_position, _good_before
         """
     )
-    return f"""(
-        select s.* exclude (_ordinal, _position),
-            s._position + coalesce(g._rejects_before, 0) as _record_number,
-            s._position + coalesce(g._rejects_before, 0) + {line_offset} as _line_number
+    con.execute(
+        """
+        create or replace temp table _group_numbers as
+        select s._ordinal, g._rejects_before as _shift
         from (
-            select r.*, r._ordinal - o._first_ordinal + 1 as _position
+            select r._file_position, r._ordinal, r._ordinal - o._first_ordinal + 1 as _position
             from _group_scan r join _group_offsets o using (_file_position)
+            where r._file_position in (select _file_position from _group_gaps)
         ) s
-        asof left join _group_gaps g on s._file_position = g._file_position and s._position > g._good_before
+        asof join _group_gaps g on s._file_position = g._file_position and s._position > g._good_before
+        """
+    )
+    con.execute(
+        "update _group_scan set _shift = n._shift from _group_numbers n where _group_scan._ordinal = n._ordinal"
+    )
+    first = dict(con.execute("select _file_position, _first_ordinal from _group_offsets").fetchall())
+    firsts = "[" + ", ".join(str(first.get(position, 0)) for position in range(max(first, default=-1) + 1)) + "]"
+    record = f"(_ordinal - {firsts}[_file_position + 1] + 1 + _shift)"
+    return f"""(
+        select * exclude (_ordinal, _shift), {record} as _record_number, {record} + {line_offset} as _line_number
+        from _group_scan
     )"""
 
 
@@ -502,7 +516,8 @@ def read_csv_files(
     con.execute(
         f"""
         create or replace temp table _group_scan as
-        select cast(file_index as integer) as _file_position, row_number() over () as _ordinal, *
+        select cast(file_index as integer) as _file_position, row_number() over () as _ordinal,
+            cast(0 as bigint) as _shift, *
         from read_csv({_path_list(paths)}, {options})
         """
     )
@@ -517,13 +532,14 @@ def read_jsonl_files(
 ) -> GroupRead:
     """JSON-lines files of one encoding in one scan. Lines that are not a JSON object become
     rejects; every contract column is extracted in one parse per line (absent keys are NULL)."""
-    # A valid JSON text that starts with '{' is an object; checking the first character saves a parse.
+    # A valid JSON text that starts with '{' is an object: only the other lines need json_type's parse.
     con.execute(
         f"""
         create or replace temp table _group_scan as
-        select cast(file_index as integer) as _file_position, row_number() over () as _ordinal, line,
+        select cast(file_index as integer) as _file_position, row_number() over () as _ordinal,
+            cast(0 as bigint) as _shift, line,
             case when not json_valid(line) then 'invalid JSON'
-                 when not starts_with(ltrim(line, e' \\t\\r\\n'), '{{') then 'JSON value is not an object'
+                 when not starts_with(line, '{{') and json_type(line) <> 'OBJECT' then 'JSON value is not an object'
             end as _problem
         from read_csv({_path_list(paths)}, {_jsonl_options(encoding, tag)})
         """
