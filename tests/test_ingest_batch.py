@@ -326,3 +326,29 @@ def test_rerun_after_a_group_load_skips_every_file(con, landing, rerun_changes):
     }
     assert {f.file_path: f.status for f in second.files} == expected
     assert rows(con, "select count(*) from raw.orders") == [(4 if rerun_changes else 3,)]
+
+
+def test_a_file_whose_rows_cannot_enter_the_batch_fails_alone(con, landing, monkeypatch):
+    for name in "abc":
+        write(landing, f"orders/{name}.csv", ORDERS_HEADER + order(f"{name}1") + order(f"{name}2"))
+    original = load_module.SourceLoader._insert_rows
+
+    def fail_on_b(self, relation, fields, file_index, positions):
+        if rows(self.con, f"select count(*) from {relation} where order_id = 'b1'")[0][0]:
+            raise RuntimeError("b cannot be validated")
+        original(self, relation, fields, file_index, positions)
+
+    monkeypatch.setattr(load_module.SourceLoader, "_insert_rows", fail_on_b)
+    report = ingest_landing(con, landing)
+    assert [(f.file_path, f.status, f.rows_in) for f in report.files] == [
+        ("orders/a.csv", "loaded", 2),
+        ("orders/b.csv", "failed", 0),
+        ("orders/c.csv", "loaded", 2),
+    ]
+    assert "b cannot be validated" in report.files[1].message
+    assert rows(con, "select order_id from raw.orders order by 1") == [("a1",), ("a2",), ("c1",), ("c2",)]
+    assert reconcile_source(con, "orders").passed
+    # 'failed' is not final: once the cause is gone, the next run loads the file.
+    monkeypatch.setattr(load_module.SourceLoader, "_insert_rows", original)
+    assert [f.status for f in ingest_landing(con, landing).files] == ["skipped", "loaded", "skipped"]
+    assert rows(con, "select count(*) from raw.orders") == [(6,)]

@@ -1,15 +1,21 @@
 """Load landing files into the raw schema.
 
-Files of a source are parsed one by one into connection-local temp tables and
-appended to a batch; the batch is validated by one set-based statement and
-written in one transaction. Guarantees (each tested in tests/test_ingest.py):
+The files of a source that share a layout (format, encoding, compression and the CSV
+header or Parquet schema) are read together in one DuckDB scan, which keeps each row's
+file, record number and line; a file that cannot go that way (an odd header, or a scan
+DuckDB's strict parser gives up on) is read on its own by the one-file readers, which
+cope with more kinds of broken file. Rows are validated by one set-based statement as
+they enter the source's batch, and the batch is written in one transaction.
+Guarantees (tested in tests/test_ingest.py and tests/test_ingest_batch.py):
 - every record of a file is either in ``raw.<source>`` or in ``audit.quarantine``
   with a reason: rows_in = rows_loaded + rows_rejected in ``audit.load_history``;
 - a file missing a required column is rejected whole, and the run goes on;
 - a file whose checksum was already processed is skipped (re-runs are no-ops);
 - a file loads atomically: its rows, rejects and history row commit together or
   not at all. If a batch fails to write, its files are retried one at a time so
-  one bad file never holds back the others.
+  one bad file never holds back the others;
+- reading files together gives the same rows, rejects, numbers and history as
+  reading each alone, and load ids follow file order (staging keeps the latest).
 """
 
 from __future__ import annotations
@@ -375,14 +381,27 @@ class SourceLoader:
             for position, load in enumerate(group.loads)
             if self._admit(load, read.columns[position], read.notes, read.rows_in[position])
         ]
-        if kept:
-            self._ensure_batch_tables()
-            self._insert_rows(read.relation, read.fields, f"{base} + _file_position", kept)
-            self.con.execute(
-                f"insert into _batch_rejects select {base} + _file_position, _record_number, _line_number, "
-                f"reason, raw_content from _group_rejects where _file_position in ({_csv_ints(kept)})"
+        try:
+            if kept:
+                self._ensure_batch_tables()
+                self._insert_rows(read.relation, read.fields, f"{base} + _file_position", kept)
+                self.con.execute(
+                    f"insert into _batch_rejects select {base} + _file_position, _record_number, _line_number, "
+                    f"reason, raw_content from _group_rejects where _file_position in ({_csv_ints(kept)})"
+                )
+        except Exception as exc:  # noqa: BLE001 - the one-file path accounts for each file
+            log.info(
+                "%d %s files could not be validated together (%s); reading them one by one",
+                len(kept),
+                self.source.name,
+                type(exc).__name__,
             )
-            self._add_pending({base + position: group.loads[position] for position in kept})
+            self._discard([base + position for position in kept])
+            drop_group_tables(self.con)
+            for position in kept:
+                self._read_alone(group.loads[position])
+            return
+        self._add_pending({base + position: group.loads[position] for position in kept})
         drop_group_tables(self.con)
 
     def _read_alone(self, load: _FileLoad) -> None:
@@ -404,7 +423,14 @@ class SourceLoader:
             self.con, "select (select count(*) from _landing_rows) + (select count(*) from _parse_rejects)"
         )
         if self._admit(load, read.columns, read.notes, rows_in):
-            self._append(load, read)
+            try:
+                self._append(load, read)
+            except Exception as exc:  # noqa: BLE001 - the file is recorded as failed, the run goes on
+                self._discard([self.next_index - 1])
+                result.status = "failed"
+                result.rows_in = result.rows_loaded = result.rows_rejected = result.fields_nulled = 0
+                result.message = f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
+                self._settle(load)
         _drop(self.con, FILE_TEMP_TABLES)
 
     def _read(self, fmt: str, path: Path, encoding: str, tag: str) -> ReadResult | None:
@@ -489,14 +515,25 @@ class SourceLoader:
 
     def _append(self, load: _FileLoad, read: ReadResult) -> None:
         """Move a file parsed on its own into the batch tables under a new file index."""
-        self._ensure_batch_tables()
         index = self.next_index
         self.next_index += 1
+        self._ensure_batch_tables()
         landing_columns = {row[0] for row in self.con.execute("describe _landing_rows").fetchall()}
         fields = [c for c in read.columns if c in landing_columns]
         self._insert_rows("_landing_rows", fields, str(index), None)
         self.con.execute(f"insert into _batch_rejects select {index}, * from _parse_rejects")
         self._add_pending({index: load})
+
+    def _discard(self, indexes: list[int]) -> None:
+        """Remove what a failed insert left in the batch tables under these file indexes."""
+        if (
+            indexes
+            and self.con.execute(
+                "select count(*) from duckdb_tables() where temporary and table_name = '_batch_rows'"
+            ).fetchall()[0][0]
+        ):
+            for table in BATCH_TEMP_TABLES:
+                self.con.execute(f"delete from {table} where _file_index in ({_csv_ints(indexes)})")
 
     def _add_pending(self, loads: dict[int, _FileLoad]) -> None:
         """Files whose rows are now in the batch, under their batch file index."""
