@@ -94,7 +94,7 @@ def column_checks(col: Column, contract: Contract, now: datetime) -> ColumnCheck
     if col.values:
         allowed = ", ".join(quote_literal(v) for v in col.values)
         problems.append(
-            f"case when {text} is not null and not list_contains([{allowed}], lower({text})) "
+            f"case when {text} is not null and lower({text}) not in ({allowed}) "
             f"then '{col.name}: ' || {shown} || ' is not one of {', '.join(col.values)}' end"
         )
     bounds = contract.bounds.get(col.type, {})
