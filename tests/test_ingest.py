@@ -41,7 +41,10 @@ def test_valid_csv_loads_typed_rows_with_lineage(con, landing):
     )
     report = ingest_landing(con, landing)
     assert [f.status for f in report.files] == ["loaded"]
-    got = rows(con, "select order_id, ordered_at, status, total_amount, _source_file, _record_number from raw.orders")
+    got = rows(
+        con,
+        "select order_id, ordered_at, status, total_amount, _source_file, _record_number from raw.orders order by 6",
+    )
     assert [(r[0], r[1].isoformat(), r[2], float(r[3]), r[4], r[5]) for r in got] == [
         ("o1", "2026-07-01T10:00:00+00:00", "completed", 10.5, "orders/shop_2026-07-01.csv", 1),
         ("o2", "2026-07-01T10:00:00+00:00", "Returned", 3.0, "orders/shop_2026-07-01.csv", 2),

@@ -1,15 +1,21 @@
 """Load landing files into the raw schema.
 
-Files of a source are parsed one by one into connection-local temp tables and
-appended to a batch; the batch is validated by one set-based statement and
-written in one transaction. Guarantees (each tested in tests/test_ingest.py):
+The files of a source that share a layout (format, encoding, compression and the CSV
+header or Parquet schema) are read together in one DuckDB scan, which keeps each row's
+file, record number and line; a file that cannot go that way (an odd header, or a scan
+DuckDB's strict parser gives up on) is read on its own by the one-file readers, which
+cope with more kinds of broken file. Rows are validated by one set-based statement as
+they enter the source's batch, and the batch is written in one transaction.
+Guarantees (tested in tests/test_ingest.py and tests/test_ingest_batch.py):
 - every record of a file is either in ``raw.<source>`` or in ``audit.quarantine``
   with a reason: rows_in = rows_loaded + rows_rejected in ``audit.load_history``;
 - a file missing a required column is rejected whole, and the run goes on;
 - a file whose checksum was already processed is skipped (re-runs are no-ops);
 - a file loads atomically: its rows, rejects and history row commit together or
   not at all. If a batch fails to write, its files are retried one at a time so
-  one bad file never holds back the others.
+  one bad file never holds back the others;
+- reading files together gives the same rows, rejects, numbers and history as
+  reading each alone, and load ids follow file order (staging keeps the latest).
 """
 
 from __future__ import annotations
@@ -18,23 +24,34 @@ import hashlib
 import logging
 import time
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 from cdp.contract import Contract, Source, load_contract, raw_table_ddl
 from cdp.ingest.audit import FINAL_STATUSES, ensure_audit_schema
 from cdp.ingest.readers import (
+    GROUP_RESERVED_COLUMNS,
+    CsvHeader,
+    FileFingerprint,
     FileUnreadable,
     ReadResult,
+    csv_header,
+    drop_group_tables,
     fingerprint,
+    parquet_layouts,
     read_csv_file,
+    read_csv_files,
     read_jsonl_file,
+    read_jsonl_files,
     read_parquet_file,
+    read_parquet_files,
 )
-from cdp.ingest.validate import build_validation_select, quote_ident, quote_literal
+from cdp.ingest.validate import ISSUE_TYPE, build_validation_select, quote_ident, quote_literal
 from cdp.privacy.suppression import ensure_privacy_schema
 
 log = logging.getLogger(__name__)
@@ -42,16 +59,19 @@ log = logging.getLogger(__name__)
 # A batch is written when it holds this many rows or files (bounds temp storage).
 MAX_BATCH_ROWS = 2_000_000
 MAX_BATCH_FILES = 1_000
+# Files read in one scan hold at most this many bytes together (bounds the scan's temp storage).
+MAX_GROUP_BYTES = 256 << 20
+FINGERPRINT_THREADS = 2
 
 FILE_TEMP_TABLES = ("_landing_rows", "_parse_rejects", "_read_rows", "_json_lines", "_numbered_lines")
-BATCH_TEMP_TABLES = ("_batch_rows", "_batch_rejects", "_batch_files", "_validated")
+BATCH_TEMP_TABLES = ("_batch_rows", "_batch_rejects")
 
 
 @dataclass
 class FileResult:
     source: str
     file_path: str
-    status: str  # loaded | loaded_with_rejects | rejected | empty | failed | skipped
+    status: str  # loaded | loaded_with_rejects | rejected | empty | failed | skipped (pending while loading)
     rows_in: int = 0
     rows_loaded: int = 0
     rows_rejected: int = 0
@@ -90,6 +110,17 @@ class _FileLoad:
     encoding: str | None
     started_at: datetime
     notes: list[str] = field(default_factory=list)
+    path: Path | None = None
+    readable: bool = True  # False: the file could not even be read to check its encoding
+    header: CsvHeader | None = None  # a CSV file's header, once read
+
+
+@dataclass
+class _Group:
+    """Files of one source and layout, read in one scan."""
+
+    key: tuple
+    loads: list[_FileLoad]
 
 
 def prepare_warehouse(con: duckdb.DuckDBPyConnection, contract: Contract) -> None:
@@ -168,87 +199,239 @@ def _scalar(con, sql: str):
     return con.execute(sql).fetchall()[0][0]
 
 
+def _insert_arrow(con, target: str, table: pa.Table) -> None:
+    """Insert an Arrow table's rows (columns in the target's order) in one statement."""
+    con.register("_arrow_rows", table)
+    try:
+        con.execute(f"insert into {target} select * from _arrow_rows")
+    finally:
+        con.unregister("_arrow_rows")
+
+
+def _csv_ints(values: list[int]) -> str:
+    return ", ".join(str(v) for v in values)
+
+
 def _drop(con, tables) -> None:
     for name in tables:
         con.execute(f"drop table if exists {name}")
 
 
-class SourceLoader:
-    """Loads the new files of one source: parse each, then validate and write them in batches."""
+def fingerprint_file(contract: Contract, path: Path) -> tuple[str | None, FileFingerprint | None, str, str]:
+    """A file's format, fingerprint (None if unreadable), checksum and why it is unreadable."""
+    fmt = contract.file_format(path)
+    try:
+        fp = fingerprint(path, fmt or "binary")
+    except FileUnreadable as exc:
+        return fmt, None, sha256_of(path), str(exc)
+    return fmt, fp, fp.checksum, ""
 
-    def __init__(self, con, contract: Contract, source: Source, landing_dir: Path, run_id: str, processed: set):
+
+class SourceLoader:
+    """Loads the new files of one source: files sharing a layout are read together in one
+    scan, the others one by one; then the batch is validated and written."""
+
+    def __init__(
+        self,
+        con,
+        contract: Contract,
+        source: Source,
+        landing_dir: Path,
+        run_id: str,
+        processed: set,
+        fingerprints: dict[Path, Future] | None = None,
+    ):
         self.con = con
         self.contract = contract
         self.source = source
         self.landing_dir = landing_dir
         self.run_id = run_id
         self.processed = processed
+        self.fingerprints = fingerprints  # fingerprint_file results under way, by path (else computed here)
         self.pending: dict[int, _FileLoad] = {}  # batch file index -> file
+        self.settled: list[_FileLoad] = []  # files that never reach a batch, their history not yet written
+        self.next_index = 0
         self.batch_rows = 0
+        self.now = datetime.now(UTC)  # 'now' in contract bounds
 
-    # -- per file -------------------------------------------------------------
+    def load(self, paths: list[Path]) -> list[FileResult]:
+        """Load ``paths`` (in file order) and return one result per file, in that order."""
+        loads = self._register(paths)
+        for work in self._plan([load for load in loads if load.result.status == "pending"]):
+            if isinstance(work, _Group):
+                self._read_group(work)
+            else:
+                self._read_alone(work)
+            if self.batch_rows >= MAX_BATCH_ROWS or len(self.pending) >= MAX_BATCH_FILES:
+                self.flush()
+        self.flush()
+        return [load.result for load in loads]
 
-    def add(self, path: Path) -> FileResult:
-        """Parse one file into the batch (or settle it at once: skipped, empty, rejected, failed)."""
-        rel = path.relative_to(self.landing_dir).as_posix()
-        result = FileResult(self.source.name, rel, "failed")
-        fmt = self.contract.file_format(path)
-        started_at = datetime.now(UTC)
-        fp = None
+    # -- which files, and how to read them --------------------------------------
+
+    def _register(self, paths: list[Path]) -> list[_FileLoad]:
+        """Checksum every file (in threads: hashing releases the GIL), skip the ones already
+        processed and give the others load ids in file order (staging takes the latest load id)."""
+        if self.fingerprints is None:
+            with ThreadPoolExecutor(FINGERPRINT_THREADS) as pool:
+                prints = list(pool.map(lambda path: fingerprint_file(self.contract, path), paths))
+        else:
+            prints = [self.fingerprints[path].result() for path in paths]
+        loads = []
+        for path, (fmt, fp, checksum, message) in zip(paths, prints, strict=True):
+            rel = path.relative_to(self.landing_dir).as_posix()
+            result = FileResult(self.source.name, rel, "pending", message=message)
+            load = _FileLoad(result, fmt, path.stat().st_size, checksum, fp.encoding if fp else None, datetime.now(UTC))
+            load.path, load.readable = path, fp is not None
+            if (self.source.name, checksum) in self.processed:
+                result.status, result.message = "skipped", "already processed (same checksum)"
+            loads.append(load)
+        new = [load for load in loads if load.result.status == "pending"]
+        ids = self.con.execute("select nextval('audit.load_id_seq') from range(?)", [len(new)]).fetchall()
+        for load, (load_id,) in zip(new, sorted(ids), strict=True):
+            load.result.load_id = load_id
+            if load.fmt is None:
+                load.result.status = "rejected"
+                load.result.message = (
+                    f"file rejected: unsupported file type; expected one of {sorted(self.contract.file_formats)}"
+                )
+                self._settle(load)
+            elif not load.readable:
+                load.result.status = "failed"
+                self._settle(load)
+        return loads
+
+    def _plan(self, loads: list[_FileLoad]) -> list[_Group | _FileLoad]:
+        """Files that share a layout in groups (bounded in bytes and files), the rest alone;
+        in the order of each one's first file."""
+        groups: dict[tuple, list[_FileLoad]] = {}
+        alone: list[_FileLoad] = []
+        parquet = [load.path for load in loads if load.fmt == "parquet"]
+        layouts = parquet_layouts(self.con, parquet) if parquet else {}
+        for load in loads:
+            key = self._layout(load, layouts)
+            if key is None:
+                alone.append(load)
+            else:
+                groups.setdefault(key, []).append(load)
+        work: list[tuple[int, _Group | _FileLoad]] = [(load.result.load_id, load) for load in alone]
+        for key, members in groups.items():
+            chunk: list[_FileLoad] = []
+            size = 0
+            for load in members:
+                if chunk and (size + load.size > MAX_GROUP_BYTES or len(chunk) >= MAX_BATCH_FILES):
+                    work.append((chunk[0].result.load_id, _Group(key, chunk)))
+                    chunk, size = [], 0
+                chunk.append(load)
+                size += load.size
+            work.append((chunk[0].result.load_id, _Group(key, chunk)))
+        return [item for _, item in sorted(work, key=lambda pair: pair[0])]
+
+    def _layout(self, load: _FileLoad, parquet_layouts: dict[Path, tuple]) -> tuple | None:
+        """What files must share to be read in one scan, or None to read this one alone."""
+        compressed = load.path.name.lower().endswith(".gz")
+        if load.fmt == "csv":
+            try:
+                header = csv_header(load.path, load.encoding)
+            except Exception:  # noqa: BLE001 - the one-file reader records why
+                return None
+            if header is None or set(header.names) & set(GROUP_RESERVED_COLUMNS):
+                return None
+            load.header = header
+            return ("csv", load.encoding, compressed, header.delimiter, tuple(header.names))
+        if load.fmt == "jsonl":
+            return ("jsonl", load.encoding, compressed)
+        layout = parquet_layouts.get(load.path)
+        if layout is None or any(column[0] in GROUP_RESERVED_COLUMNS for column in layout):
+            return None
+        return ("parquet", layout)
+
+    # -- reading ------------------------------------------------------------------
+
+    def _read_group(self, group: _Group) -> None:
+        """Read the group's files in one scan into the batch; if DuckDB cannot, read them one by one."""
+        fmt = group.key[0]
+        paths = [load.path for load in group.loads]
+        drop_group_tables(self.con)
+        tag = "group"
         try:
-            fp = fingerprint(path, fmt or "binary")
-        except FileUnreadable as exc:
-            result.message = str(exc)
-        checksum = fp.checksum if fp else sha256_of(path)
-        if (self.source.name, checksum) in self.processed:
-            result.status, result.message = "skipped", "already processed (same checksum)"
-            return result
-        result.load_id = _scalar(self.con, "select nextval('audit.load_id_seq')")
-        load = _FileLoad(result, fmt, path.stat().st_size, checksum, fp.encoding if fp else None, started_at)
-        if fmt is None:
-            result.status = "rejected"
-            result.message = (
-                f"file rejected: unsupported file type; expected one of {sorted(self.contract.file_formats)}"
+            if fmt == "csv":
+                read = read_csv_files(self.con, paths, group.loads[0].header, group.key[1], tag)
+            elif fmt == "jsonl":
+                read = read_jsonl_files(self.con, paths, group.key[1], tag, self.source.column_names)
+            else:
+                read = read_parquet_files(self.con, paths)
+        except Exception as exc:  # noqa: BLE001 - the one-file path accounts for each file
+            log.info(
+                "%d %s files could not be read together (%s); reading them one by one",
+                len(paths),
+                self.source.name,
+                type(exc).__name__,
             )
-            return self._settle(load)
-        if fp is None:
-            return self._settle(load)
+            drop_group_tables(self.con)
+            for name in (f"_rej_err_{tag}", f"_rej_scan_{tag}"):
+                self.con.execute(f"drop table if exists {name}")
+            for load in group.loads:
+                self._read_alone(load)
+            return
+        base = self.next_index
+        self.next_index += len(paths)
+        kept = [
+            position
+            for position, load in enumerate(group.loads)
+            if self._admit(load, read.columns[position], read.notes, read.rows_in[position])
+        ]
+        try:
+            if kept:
+                self._ensure_batch_tables()
+                self._insert_rows(read.relation, read.fields, f"{base} + _file_position", kept)
+                self.con.execute(
+                    f"insert into _batch_rejects select {base} + _file_position, _record_number, _line_number, "
+                    f"reason, raw_content from _group_rejects where _file_position in ({_csv_ints(kept)})"
+                )
+        except Exception as exc:  # noqa: BLE001 - the one-file path accounts for each file
+            log.info(
+                "%d %s files could not be validated together (%s); reading them one by one",
+                len(kept),
+                self.source.name,
+                type(exc).__name__,
+            )
+            self._discard([base + position for position in kept])
+            drop_group_tables(self.con)
+            for position in kept:
+                self._read_alone(group.loads[position])
+            return
+        self._add_pending({base + position: group.loads[position] for position in kept})
+        drop_group_tables(self.con)
+
+    def _read_alone(self, load: _FileLoad) -> None:
+        """Parse one file with the one-file readers (they cope with more kinds of broken file)."""
+        result = load.result
         _drop(self.con, FILE_TEMP_TABLES)
         try:
-            read = self._read(fmt, path, fp.encoding, str(result.load_id))
+            read = self._read(load.fmt, load.path, load.encoding, str(result.load_id))
         except Exception as exc:  # noqa: BLE001 - a file that cannot be parsed is recorded, the run goes on
+            result.status = "failed"
             result.message = f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
-            return self._settle(load)
+            self._settle(load)
+            return
         if read is None:
             result.status, result.message = "empty", "file has no header and no rows"
-            return self._settle(load)
-        result.rows_in = _scalar(
+            self._settle(load)
+            return
+        rows_in = _scalar(
             self.con, "select (select count(*) from _landing_rows) + (select count(*) from _parse_rejects)"
         )
-        load.notes = list(read.notes)
-        missing = [c for c in self.source.required_columns if c not in read.columns]
-        if missing:
-            result.status, result.rows_rejected = "rejected", result.rows_in
-            load.notes[:0] = [
-                f"file rejected: required column(s) missing: {', '.join(missing)}",
-                f"columns found: {', '.join(read.columns)}",
-            ]
-            result.message = "; ".join(load.notes)
-            return self._settle(load)
-        extra = [c for c in read.columns if c not in self.source.column_names]
-        absent = [c for c in self.source.column_names if c not in read.columns]
-        if extra:
-            load.notes.append(f"ignored extra column(s): {', '.join(extra)}")
-        if absent:
-            load.notes.append(f"optional column(s) absent, loaded as empty: {', '.join(absent)}")
-        if result.rows_in == 0:
-            result.status = "empty"
-            result.message = "; ".join(["header only, no rows", *load.notes])
-            return self._settle(load)
-        self._append(load, read)
-        if self.batch_rows >= MAX_BATCH_ROWS or len(self.pending) >= MAX_BATCH_FILES:
-            self.flush()
-        return result
+        if self._admit(load, read.columns, read.notes, rows_in):
+            try:
+                self._append(load, read)
+            except Exception as exc:  # noqa: BLE001 - the file is recorded as failed, the run goes on
+                self._discard([self.next_index - 1])
+                result.status = "failed"
+                result.rows_in = result.rows_loaded = result.rows_rejected = result.fields_nulled = 0
+                result.message = f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
+                self._settle(load)
+        _drop(self.con, FILE_TEMP_TABLES)
 
     def _read(self, fmt: str, path: Path, encoding: str, tag: str) -> ReadResult | None:
         if fmt == "csv":
@@ -257,86 +440,144 @@ class SourceLoader:
             return read_jsonl_file(self.con, path, encoding, tag, self.source.column_names)
         return read_parquet_file(self.con, path, tag)
 
-    def _append(self, load: _FileLoad, read: ReadResult) -> None:
-        """Move the parsed file into the batch tables under a new file index."""
-        index = len(self.pending)
+    def _admit(self, load: _FileLoad, columns: list[str], notes: list[str], rows_in: int) -> bool:
+        """Check a parsed file's columns and size: settle it (rejected whole, empty) or admit it to the batch."""
+        result = load.result
+        result.rows_in = rows_in
+        if rows_in == 0 and load.fmt != "csv":
+            result.status, result.message = "empty", "file has no header and no rows"
+            self._settle(load)
+            return False
+        load.notes = list(notes)
+        missing = [c for c in self.source.required_columns if c not in columns]
+        if missing:
+            result.status, result.rows_rejected = "rejected", result.rows_in
+            load.notes[:0] = [
+                f"file rejected: required column(s) missing: {', '.join(missing)}",
+                f"columns found: {', '.join(columns)}",
+            ]
+            result.message = "; ".join(load.notes)
+            self._settle(load)
+            return False
+        extra = [c for c in columns if c not in self.source.column_names]
+        absent = [c for c in self.source.column_names if c not in columns]
+        if extra:
+            load.notes.append(f"ignored extra column(s): {', '.join(extra)}")
+        if absent:
+            load.notes.append(f"optional column(s) absent, loaded as empty: {', '.join(absent)}")
+        if rows_in == 0:
+            result.status = "empty"
+            result.message = "; ".join(["header only, no rows", *load.notes])
+            self._settle(load)
+            return False
+        return True
+
+    # -- the batch ------------------------------------------------------------------
+
+    def _ensure_batch_tables(self) -> None:
+        if self.pending:
+            return
+        _drop(self.con, BATCH_TEMP_TABLES)
+        parsed = ", ".join(f"{quote_ident('__' + c.name)} {c.sql_type}" for c in self.source.columns)
+        self.con.execute(
+            f"create temp table _batch_rows (_file_index integer, _record_number bigint, _line_number bigint, "
+            f"{parsed}, _reject_reason varchar, _raw_content varchar, _field_issues {ISSUE_TYPE})"
+        )
+        self.con.execute(
+            "create temp table _batch_rejects (_file_index integer, _record_number bigint, "
+            "_line_number bigint, reason varchar, raw_content varchar)"
+        )
+
+    def _insert_rows(self, relation: str, fields: list[str], file_index: str, positions: list[int] | None) -> None:
+        """Validate parsed rows into ``_batch_rows``: contract columns parsed (NULL where the file lacks
+        one), why a row is rejected, its field issues. Extra columns are not loaded, but a quarantined
+        row keeps them in its raw content."""
         columns = self.source.column_names
-        if not self.pending:
-            _drop(self.con, BATCH_TEMP_TABLES)
-            defs = ", ".join(f"{quote_ident(c)} varchar" for c in columns)
-            self.con.execute(
-                f"create temp table _batch_rows (_file_index integer, {defs}, _extras varchar, "
-                "_record_number bigint, _line_number bigint)"
-            )
-            self.con.execute(
-                "create temp table _batch_rejects (_file_index integer, _record_number bigint, "
-                "_line_number bigint, reason varchar, raw_content varchar)"
-            )
-            self.con.execute(
-                "create temp table _batch_files (_file_index integer, load_id bigint, file_path varchar, "
-                "loaded_at timestamptz)"
-            )
-        present = set(read.columns)
-        values = ", ".join(quote_ident(c) if c in present else "null" for c in columns)
-        # Extra columns are not loaded, but a quarantined row keeps them in its raw content.
-        landing_columns = self._landing_columns()
-        extras = [c for c in read.columns if c not in columns and c in landing_columns]
+        present = set(fields)
+        values = ", ".join(f"{quote_ident(c) if c in present else 'null'} as {quote_ident(c)}" for c in columns)
+        extras = [c for c in fields if c not in columns]
         extras_json = (
             "cast(to_json(struct_pack("
             + ", ".join(f"{quote_ident(c)} := {quote_ident(c)}" for c in extras)
             + ")) as varchar)"
             if extras
-            else "null"
+            else "cast(null as varchar)"
         )
-        self.con.execute(
-            f"insert into _batch_rows select {index}, {values}, {extras_json}, _record_number, _line_number "
-            "from _landing_rows"
+        where = f"where _file_position in ({_csv_ints(positions)})" if positions is not None else ""
+        rows = (
+            f"(select {file_index} as _file_index, {values}, {extras_json} as _extras, _record_number, _line_number "
+            f"from {relation} {where})"
         )
+        validation = build_validation_select(
+            self.source, self.contract, rows, ["_file_index", "_record_number", "_line_number"], self.now
+        )
+        self.con.execute(f"insert into _batch_rows by name {validation}")
+
+    def _append(self, load: _FileLoad, read: ReadResult) -> None:
+        """Move a file parsed on its own into the batch tables under a new file index."""
+        index = self.next_index
+        self.next_index += 1
+        self._ensure_batch_tables()
+        landing_columns = {row[0] for row in self.con.execute("describe _landing_rows").fetchall()}
+        fields = [c for c in read.columns if c in landing_columns]
+        self._insert_rows("_landing_rows", fields, str(index), None)
         self.con.execute(f"insert into _batch_rejects select {index}, * from _parse_rejects")
-        self.con.execute(
-            "insert into _batch_files values (?, ?, ?, ?)",
-            [index, load.result.load_id, load.result.file_path, load.started_at],
-        )
-        self.pending[index] = load
-        self.batch_rows += load.result.rows_in
-        _drop(self.con, FILE_TEMP_TABLES)
+        self._add_pending({index: load})
 
-    def _landing_columns(self) -> set[str]:
-        return {row[0] for row in self.con.execute("describe _landing_rows").fetchall()}
+    def _discard(self, indexes: list[int]) -> None:
+        """Remove what a failed insert left in the batch tables under these file indexes."""
+        if (
+            indexes
+            and self.con.execute(
+                "select count(*) from duckdb_tables() where temporary and table_name = '_batch_rows'"
+            ).fetchall()[0][0]
+        ):
+            for table in BATCH_TEMP_TABLES:
+                self.con.execute(f"delete from {table} where _file_index in ({_csv_ints(indexes)})")
 
-    def _settle(self, load: _FileLoad) -> FileResult:
-        """Record a file that never reaches the batch (its own one-row transaction)."""
-        self._record_history(load)
+    def _add_pending(self, loads: dict[int, _FileLoad]) -> None:
+        """Files whose rows are now in the batch, under their batch file index."""
+        self.pending.update(loads)
+        self.batch_rows += sum(load.result.rows_in for load in loads.values())
+
+    def _settle(self, load: _FileLoad) -> None:
+        """A file that never reaches a batch: its history row is written with the next flush."""
+        self.settled.append(load)
         if load.result.status in FINAL_STATUSES:
             self.processed.add((self.source.name, load.checksum))
-        return _logged(load.result)
 
     # -- per batch ------------------------------------------------------------
 
     def flush(self) -> None:
-        """Validate and write the batch; if that fails, write its files one at a time."""
-        if not self.pending:
-            return
+        """Validate and write the batch; if that fails, write its files one at a time. Then record
+        the files settled without a batch."""
         indexes = sorted(self.pending)
-        try:
-            self._write_in_transaction(indexes)
-        except Exception as exc:  # noqa: BLE001
-            log.warning(
-                "batch of %d %s files failed (%s); retrying file by file",
-                len(indexes),
-                self.source.name,
-                type(exc).__name__,
-            )
-            for index in indexes if len(indexes) > 1 else []:
-                try:
-                    self._write_in_transaction([index])
-                except Exception as file_exc:  # noqa: BLE001
-                    self._fail(self.pending[index], file_exc)
-            if len(indexes) == 1:
-                self._fail(self.pending[indexes[0]], exc)
-        for load in self.pending.values():
-            _logged(load.result)
+        if indexes:
+            try:
+                self._write_in_transaction(indexes)
+            except Exception as exc:  # noqa: BLE001
+                log.warning(
+                    "batch of %d %s files failed (%s); retrying file by file",
+                    len(indexes),
+                    self.source.name,
+                    type(exc).__name__,
+                )
+                for index in indexes if len(indexes) > 1 else []:
+                    try:
+                        self._write_in_transaction([index])
+                    except Exception as file_exc:  # noqa: BLE001
+                        self._fail(self.pending[index], file_exc)
+                if len(indexes) == 1:
+                    self._fail(self.pending[indexes[0]], exc)
+            for load in self.pending.values():
+                _logged(load.result)
+        if self.settled:
+            self._record_history(self.settled)
+            for load in self.settled:
+                _logged(load.result)
         self.pending.clear()
+        self.settled.clear()
+        self.next_index = 0
         self.batch_rows = 0
         _drop(self.con, BATCH_TEMP_TABLES)
 
@@ -345,14 +586,13 @@ class SourceLoader:
         result.status = "failed"
         result.rows_in = result.rows_loaded = result.rows_rejected = result.fields_nulled = 0
         result.message = f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
-        self._record_history(load)
+        self._record_history([load])
 
     def _write_in_transaction(self, indexes: list[int]) -> None:
         self.con.execute("begin transaction")
         try:
             self._write_batch(indexes)
-            for index in indexes:
-                self._record_history(self.pending[index])
+            self._record_history([self.pending[index] for index in indexes])
             self.con.execute("commit")
         except Exception:
             self.con.execute("rollback")
@@ -361,69 +601,66 @@ class SourceLoader:
             self.processed.add((self.source.name, self.pending[index].checksum))
 
     def _write_batch(self, indexes: list[int]) -> None:
-        """Split the batch's rows into raw rows, quarantined rows and field issues; count per file."""
+        """Write the batch's validated rows to raw, quarantine and field issues; count per file.
+
+        Each file's load id, path and load time are looked up by file index in lists passed as
+        parameters: a join would cost more and lose the rows' order (raw keeps file order)."""
         con, source = self.con, self.source
-        selected = ", ".join(str(i) for i in indexes)
-        columns = source.column_names
-        validation = build_validation_select(
-            source, self.contract, f"(select * from _batch_rows where _file_index in ({selected}))"
-        )
-        con.execute(f"create or replace temp table _validated as {validation}")
-        targets = ", ".join(quote_ident(c) for c in columns)
-        parsed = ", ".join(f"v.{quote_ident('__' + c)}" for c in columns)
+        # The whole batch needs no filter; a retried file does.
+        selected = "" if indexes == sorted(self.pending) else f"and _file_index in ({_csv_ints(indexes)})"
+        files = [self.pending.get(index) for index in range(self.next_index)]
+        lineage = [
+            [load.result.load_id if load else None for load in files],
+            [load.result.file_path if load else None for load in files],
+            [load.started_at if load else None for load in files],
+        ]
+        load_id, file_path, loaded_at = "$1[_file_index + 1]", "$2[_file_index + 1]", "$3[_file_index + 1]"
+        targets = ", ".join(quote_ident(c) for c in source.column_names)
+        parsed = ", ".join(quote_ident("__" + c) for c in source.column_names)
         con.execute(
             f"""
             insert into raw.{source.name} ({targets}, _load_id, _source_file, _record_number, _loaded_at)
-            select {parsed}, f.load_id, f.file_path, v._record_number, f.loaded_at
-            from _validated v join _batch_files f using (_file_index)
-            where len(v._reject_reasons) = 0
-            order by v._file_index, v._record_number
-            """
-        )
-        content = (
-            "cast(to_json(struct_pack("
-            + ", ".join(f"{quote_ident(c)} := v.{quote_ident(c)}" for c in columns)
-            + ")) as varchar)"
+            select {parsed}, {load_id}, {file_path}, _record_number, {loaded_at}
+            from _batch_rows
+            where _reject_reason is null {selected}
+            """,
+            lineage,
         )
         con.execute(
             f"""
             insert into audit.quarantine
-            select f.load_id, ?, f.file_path, v._record_number, v._line_number,
-                   array_to_string(v._reject_reasons, '; '),
-                   cast(case when v._extras is null then {content}
-                             else json_merge_patch({content}, v._extras) end as varchar),
-                   f.loaded_at
-            from _validated v join _batch_files f using (_file_index)
-            where len(v._reject_reasons) > 0
+            select {load_id}, $4, {file_path}, _record_number, _line_number, _reject_reason, _raw_content, {loaded_at}
+            from _batch_rows
+            where _reject_reason is not null {selected}
             union all
-            select f.load_id, ?, f.file_path, r._record_number, r._line_number, r.reason, r.raw_content, f.loaded_at
-            from _batch_rejects r join _batch_files f using (_file_index)
-            where r._file_index in ({selected})
+            select {load_id}, $4, {file_path}, _record_number, _line_number, reason, raw_content, {loaded_at}
+            from _batch_rejects
+            where true {selected}
             """,
-            [source.name, source.name],
+            [*lineage, source.name],
         )
         con.execute(
-            """
+            f"""
             insert into audit.field_issues
-            select f.load_id, ?, f.file_path, i._record_number, i.issue.column_name, i.issue.raw_value, i.issue.reason
+            select {load_id}, $3, {file_path}, _record_number, issue.column_name, issue.raw_value, issue.reason
             from (select _file_index, _record_number, unnest(_field_issues) as issue
-                  from _validated where len(_reject_reasons) = 0) i
-            join _batch_files f using (_file_index)
+                  from _batch_rows
+                  where _reject_reason is null and _field_issues is not null {selected})
             """,
-            [source.name],
+            [*lineage[:2], source.name],
         )
         counts = con.execute(
             f"""
             with rows as (
                 select _file_index,
-                    count(*) filter (where len(_reject_reasons) = 0) as loaded,
-                    count(*) filter (where len(_reject_reasons) > 0) as rejected,
-                    coalesce(sum(len(_field_issues)) filter (where len(_reject_reasons) = 0), 0) as nulled
-                from _validated group by _file_index
+                    count(*) filter (where _reject_reason is null) as loaded,
+                    count(*) filter (where _reject_reason is not null) as rejected,
+                    coalesce(sum(len(_field_issues)) filter (where _reject_reason is null), 0) as nulled
+                from _batch_rows where true {selected} group by _file_index
             ),
             parse as (
                 select _file_index, count(*) as rejected from _batch_rejects
-                where _file_index in ({selected}) group by _file_index
+                where true {selected} group by _file_index
             )
             select coalesce(rows._file_index, parse._file_index), coalesce(loaded, 0),
                    coalesce(rows.rejected, 0) + coalesce(parse.rejected, 0), coalesce(nulled, 0)
@@ -436,29 +673,32 @@ class SourceLoader:
             result.status = "loaded_with_rejects" if rejected else "loaded"
             result.message = "; ".join(self.pending[index].notes)
 
-    def _record_history(self, load: _FileLoad) -> None:
-        r = load.result
-        self.con.execute(
-            "insert into audit.load_history values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                r.load_id,
-                self.run_id,
-                r.source,
-                r.file_path,
-                load.fmt,
-                load.size,
-                load.checksum,
-                load.encoding,
-                r.status,
-                r.rows_in,
-                r.rows_loaded,
-                r.rows_rejected,
-                r.fields_nulled,
-                r.message,
-                load.started_at,
-                datetime.now(UTC),
-            ],
+    def _record_history(self, loads: list[_FileLoad]) -> None:
+        """One load-history row per file, in one statement."""
+        results = [load.result for load in loads]
+        text, whole = pa.string(), pa.int64()
+        moment = pa.timestamp("us", tz="UTC")
+        history = pa.table(
+            {
+                "load_id": pa.array([r.load_id for r in results], whole),
+                "run_id": pa.array([self.run_id] * len(loads), text),
+                "source": pa.array([r.source for r in results], text),
+                "file_path": pa.array([r.file_path for r in results], text),
+                "file_format": pa.array([load.fmt for load in loads], text),
+                "file_size_bytes": pa.array([load.size for load in loads], whole),
+                "file_checksum": pa.array([load.checksum for load in loads], text),
+                "encoding": pa.array([load.encoding for load in loads], text),
+                "status": pa.array([r.status for r in results], text),
+                "rows_in": pa.array([r.rows_in for r in results], whole),
+                "rows_loaded": pa.array([r.rows_loaded for r in results], whole),
+                "rows_rejected": pa.array([r.rows_rejected for r in results], whole),
+                "fields_nulled": pa.array([r.fields_nulled for r in results], whole),
+                "message": pa.array([r.message for r in results], text),
+                "started_at": pa.array([load.started_at for load in loads], moment),
+                "finished_at": pa.array([datetime.now(UTC)] * len(loads), moment),
+            }
         )
+        _insert_arrow(self.con, "audit.load_history", history)
 
 
 def _logged(result: FileResult) -> FileResult:
@@ -494,11 +734,22 @@ def ingest_landing(
     try:
         prepare_warehouse(con, contract)
         processed = processed_checksums(con)
-        for name in sources or list(contract.sources):
-            loader = SourceLoader(con, contract, contract.sources[name], landing_dir, report.run_id, processed)
-            for path in discover_files(landing_dir, contract.sources[name], contract, settle_seconds):
-                report.files.append(loader.add(path))
-            loader.flush()
+        names = sources or list(contract.sources)
+        files = {name: discover_files(landing_dir, contract.sources[name], contract, settle_seconds) for name in names}
+        # Hashing runs in threads ahead of the loading (it releases the GIL), so the next
+        # sources' checksums are ready when their turn comes.
+        pool = ThreadPoolExecutor(FINGERPRINT_THREADS)
+        try:
+            fingerprints = {
+                path: pool.submit(fingerprint_file, contract, path) for paths in files.values() for path in paths
+            }
+            for name in names:
+                loader = SourceLoader(
+                    con, contract, contract.sources[name], landing_dir, report.run_id, processed, fingerprints
+                )
+                report.files.extend(loader.load(files[name]))
+        finally:
+            pool.shutdown(cancel_futures=True)  # a failed run does not hash the files it will not load
     finally:
         if own:
             con.close()
