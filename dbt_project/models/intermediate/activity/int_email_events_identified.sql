@@ -31,7 +31,7 @@ held as (
 
 -- each address as its held events were attributed, against its customer now
 addresses_reassigned as (
-    select held_addresses.email
+    select distinct held_addresses.email, true as is_reassigned
     from (select distinct email, customer_id from held) as held_addresses
     left join email_customers
         on email_customers.identifier_value = {{ email_match_key('held_addresses.email') }}
@@ -39,14 +39,20 @@ addresses_reassigned as (
 ),
 {% endif %}
 
+-- one pass over the events, left joins to small sets (int_events_identified says why)
 events_to_attribute as (
-    select * from email_events
+    select email_events.*
+    from email_events
     {% if build['mode'] == 'delta' %}
+    left join (select email_event_id, true as is_held from held) as held_events
+        on held_events.email_event_id = email_events.email_event_id
+    left join addresses_reassigned
+        on addresses_reassigned.email = email_events.email
     -- new events, and events the cutoff or an erasure left out of the table before
-    where email_event_id not in (select email_event_id from held)
+    where held_events.is_held is null
         -- a new version of a held event
-        or _load_id > {{ build['load_id'] }}
-        or email in (select email from addresses_reassigned)
+        or email_events._load_id > {{ build['load_id'] }}
+        or addresses_reassigned.is_reassigned
     {% endif %}
 ),
 

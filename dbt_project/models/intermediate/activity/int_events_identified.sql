@@ -33,8 +33,10 @@ held as (
 -- each record as the held login events were attributed, against its customer now; a record
 -- whose events were not attributed by login before shows up as new here
 records_reassigned as (
-    select coalesce(held_records.source_system, customer_records.source_system) as source_system,
-        coalesce(held_records.source_customer_id, customer_records.source_customer_id) as source_customer_id
+    select distinct
+        coalesce(held_records.source_system, customer_records.source_system) as source_system,
+        coalesce(held_records.source_customer_id, customer_records.source_customer_id) as source_customer_id,
+        true as is_reassigned
     from (
         select distinct source_system, source_customer_id, customer_id
         from held
@@ -48,7 +50,7 @@ records_reassigned as (
 
 -- each device as its events without a login were attributed (or not), against its customer now
 devices_reassigned as (
-    select held_devices.anonymous_id
+    select distinct held_devices.anonymous_id, true as is_reassigned
     from (
         select distinct
             anonymous_id,
@@ -63,15 +65,25 @@ devices_reassigned as (
 ),
 {% endif %}
 
+-- one pass over the events (left joins to small sets, not OR-ed subqueries: DuckDB plans those
+-- as a scan each and took longer than a full build)
 events_to_attribute as (
-    select * from events
+    select events.*
+    from events
     {% if build['mode'] == 'delta' %}
+    left join (select event_id, true as is_held from held) as held_events
+        on held_events.event_id = events.event_id
+    left join records_reassigned
+        on records_reassigned.source_system = events.source_system
+        and records_reassigned.source_customer_id = events.source_customer_id
+    left join devices_reassigned
+        on devices_reassigned.anonymous_id = events.anonymous_id
     -- new events, and events the cutoff or an erasure left out of the table before
-    where event_id not in (select event_id from held)
+    where held_events.is_held is null
         -- a new version of a held event
-        or _load_id > {{ build['load_id'] }}
-        or (source_system, source_customer_id) in (select source_system, source_customer_id from records_reassigned)
-        or anonymous_id in (select anonymous_id from devices_reassigned)
+        or events._load_id > {{ build['load_id'] }}
+        or records_reassigned.is_reassigned
+        or devices_reassigned.is_reassigned
     {% endif %}
 ),
 
