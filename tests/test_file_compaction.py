@@ -20,7 +20,8 @@ def _warehouse(path, runs: list[tuple[datetime, str, str]]):
         con.execute("create table main.customers as select 'Zebediah Quuxworth' as name")
         for at, deleted, updated in runs:
             con.execute("insert into audit.privacy_runs (processed_at, erasure_requests, suppressions_absorbed, "
-                        "customers_erased, rows_deleted, rows_updated) values (?, 0, 0, 0, ?, ?)", [at, deleted, updated])
+                        "customers_erased, rows_deleted, rows_updated) values (?, 0, 0, 0, ?, ?)",
+                        [at, deleted, updated])
 
 
 def test_pending_erasure_is_the_oldest_run_that_deleted_or_changed_rows_since_the_last_rewrite(tmp_path):
