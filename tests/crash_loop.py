@@ -189,10 +189,12 @@ class Paths:
     warehouse: Path
     export_dir: Path
     as_of: str | None = None
+    wait_seconds: float = 120  # for another run holding the same warehouse
 
     def command(self) -> list[str]:
         command = [sys.executable, "-m", "cdp.cli", "run", "--landing-dir", str(self.landing_dir),
-                   "--warehouse", str(self.warehouse), "--export-dir", str(self.export_dir), "--wait", "120"]
+                   "--warehouse", str(self.warehouse), "--export-dir", str(self.export_dir),
+                   "--wait", str(self.wait_seconds)]
         return command + (["--as-of", self.as_of] if self.as_of else [])
 
 

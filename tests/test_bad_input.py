@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from conftest import rows, write
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from cdp.contract import load_contract
@@ -255,6 +255,14 @@ KNOWN_BUGS = [
         id="blank-json-line",
     ),
     pytest.param(
+        Case("broken JSON lines", "events/a_only_broken.jsonl", '{"event_id": "e1", broken\n[1, 2]\n', 0, 2,
+             "loaded_with_rejects", "invalid JSON"),
+        marks=pytest.mark.xfail(strict=True, reason=(
+            "a JSON Lines file without one JSON object fails ('Binder Error: Empty object in JSON structure'): its "
+            "broken lines never reach the quarantine and the file is retried, failing, on every run")),
+        id="json-lines-without-an-object",
+    ),
+    pytest.param(
         Case("wrong delimiter", "orders/a_carriage_returns.csv",
              csv_text(ORDER_COLUMNS, [order("o1"), order("o2")]).replace("\n", "\r"),
              2, 0, "loaded", None),
@@ -300,6 +308,21 @@ def test_bad_file_is_accounted_for_and_the_run_goes_on(tmp_path, case: Case):
             assert any(case.reason in r for r in reasons if r), reasons
         for source in load_contract().sources:
             assert reconcile_source(con, source).passed, reconcile_source(con, source).explanation
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "a file whose bytes equal another file's of the same run loads twice: the same-checksum skip only looks at "
+    "files of earlier batches, so a re-sent copy in the same drop doubles its rows in raw and its rejects in "
+    "the quarantine"))
+def test_a_copy_of_a_file_in_the_same_drop_is_skipped(tmp_path):
+    landing = tmp_path / "landing"
+    content = csv_text(ORDER_COLUMNS, [order("o1"), order("o2", total_amount="-1")])
+    write(landing, "orders/drop.csv", content)
+    write(landing, "orders/drop_resent.csv", content)
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as con:
+        report = ingest_landing(con, landing)
+        assert [f.status for f in report.files] == ["loaded_with_rejects", "skipped"]
+        assert rows(con, "select count(*) from raw.orders") == [(1,)]
 
 
 def test_an_unreadable_file_is_retried_until_it_is_whole(tmp_path):
@@ -385,6 +408,8 @@ def order_file(draw, number: int):
         line_edit = draw(st.sampled_from([None] * 8 + ["too few fields", "too many fields"]))
         records.append((row, line_edit))
         expect.append("rejected" if broken or line_edit else "loaded")
+    # a JSON Lines file with no parseable object is a known bug (json-lines-without-an-object above)
+    assume(fmt != "jsonl" or not records or not all(line_edit for _, line_edit in records))
     return fmt, columns, records, expect
 
 
@@ -413,10 +438,12 @@ def render(fmt: str, columns: list[str], records: list) -> tuple[str, bytes]:
 @given(files=st.lists(st.integers(0, 10**6), min_size=1, max_size=3).flatmap(
     lambda seeds: st.tuples(*[order_file(n) for n in range(len(seeds))])))
 def test_generated_files_load_exactly_their_good_rows(tmp_path_factory, files):
+    rendered = [render(fmt, columns, records) for fmt, columns, records, _ in files]
+    # two files of the same bytes in one drop is a known bug (same-bytes-twice-in-one-run)
+    assume(len({data for _, data in rendered}) == len(rendered))
     root = tmp_path_factory.mktemp("mixed")
     expected = {}
-    for number, (fmt, columns, records, expect) in enumerate(files):
-        suffix, data = render(fmt, columns, records)
+    for number, ((suffix, data), (_, _, records, expect)) in enumerate(zip(rendered, files, strict=True)):
         path = f"orders/f{number}{suffix}"
         write(root / "landing", path, data)
         expected[path] = (records, expect)
