@@ -59,13 +59,19 @@ RUN_SPECIFIC_COLUMNS: dict[str, set[str]] = {
     "ml.purchase_propensity_scores": {"model_version"},
     "ml.clv_predictions": {"model_version"},
     "ml.product_recommendations": {"model_version"},
-    # metrics include fit_seconds
-    "ml.model_runs": {"model_run_id", "pipeline_run_id", "model_version", "metrics", "artifact_path",
-                      "started_at", "finished_at", "seconds"},
+    # metrics include fit_seconds; parameters name the previous run's persona ids (a killed run that trained
+    # is a previous run)
+    "ml.model_runs": {"model_run_id", "pipeline_run_id", "model_version", "metrics", "parameters",
+                      "artifact_path", "started_at", "finished_at", "seconds"},
 }
-# Logs of runs: a killed run that trained a model is a run that happened, so its row stays; these
-# are compared as sets of distinct rows (the re-run's identical row collapses onto the killed run's).
-RUN_LOGS = {"ml.model_runs"}
+# Which rows of a run log are compared: a killed run that trained a model is a run that happened, so its row
+# stays; the latest run of each model is the one behind the scores.
+COMPARED_ROWS = {
+    "ml.model_runs": "qualify row_number() over (partition by model_name order by started_at desc) = 1",
+}
+# Texts holding a run's own moment: a reason quoting the upper bound of timestamps, one day after the load.
+_LOAD_BOUND = "regexp_replace(reason, 'after maximum [0-9: +.-]+', 'after maximum <load + 1 day>', 'g')"
+NORMALISED_COLUMNS = {("audit.quarantine", "reason"): _LOAD_BOUND, ("audit.field_issues", "reason"): _LOAD_BOUND}
 # Manifest keys naming the run that wrote the export.
 MANIFEST_RUN_KEYS = ("run_id", "created_at")
 SCHEMAS = ("raw", "audit", "privacy", "staging", "intermediate", "marts", "ml", "reference")
@@ -88,9 +94,9 @@ def warehouse_checksums(warehouse: Path) -> dict[str, tuple[int, str]]:
                 continue
             table = f"{schema}.{name}"
             columns = [r[0] for r in con.execute(f'describe "{schema}"."{name}"').fetchall()]
-            kept = ", ".join(f'"{c}"' for c in columns if c not in excluded_columns(table))
-            distinct = "distinct " if table in RUN_LOGS else ""
-            content = con.execute(f'select {distinct}{kept} from "{schema}"."{name}"').fetchall()
+            kept = ", ".join(NORMALISED_COLUMNS.get((table, c), f'"{c}"')
+                             for c in columns if c not in excluded_columns(table))
+            content = con.execute(f'select {kept} from "{schema}"."{name}" {COMPARED_ROWS.get(table, "")}').fetchall()
             digest = hashlib.sha256(repr(sorted(map(repr, content))).encode()).hexdigest()
             out[table] = (len(content), digest)
     return out

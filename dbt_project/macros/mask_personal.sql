@@ -27,15 +27,16 @@
         {%- set digest = dbt.hash(dbt.concat([
             sql_string(env_var('CDP_MASK_SALT', '')), 'cast(' ~ value ~ ' as ' ~ dbt.type_string() ~ ')'
         ])) -%}
-        {#- the hash's hex digits read as decimal digits -#}
+        {#- the hash's hex digits read as decimal digits, or as letters (a name's match keys keep letters only) -#}
         {%- set digits = "translate(" ~ digest ~ ", 'abcdef', '012345')" -%}
+        {%- set letters = "translate(" ~ digest ~ ", '0123456789', 'ghijklmnop')" -%}
         {%- if kind == 'email' -%}
             {{ dbt.concat(["'masked.'", 'substr(' ~ digest ~ ', 1, 12)', "'@example.invalid'"]) }}
         {%- elif kind == 'phone' -%}
             {#- E.164 of the same length under +99, a calling code no country has -#}
             {{ dbt.concat(["'+99'", 'substr(' ~ digits ~ ', 1, ' ~ dbt.length(expression) ~ ' - 3)']) }}
         {%- elif kind == 'name' -%}
-            {{ dbt.concat(['upper(substr(' ~ digest ~ ', 1, 1))', 'substr(' ~ digest ~ ', 2, 7)']) }}
+            {{ dbt.concat(['upper(substr(' ~ letters ~ ', 1, 1))', 'substr(' ~ letters ~ ', 2, 7)']) }}
         {%- elif kind == 'street' -%}
             {{ dbt.concat(['substr(' ~ digits ~ ', 1, 2)', "' Masked Street '", 'substr(' ~ digest ~ ', 3, 6)']) }}
         {%- elif kind == 'postcode' -%}
