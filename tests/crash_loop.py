@@ -16,6 +16,7 @@ tests/test_reliability_pipeline.py runs one kill with the same functions.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import hashlib
 import io
@@ -225,10 +226,12 @@ class KillOutcome:
     after_seconds: float
     partial_files: list[str] = field(default_factory=list)
     files_read: int = 0
+    session_id: int = 0  # the killed run's process group
 
 
-def run_and_kill(paths: Paths, after_seconds: float) -> KillOutcome:
-    """Start ``cdp run`` and SIGKILL its process group after ``after_seconds``, watching the exports."""
+def run_and_kill(paths: Paths, after_seconds: float, parent_only: bool = False) -> KillOutcome:
+    """Start ``cdp run`` and SIGKILL its process group after ``after_seconds``, watching the exports.
+    ``parent_only`` kills the ``cdp`` process alone (``kill -9 <pid>``): a dbt it started runs on, orphaned."""
     watcher = ExportWatcher(paths.export_dir)
     watcher.start()
     process = subprocess.Popen(paths.command(), cwd=REPO_ROOT, env=_environment(), stdout=subprocess.DEVNULL,
@@ -237,12 +240,21 @@ def run_and_kill(paths: Paths, after_seconds: float) -> KillOutcome:
         process.wait(timeout=after_seconds)
         killed = False
     except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
+        if parent_only:
+            process.kill()
+        else:
+            os.killpg(process.pid, signal.SIGKILL)
         process.wait()
         killed = True
     finally:
         watcher.stop()
-    return KillOutcome(killed, after_seconds, watcher.partial, watcher.files_read)
+    return KillOutcome(killed, after_seconds, watcher.partial, watcher.files_read, process.pid)
+
+
+def end_session(session_id: int) -> None:
+    """Kill what is left of a killed run's process group (an orphaned dbt)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(session_id, signal.SIGKILL)
 
 
 @dataclass
@@ -250,20 +262,35 @@ class IterationResult:
     kill: KillOutcome
     mismatches: list[str]
     leftover_temporary_files: list[str]
+    recovery_failures: list[str] = field(default_factory=list)  # runs after the kill that failed
 
     @property
     def survived(self) -> bool:
         return self.kill.killed and not self.mismatches and not self.kill.partial_files
 
 
-def kill_and_recover(paths: Paths, after_seconds: float, reference: Paths) -> IterationResult:
-    """One crash: kill a run on a fresh warehouse, run again, compare with the reference run's results."""
-    kill = run_and_kill(paths, after_seconds)
-    run_to_completion(paths)
+def kill_and_recover(paths: Paths, after_seconds: float, reference: Paths, parent_only: bool = False,
+                     attempts: int = 1) -> IterationResult:
+    """One crash: kill a run on a fresh warehouse, run again (up to ``attempts`` times until one succeeds),
+    compare with the reference run's results."""
+    kill = run_and_kill(paths, after_seconds, parent_only)
+    failures = []
+    try:
+        for _ in range(attempts):
+            try:
+                run_to_completion(paths)
+                break
+            except RuntimeError as error:
+                failures.append(str(error).strip().splitlines()[-1][:300])
+        else:
+            return IterationResult(kill, ["no run after the kill succeeded"], [], failures)
+    finally:
+        if parent_only and kill.killed:
+            end_session(kill.session_id)
     mismatches = differences(warehouse_checksums(reference.warehouse), warehouse_checksums(paths.warehouse))
     mismatches += [f"export {line}" for line in
                    differences(export_checksums(reference.export_dir), export_checksums(paths.export_dir))]
-    return IterationResult(kill, mismatches, temporary_files(paths.export_dir))
+    return IterationResult(kill, mismatches, temporary_files(paths.export_dir), failures)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -273,6 +300,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--landing-dir", type=Path, default=REPO_ROOT / "seeds" / "sample")
     parser.add_argument("--work-dir", type=Path, default=None, help="default: a new temporary folder, removed after")
     parser.add_argument("--as-of", default=None)
+    parser.add_argument("--kill-parent-only", action="store_true",
+                        help="kill the cdp process alone, not its dbt (kill -9 <pid>); a failed run after it is "
+                             "retried up to twice")
     args = parser.parse_args(argv)
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="cdp-crash-loop-"))
     rng = random.Random(args.seed)
@@ -289,7 +319,8 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for i in range(args.kills):
         after = rng.uniform(0, duration)
-        result = kill_and_recover(paths(f"kill_{i}"), after, reference)
+        result = kill_and_recover(paths(f"kill_{i}"), after, reference, args.kill_parent_only,
+                                  attempts=3 if args.kill_parent_only else 1)
         results.append(result)
         state = "killed" if result.kill.killed else "finished before the kill"
         verdict = "survived" if result.survived else "MISMATCH" if result.mismatches or result.kill.partial_files \
@@ -297,14 +328,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"kill {i + 1}/{args.kills} at {after:.1f}s ({state}): {verdict}; export files read while running "
               f"{result.kill.files_read}, partial {len(result.kill.partial_files)}, temporary files left "
               f"{len(result.leftover_temporary_files)}", flush=True)
-        for line in result.kill.partial_files[:10] + result.mismatches[:20]:
+        for line in result.recovery_failures + result.kill.partial_files[:10] + result.mismatches[:20]:
             print(f"    {line}", flush=True)
         shutil.rmtree(work / f"kill_{i}", ignore_errors=True)
     killed = sum(r.kill.killed for r in results)
     survived = sum(r.survived for r in results)
     mismatched = sum(bool(r.mismatches or r.kill.partial_files) for r in results)
     print(f"kills {killed} (of {args.kills} attempted), survived {survived}, mismatches {mismatched}, "
-          f"runs with temporary files left {sum(bool(r.leftover_temporary_files) for r in results)}")
+          f"runs with temporary files left {sum(bool(r.leftover_temporary_files) for r in results)}, "
+          f"failed runs after a kill {sum(len(r.recovery_failures) for r in results)}")
     if args.work_dir is None:
         shutil.rmtree(work, ignore_errors=True)
     return 1 if mismatched else 0

@@ -218,7 +218,9 @@ def personal(landing, shared_run, tmp_path_factory) -> dict[str, set[str]]:
 
 def personal_data_in(text: str, personal: dict[str, set[str]]) -> list[str]:
     """The personal values a text contains: e-mail and phone-like tokens looked up, names and streets found."""
-    found = [e for e in re.findall(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+", text.lower()) if e in personal["email"]]
+    lowered = text.lower()
+    found = [e for e in re.findall(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", lowered) if e in personal["email"]]
+    found += [e for e in personal["email"] if not re.fullmatch(r"[\w.+-]+@[\w.-]+", e) and e in lowered]
     found += [p for p in (re.sub(r"\D", "", m) for m in re.findall(r"\+?\d[\d ()-]{6,}\d", text))
               if p in personal["phone"]]
     found += [value for kind in ("full_name", "street") for value in personal[kind] if value in text]
