@@ -36,6 +36,9 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 
+from cdp.contract import load_contract
+from cdp.ingest.reconcile import reconcile_source
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 # Columns whose values belong to the run that wrote them, compared nowhere. Every other column of every
@@ -46,8 +49,12 @@ RUN_SPECIFIC_COLUMNS: dict[str, set[str]] = {
     "*": {"run_id", "load_id", "_load_id", "_loaded_at"},
     "audit.load_history": {"started_at", "finished_at"},
     "audit.quarantine": {"quarantined_at"},
-    "audit.privacy_runs": {"processed_at"},
-    "audit.erasure_log": {"processed_at"},
+    # rows deleted and updated per table: the erasure step that found a person (before dbt on a warehouse
+    # that knows who is who, after dbt on a fresh one) purges the tables that exist at that moment, so after
+    # a kill that left a half-built warehouse the counts follow another path to the same tables. The raw
+    # counts are checked by reconciliation (unreconciled_sources).
+    "audit.privacy_runs": {"processed_at", "rows_deleted", "rows_updated"},
+    "audit.erasure_log": {"processed_at", "rows_deleted"},
     # the export files themselves are compared below; the log holds absolute paths of one export folder
     "audit.export_log": {"export_id", "file_path", "manifest_path", "logged_at"},
     "intermediate.int_customer_id_assignments": {"assigned_at"},
@@ -210,11 +217,18 @@ def _environment() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": python_path, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
 
 
-def run_to_completion(paths: Paths) -> float:
-    """``cdp run`` in a subprocess; its duration in seconds. Raises when it fails."""
+def run_to_completion(paths: Paths, watcher: ExportWatcher | None = None) -> float:
+    """``cdp run`` in a subprocess, its exports watched if a watcher is given; its duration in seconds.
+    Raises when it fails."""
     started = time.monotonic()
-    done = subprocess.run(paths.command(), cwd=REPO_ROOT, env=_environment(), capture_output=True, text=True,
-                          check=False)
+    if watcher:
+        watcher.start()
+    try:
+        done = subprocess.run(paths.command(), cwd=REPO_ROOT, env=_environment(), capture_output=True, text=True,
+                              check=False)
+    finally:
+        if watcher:
+            watcher.stop()
     if done.returncode != 0:
         raise RuntimeError(f"cdp run failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
     return time.monotonic() - started
@@ -277,11 +291,15 @@ def kill_and_recover(paths: Paths, after_seconds: float, reference: Paths, paren
     failures = []
     try:
         for _ in range(attempts):
+            watcher = ExportWatcher(paths.export_dir)
             try:
-                run_to_completion(paths)
+                run_to_completion(paths, watcher)
                 break
             except RuntimeError as error:
                 failures.append(str(error).strip().splitlines()[-1][:300])
+            finally:
+                kill.partial_files += watcher.partial
+                kill.files_read += watcher.files_read
         else:
             return IterationResult(kill, ["no run after the kill succeeded"], [], failures)
     finally:
@@ -290,7 +308,15 @@ def kill_and_recover(paths: Paths, after_seconds: float, reference: Paths, paren
     mismatches = differences(warehouse_checksums(reference.warehouse), warehouse_checksums(paths.warehouse))
     mismatches += [f"export {line}" for line in
                    differences(export_checksums(reference.export_dir), export_checksums(paths.export_dir))]
+    mismatches += unreconciled_sources(paths.warehouse)
     return IterationResult(kill, mismatches, temporary_files(paths.export_dir), failures)
+
+
+def unreconciled_sources(warehouse: Path) -> list[str]:
+    """Sources whose load history, raw table, quarantine and erasures do not add up."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        checks = [reconcile_source(con, source) for source in load_contract().sources]
+    return [f"raw.{check.source}: {check.explanation}" for check in checks if not check.passed]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -325,19 +351,22 @@ def main(argv: list[str] | None = None) -> int:
         state = "killed" if result.kill.killed else "finished before the kill"
         verdict = "survived" if result.survived else "MISMATCH" if result.mismatches or result.kill.partial_files \
             else "not interrupted"
-        print(f"kill {i + 1}/{args.kills} at {after:.1f}s ({state}): {verdict}; export files read while running "
+        print(f"kill {i + 1}/{args.kills} at {after:.1f}s ({state}): {verdict}; export files read while the runs wrote "
               f"{result.kill.files_read}, partial {len(result.kill.partial_files)}, temporary files left "
               f"{len(result.leftover_temporary_files)}", flush=True)
         for line in result.recovery_failures + result.kill.partial_files[:10] + result.mismatches[:20]:
             print(f"    {line}", flush=True)
-        shutil.rmtree(work / f"kill_{i}", ignore_errors=True)
+        if result.survived or not result.kill.killed:
+            shutil.rmtree(work / f"kill_{i}", ignore_errors=True)
+        else:
+            print(f"    kept for inspection: {work / f'kill_{i}'}", flush=True)
     killed = sum(r.kill.killed for r in results)
     survived = sum(r.survived for r in results)
     mismatched = sum(bool(r.mismatches or r.kill.partial_files) for r in results)
     print(f"kills {killed} (of {args.kills} attempted), survived {survived}, mismatches {mismatched}, "
           f"runs with temporary files left {sum(bool(r.leftover_temporary_files) for r in results)}, "
           f"failed runs after a kill {sum(len(r.recovery_failures) for r in results)}")
-    if args.work_dir is None:
+    if args.work_dir is None and not mismatched:
         shutil.rmtree(work, ignore_errors=True)
     return 1 if mismatched else 0
 
