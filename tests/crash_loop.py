@@ -53,7 +53,8 @@ RUN_SPECIFIC_COLUMNS: dict[str, set[str]] = {
     # that knows who is who, after dbt on a fresh one) purges the tables that exist at that moment, so after
     # a kill that left a half-built warehouse the counts follow another path to the same tables. The raw
     # counts are checked by reconciliation (unreconciled_sources).
-    "audit.privacy_runs": {"processed_at", "rows_deleted", "rows_updated"},
+    # (scanned_through_load_id is a load id: a killed load leaves a gap in the sequence)
+    "audit.privacy_runs": {"processed_at", "rows_deleted", "rows_updated", "scanned_through_load_id"},
     "audit.erasure_log": {"processed_at", "rows_deleted"},
     # the export files themselves are compared below; the log holds absolute paths of one export folder
     "audit.export_log": {"export_id", "file_path", "manifest_path", "logged_at"},
