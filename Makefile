@@ -93,3 +93,11 @@ bench-splink-setup: .venv-splink/.installed
 
 clean:
 	rm -rf warehouse exports .dagster dbt_project/target dbt_project/logs
+
+# SIGKILL pipeline runs at random moments on the bundled sample, run again, compare every table and export
+# file with an uninterrupted run (docs/reliability.md; a few minutes per kill)
+CRASH_KILLS ?= 5
+CRASH_SEED ?= 0
+.PHONY: crash-loop
+crash-loop: setup
+	$(BIN)/python -m tests.crash_loop --kills $(CRASH_KILLS) --seed $(CRASH_SEED)

@@ -46,7 +46,18 @@ normalised as (
 
 -- changes keyed by a suppressed record or e-mail are left out
 final as (
-    select normalised.*
+    select
+        normalised.consent_event_id,
+        normalised.source_system,
+        normalised.source_consent_id,
+        normalised.source_customer_id,
+        {{ mask_personal('normalised.email', 'email') }} as email,
+        normalised.purpose,
+        normalised.consent_status,
+        normalised.occurred_date,
+        normalised.occurred_at,
+        normalised._load_id,
+        normalised._loaded_at
     from normalised
     {{ anti_join_suppressed('source_record', source_record_key('normalised.source_system', 'normalised.source_customer_id')) }}
     {{ anti_join_suppressed_email('normalised.email') }}

@@ -50,7 +50,7 @@ final as (
         email_event_id,
         campaign_id,
         source_system,
-        email,
+        {{ mask_personal('email', 'email') }} as email,
         event_type,
         is_valid_email,
         occurred_date,

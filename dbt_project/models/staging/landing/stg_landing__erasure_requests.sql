@@ -38,11 +38,11 @@ final as (
         erasure_request_id,
         {{ clean_enum('source_system') }} as source_system,
         source_customer_id,
-        {{ normalise_email('email') }} as email,
-        {{ phone_to_e164(
+        {{ mask_personal(normalise_email('email'), 'email') }} as email,
+        {{ mask_personal(phone_to_e164(
             'phone_digits', 'phone_has_plus', 'calling_code', 'trunk_prefix', 'international_prefix',
             'min_national_number_length', 'max_national_number_length'
-        ) }} as phone,
+        ), 'phone') }} as phone,
         cast({{ to_utc_timestamp('requested_at') }} as date) as requested_date,
         {{ to_utc_timestamp('requested_at') }} as requested_at,
         _load_id,

@@ -53,7 +53,16 @@ normalised as (
 
 -- an entry naming a suppressed e-mail, phone or loyalty id is left out
 final as (
-    select normalised.*
+    select
+        normalised.segment_list_entry_id,
+        normalised.list_name,
+        normalised.identifier_type,
+        {{ mask_personal('normalised.identifier', 'identifier', 'normalised.identifier_type') }} as identifier,
+        {{ mask_personal('normalised.identifier_value', 'identifier', 'normalised.identifier_type') }}
+            as identifier_value,
+        normalised.added_at,
+        normalised._load_id,
+        normalised._loaded_at
     from normalised
     {{ anti_join_suppressed('identifier', 'normalised.identifier_value', type_expression='normalised.identifier_type') }}
     {{ anti_join_suppressed(
