@@ -311,10 +311,6 @@ def test_bad_file_is_accounted_for_and_the_run_goes_on(tmp_path, case: Case):
             assert reconcile_source(con, source).passed, reconcile_source(con, source).explanation
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a file whose bytes equal another file's of the same run loads twice: the same-checksum skip only looks at "
-    "files of earlier batches, so a re-sent copy in the same drop doubles its rows in raw and its rejects in "
-    "the quarantine"))
 def test_a_copy_of_a_file_in_the_same_drop_is_skipped(tmp_path):
     landing = tmp_path / "landing"
     content = csv_text(ORDER_COLUMNS, [order("o1"), order("o2", total_amount="-1")])
@@ -323,7 +319,9 @@ def test_a_copy_of_a_file_in_the_same_drop_is_skipped(tmp_path):
     with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as con:
         report = ingest_landing(con, landing)
         assert [f.status for f in report.files] == ["loaded_with_rejects", "skipped"]
+        assert report.files[1].message == "same bytes as orders/drop.csv in this run"
         assert rows(con, "select count(*) from raw.orders") == [(1,)]
+        assert rows(con, "select count(*) from audit.quarantine") == [(1,)]
 
 
 def test_an_unreadable_file_is_retried_until_it_is_whole(tmp_path):

@@ -278,6 +278,7 @@ class SourceLoader:
         else:
             prints = [self.fingerprints[path].result() for path in paths]
         loads = []
+        first_with_bytes: dict[str, str] = {}  # checksum -> the first readable file of this run with it
         for path, (fmt, fp, checksum, message) in zip(paths, prints, strict=True):
             rel = path.relative_to(self.landing_dir).as_posix()
             result = FileResult(self.source.name, rel, "pending", message=message)
@@ -285,6 +286,12 @@ class SourceLoader:
             load.path, load.readable = path, fp is not None
             if (self.source.name, checksum) in self.processed:
                 result.status, result.message = "skipped", "already processed (same checksum)"
+            elif load.readable and fmt is not None and checksum in first_with_bytes:
+                # a copy sent twice in one drop: the same bytes load once, as they would across runs
+                result.status = "skipped"
+                result.message = f"same bytes as {first_with_bytes[checksum]} in this run"
+            elif load.readable and fmt is not None:
+                first_with_bytes[checksum] = rel
             loads.append(load)
         new = [load for load in loads if load.result.status == "pending"]
         ids = self.con.execute("select nextval('audit.load_id_seq') from range(?)", [len(new)]).fetchall()
