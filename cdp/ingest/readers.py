@@ -155,7 +155,10 @@ def _number_records(con: duckdb.DuckDBPyConnection, table: str, target: str, lin
 def _read_header(path: Path, encoding: str) -> tuple[list[str], str] | None:
     with _open_text_bytes(path) as fh:
         first = fh.readline()
-    text = first.decode(encoding, errors="replace").lstrip("\ufeff").rstrip("\r\n")
+    # a UTF-8 BOM before text that is not UTF-8 after all (Latin-1 saved by a tool that adds one)
+    text = first.removeprefix(codecs.BOM_UTF8).decode(encoding, errors="replace").lstrip("\ufeff")
+    # lines ended by a carriage return alone (classic Mac, some Excel exports) reach here as one
+    text = (text.splitlines() or [""])[0]
     if not text.strip():
         return None
     delimiter = max(CSV_DELIMITERS, key=text.count)
