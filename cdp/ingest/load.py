@@ -460,8 +460,9 @@ class SourceLoader:
         if missing:
             result.status, result.rows_rejected = "rejected", result.rows_in
             load.notes[:0] = [
-                f"file rejected: required column(s) missing: {', '.join(missing)}",
-                f"columns found: {', '.join(columns)}",
+                "file rejected: no line is a JSON object" if load.fmt == "jsonl" and not columns
+                else f"file rejected: required column(s) missing: {', '.join(missing)}",
+                f"columns found: {', '.join(columns) or 'none'}",
             ]
             result.message = "; ".join(load.notes)
             self._settle(load)

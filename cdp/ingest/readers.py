@@ -334,12 +334,15 @@ def read_jsonl_file(
     # nested objects and arrays as JSON text and numbers as their literal.
     structure = json.dumps({c: "VARCHAR" for c in present})
     fields = "".join(f", parsed.{quote_ident(c)} as {quote_ident(c)}" for c in present)
+    # no contract key on any line (or no object at all): nothing to parse, and json_transform
+    # refuses an empty structure
+    parsed = f"json_transform(line, {quote_literal(structure)})" if present else "null"
     con.execute(
         f"""
         create or replace temp table _read_rows as
         select _record_number, _line_number{fields}
         from (
-            select _record_number, _line_number, json_transform(line, {quote_literal(structure)}) as parsed
+            select _record_number, _line_number, {parsed} as parsed
             from _json_lines where problem is null
         )
         """
