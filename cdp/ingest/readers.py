@@ -314,7 +314,8 @@ def read_jsonl_file(
         """
         create or replace temp table _json_lines as
         select _record_number, _line_number, line,
-            case when not json_valid(line) then 'invalid JSON'
+            case when line is null or trim(line) = '' then 'blank line'
+                 when not json_valid(line) then 'invalid JSON'
                  when json_type(cast(line as json)) <> 'OBJECT' then 'JSON value is not an object'
             end as problem
         from _numbered_lines
@@ -544,7 +545,8 @@ def read_jsonl_files(
         create or replace temp table _group_scan as
         select cast(file_index as integer) as _file_position, row_number() over () as _ordinal,
             cast(0 as bigint) as _shift, line,
-            case when not json_valid(line) then 'invalid JSON'
+            case when line is null or trim(line) = '' then 'blank line'
+                 when not json_valid(line) then 'invalid JSON'
                  when not starts_with(line, '{{') and json_type(line) <> 'OBJECT' then 'JSON value is not an object'
             end as _problem
         from read_csv({_path_list(paths)}, {_jsonl_options(encoding, tag)})
