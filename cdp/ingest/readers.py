@@ -42,6 +42,10 @@ class FileFingerprint:
     checksum: str
     size_bytes: int
     encoding: str  # 'utf-8' or 'latin-1'
+    # '"' bytes of an uncompressed text file (None otherwise): an odd count means a quote left open
+    quote_count: int | None = None
+    # lines of an uncompressed text file ('\n'-ended, and a last one without it; None otherwise)
+    line_count: int | None = None
 
 
 @dataclass
@@ -64,9 +68,15 @@ def fingerprint(path: Path, fmt: str) -> FileFingerprint:
     compressed = path.name.lower().endswith(".gz")
     decoder = codecs.getincrementaldecoder("utf-8")()
     encoding = "utf-8"
+    quotes = lines = 0 if check_text and not compressed else None
+    last = b""
     with open(path, "rb") as fh:
         while chunk := fh.read(CHUNK):
             digest.update(chunk)
+            if quotes is not None:
+                quotes += chunk.count(b'"')
+                lines += chunk.count(b"\n")
+                last = chunk[-1:]
             if check_text and not compressed and encoding == "utf-8":
                 encoding = _decode_utf8(decoder, chunk)
     if check_text:
@@ -79,7 +89,9 @@ def fingerprint(path: Path, fmt: str) -> FileFingerprint:
                 encoding = _decode_utf8(decoder, b"", final=True)
         except (OSError, EOFError) as exc:
             raise FileUnreadable(f"cannot read file: {exc}") from exc
-    return FileFingerprint(digest.hexdigest(), path.stat().st_size, encoding)
+    if lines is not None and last not in (b"", b"\n"):
+        lines += 1
+    return FileFingerprint(digest.hexdigest(), path.stat().st_size, encoding, quotes, lines)
 
 
 def _decode_utf8(decoder, chunk: bytes, final: bool = False) -> str:
