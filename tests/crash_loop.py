@@ -6,10 +6,11 @@ First an uninterrupted reference run on a fresh warehouse (the bundled sample by
 expected tables and export files, and its duration. Then N times: a fresh warehouse, ``cdp run`` started
 as a subprocess and killed with SIGKILL at a moment drawn uniformly over the reference duration (its whole
 process group, dbt included, as an out-of-memory kill or a power cut would), then ``cdp run`` again to
-completion. The recovered warehouse must hold the reference's content in every table, and the export
-folder the reference's files. While the killed run works, a watcher reads every visible export file
-(temporary names excluded) and records any that is not complete. Prints the counts and exits 1 on any
-mismatch or partial file. Not collected by pytest; ``make crash-loop`` runs it, and
+completion. The recovered warehouse must hold the reference's content in every table (run-specific columns
+left out by name: RUN_SPECIFIC_COLUMNS), every source must still reconcile, and the export folder must hold
+the reference's files. While the killed run works and all through the recovery run, a watcher reads every
+visible export file (temporary names excluded) and records any that is not complete. Prints the counts and
+exits 1 on any mismatch or partial file. Not collected by pytest; ``make crash-loop`` runs it, and
 tests/test_reliability_pipeline.py runs one kill with the same functions.
 """
 
@@ -325,7 +326,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kills", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--landing-dir", type=Path, default=REPO_ROOT / "seeds" / "sample")
-    parser.add_argument("--work-dir", type=Path, default=None, help="default: a new temporary folder, removed after")
+    parser.add_argument("--work-dir", type=Path, default=None,
+                        help="default: a new temporary folder, removed after unless something mismatched")
     parser.add_argument("--as-of", default=None)
     parser.add_argument("--kill-parent-only", action="store_true",
                         help="kill the cdp process alone, not its dbt (kill -9 <pid>); a failed run after it is "
