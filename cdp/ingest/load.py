@@ -113,7 +113,7 @@ class _FileLoad:
     path: Path | None = None
     readable: bool = True  # False: the file could not even be read to check its encoding
     header: CsvHeader | None = None  # a CSV file's header, once read
-    quote_count: int | None = None  # '"' bytes of an uncompressed text file
+    quote_count: int | None = None  # '"' bytes of an uncompressed CSV file
     line_count: int | None = None  # its lines
 
 

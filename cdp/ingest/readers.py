@@ -42,9 +42,9 @@ class FileFingerprint:
     checksum: str
     size_bytes: int
     encoding: str  # 'utf-8' or 'latin-1'
-    # '"' bytes of an uncompressed text file (None otherwise): an odd count means a quote left open
+    # '"' bytes of an uncompressed CSV file (None otherwise): an odd count means a quote left open
     quote_count: int | None = None
-    # lines of an uncompressed text file ('\n'-ended, and a last one without it; None otherwise)
+    # lines of an uncompressed CSV file ('\n'-ended, and a last one without it; None otherwise)
     line_count: int | None = None
 
 
@@ -68,7 +68,8 @@ def fingerprint(path: Path, fmt: str) -> FileFingerprint:
     compressed = path.name.lower().endswith(".gz")
     decoder = codecs.getincrementaldecoder("utf-8")()
     encoding = "utf-8"
-    quotes = lines = 0 if check_text and not compressed else None
+    # CSV only: the grouped reader's check for a record DuckDB dropped (cdp/ingest/load.py)
+    quotes = lines = 0 if fmt == "csv" and not compressed else None
     last = b""
     with open(path, "rb") as fh:
         while chunk := fh.read(CHUNK):
@@ -374,17 +375,23 @@ def read_jsonl_file(
     return ReadResult(present + extra, notes)
 
 
-def read_parquet_file(con: duckdb.DuckDBPyConnection, path: Path, tag: str) -> ReadResult | None:
-    try:
-        schema = con.execute(f"describe select * from read_parquet({quote_literal(str(path))})").fetchall()
-    except duckdb.Error as exc:
-        raise FileUnreadable(f"not a readable Parquet file: {str(exc).splitlines()[0]}") from exc
+def _parquet_text_casts(schema: list[tuple]) -> tuple[list[str], list[str], list[str]]:
+    """Cleaned column names, their notes, and each column cast to text (nested values as JSON text)."""
     names, notes = _unique_names([row[0] for row in schema])
     casts = []
     for (original, col_type, *_), name in zip(schema, names, strict=True):
         nested = col_type.startswith(("STRUCT", "MAP")) or col_type.endswith("]") or col_type == "JSON"
         expr = f"to_json({quote_ident(original)})" if nested else quote_ident(original)
         casts.append(f"cast({expr} as varchar) as {quote_ident(name)}")
+    return names, notes, casts
+
+
+def read_parquet_file(con: duckdb.DuckDBPyConnection, path: Path, tag: str) -> ReadResult | None:
+    try:
+        schema = con.execute(f"describe select * from read_parquet({quote_literal(str(path))})").fetchall()
+    except duckdb.Error as exc:
+        raise FileUnreadable(f"not a readable Parquet file: {str(exc).splitlines()[0]}") from exc
+    names, notes, casts = _parquet_text_casts(schema)
     con.execute(
         f"""
         create or replace temp table _landing_rows as
@@ -626,12 +633,7 @@ def parquet_layouts(con: duckdb.DuckDBPyConnection, paths: list[Path]) -> dict[P
 def read_parquet_files(con: duckdb.DuckDBPyConnection, paths: list[Path]) -> GroupRead:
     """Parquet files of one schema in one scan; values cast to text as the one-file reader does."""
     schema = con.execute(f"describe select * from read_parquet({quote_literal(str(paths[0]))})").fetchall()
-    names, notes = _unique_names([row[0] for row in schema])
-    casts = []
-    for (original, col_type, *_), name in zip(schema, names, strict=True):
-        nested = col_type.startswith(("STRUCT", "MAP")) or col_type.endswith("]") or col_type == "JSON"
-        expr = f"to_json({quote_ident(original)})" if nested else quote_ident(original)
-        casts.append(f"cast({expr} as varchar) as {quote_ident(name)}")
+    names, notes, casts = _parquet_text_casts(schema)
     counts = dict(con.execute(f"select file_name, num_rows from parquet_file_metadata({_path_list(paths)})").fetchall())
     con.execute(
         "create or replace temp table _group_rejects "
