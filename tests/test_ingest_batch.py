@@ -366,8 +366,8 @@ def test_an_open_quote_in_a_scan_of_many_files_is_still_accounted_for(con, landi
     report = ingest_landing(con, landing)
     by_file = {f.file_path: (f.status, f.rows_in, f.rows_loaded, f.rows_rejected) for f in report.files}
     assert by_file["orders/g_open_quote_last.csv"] == ("loaded_with_rejects", 2, 1, 1)
-    # the open quote of h2 runs into the next line: two lines, one rejected record
-    assert by_file["orders/h_two_open_quotes.csv"] == ("loaded_with_rejects", 3, 2, 1)
+    # the quote opened on h2's line closes on h3's: each line is a rejected record of its own, h4 loads
+    assert by_file["orders/h_two_open_quotes.csv"] == ("loaded_with_rejects", 4, 2, 2)
     assert all(by_file[f"orders/f{k}.csv"] == ("loaded", 2, 2, 0) for k in range(6))
     reasons = dict(rows(con, "select file_path, reason from audit.quarantine"))
     assert "unterminated quote" in reasons["orders/g_open_quote_last.csv"]

@@ -18,6 +18,7 @@ import gzip
 import hashlib
 import io
 import json
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -221,7 +222,8 @@ def read_csv_file(con: duckdb.DuckDBPyConnection, path: Path, encoding: str, tag
         return None
     names, delimiter, notes = header.names, header.delimiter, list(header.notes)
     try:
-        _duckdb_read_csv(con, path, names, delimiter, encoding, tag)
+        if _read_csv_isolating_open_quotes(con, path, names, delimiter, encoding, tag):
+            notes.append("a quote left open swallowed the lines after it; they were read on their own")
     except duckdb.InvalidInputException:
         # DuckDB's strict parser gives up on some broken files (e.g. stray carriage
         # returns); Python's csv module is slower but can account for every record.
@@ -253,6 +255,63 @@ def _duckdb_read_csv(con, path: Path, names: list[str], delimiter: str, encoding
     )
     # Reject line numbers count the header as line 1.
     _collect_parse_rejects(con, tag, line_offset=1)
+
+
+# A quote-related reject that spans several lines: a quote opened on its first line never closed there.
+_OPEN_QUOTE_SPANS = """
+    select _line_number from _parse_rejects
+    where reason like '%UNQUOTED VALUE%'
+      and regexp_matches(rtrim(raw_content, chr(13) || chr(10)), '[' || chr(13) || chr(10) || ']')
+    order by _line_number
+"""
+OPEN_QUOTE_REASON = "UNQUOTED VALUE: Value with unterminated quote found; the lines after it were read on their own"
+
+
+def _read_csv_isolating_open_quotes(
+    con: duckdb.DuckDBPyConnection, path: Path, names: list[str], delimiter: str, encoding: str, tag: str
+) -> int:
+    """Read a CSV file where a quote left open mid-file does not take the rest of the file with it.
+
+    DuckDB makes everything from an unclosed quote to the next quote (or to the end of the file) one
+    rejected record, so good lines after it would be lost inside that record. The line that opened
+    the quote is the broken record: in a temporary copy it is replaced by a line DuckDB rejects on
+    its own (two fields too many, none empty: one trailing empty field is tolerated), the copy is
+    read again until no reject spans lines, and the reject gets the original line back. Returns how
+    many lines were isolated.
+    """
+    _duckdb_read_csv(con, path, names, delimiter, encoding, tag)
+    isolated: dict[int, bytes] = {}
+    lines: list[bytes] | None = None
+    while spans := [line for (line,) in con.execute(_OPEN_QUOTE_SPANS).fetchall() if line not in isolated]:
+        if lines is None:
+            with _open_text_bytes(path) as fh:
+                lines = fh.read().splitlines(keepends=True)
+        for line in spans:
+            isolated[line] = lines[line - 1]
+        placeholder = delimiter.join(["-"] * (len(names) + 2)).encode(encoding)
+        with tempfile.TemporaryDirectory(prefix="cdp-open-quote-") as folder:
+            copy = Path(folder) / "isolated.csv"
+            with open(copy, "wb") as out:
+                for number, text in enumerate(lines, start=1):
+                    if number in isolated:
+                        ending = text[len(text.rstrip(b"\r\n")):] or b"\n"
+                        text = placeholder + ending
+                    out.write(text)
+            _duckdb_read_csv(con, copy, names, delimiter, encoding, tag)
+    if isolated:
+        originals = pd.DataFrame({
+            "line": list(isolated),
+            "content": [text.rstrip(b"\r\n").decode(encoding, errors="replace") for text in isolated.values()],
+        })
+        con.register("_isolated_lines", originals)
+        con.execute(
+            f"""
+            update _parse_rejects set reason = {quote_literal(OPEN_QUOTE_REASON)}, raw_content = i.content
+            from _isolated_lines i where _parse_rejects._line_number = i.line
+            """
+        )
+        con.unregister("_isolated_lines")
+    return len(isolated)
 
 
 def _python_read_csv(con, path: Path, names: list[str], delimiter: str, encoding: str) -> None:
