@@ -100,4 +100,4 @@ CRASH_KILLS ?= 5
 CRASH_SEED ?= 0
 .PHONY: crash-loop
 crash-loop: setup
-	$(BIN)/python -m tests.crash_loop --kills $(CRASH_KILLS) --seed $(CRASH_SEED)
+	$(BIN)/python -m tests.crash_loop --kills $(CRASH_KILLS) --seed $(CRASH_SEED) --with-bad-input

@@ -324,6 +324,26 @@ def unreconciled_sources(warehouse: Path) -> list[str]:
     return [f"raw.{check.source}: {check.explanation}" for check in checks if not check.passed]
 
 
+def landing_with_bad_input(landing_dir: Path, copy: Path) -> Path:
+    """A copy of the landing folder plus the bad-input suite's files (the test module is imported only here:
+    it needs pytest and hypothesis, which a plain crash loop does not)."""
+    sys.path.insert(0, str(Path(__file__).parent))  # the test module imports conftest, as pytest allows
+    from tests.test_bad_input import CASES
+
+    shutil.rmtree(copy, ignore_errors=True)
+    shutil.copytree(landing_dir, copy)
+    # an unreadable file is retried by every run, adding a 'failed' load-history row each time, so a killed
+    # run plus its recovery hold one row more than the reference by design (docs/reliability.md)
+    cases = [case for case in CASES if case.status != "failed"]
+    for case in cases:
+        source, name = case.path.split("/", 1)
+        target = copy / source / f"zz_bad_{name}"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(case.content.encode("utf-8") if isinstance(case.content, str) else case.content)
+    print(f"landing: {landing_dir} plus {len(cases)} bad files, in {copy}", flush=True)
+    return copy
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--kills", type=int, default=5)
@@ -332,12 +352,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work-dir", type=Path, default=None,
                         help="default: a new temporary folder, removed after unless something mismatched")
     parser.add_argument("--as-of", default=None)
+    parser.add_argument("--with-bad-input", action="store_true",
+                        help="add every bad file of tests/test_bad_input.py's cases to a copy of the landing folder")
     parser.add_argument("--kill-parent-only", action="store_true",
                         help="kill the cdp process alone, not its dbt (kill -9 <pid>); a failed run after it is "
                              "retried up to twice")
     args = parser.parse_args(argv)
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="cdp-crash-loop-"))
     rng = random.Random(args.seed)
+    if args.with_bad_input:
+        args.landing_dir = landing_with_bad_input(args.landing_dir, work / "landing")
 
     def paths(name: str) -> Paths:
         folder = work / name

@@ -158,3 +158,54 @@ def test_a_daily_build_reads_only_the_new_loads(landing, tmp_path):
     with duckdb.connect(str(warehouse), read_only=True) as con:
         latest_load = con.execute("select max(_load_id) from staging.stg_landing__events").fetchall()[0][0]
     assert f"_load_id > {latest_load}" in compiled
+
+
+def _row_versions(warehouse: Path) -> list[tuple]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return sorted(con.execute("select * from marts.quality_raw_row_versions").fetchall(), key=repr)
+
+
+def test_the_scorecard_row_hashes_kept_between_runs_equal_a_full_refresh(landing, tmp_path):
+    """quality_raw_row_versions hashes only loads it does not hold, and hashes again a load whose rows an
+    erasure deleted: after each step it holds what a full refresh gives."""
+    full_landing, shared_first_landing = landing
+    first_landing = shutil.copytree(shared_first_landing, tmp_path / "first")  # the fixture is shared
+    warehouse, target = tmp_path / "cdp.duckdb", tmp_path / "target"
+
+    def build(full_refresh: bool = False, on: Path = warehouse) -> None:
+        dbt(on, target, "run", "--select", "quality_raw_row_versions", *(["--full-refresh"] if full_refresh else []))
+
+    def assert_same_as_full_refresh() -> None:
+        copy = tmp_path / "full_refresh.duckdb"
+        shutil.copy(warehouse, copy)
+        build(full_refresh=True, on=copy)
+        assert _row_versions(warehouse) == _row_versions(copy)
+
+    # a suppression upload: a source whose key an erasure rewrites in place, so never kept
+    (first_landing / "suppressions").mkdir(exist_ok=True)
+    (first_landing / "suppressions" / "compliance_2026-09-01.csv").write_text(
+        "identifier_type,identifier,reason,added_at\nemail,gone@example.org,erasure,2026-09-01T00:00:00Z\n",
+        encoding="utf-8")
+    ingest_landing(warehouse, first_landing)
+    build()
+    first = _row_versions(warehouse)
+    ingest_landing(warehouse, full_landing)
+    build()
+    assert_same_as_full_refresh()
+    later = _row_versions(warehouse)
+    assert len(later) > len(first) and set(first) <= set(later)
+    # an erasure deletes raw rows: part of one load of events, all of one load of orders
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("delete from raw.events where _load_id = (select min(_load_id) from raw.events) "
+                    "and _record_number % 2 = 0")
+        con.execute("delete from raw.orders where _load_id = (select max(_load_id) from raw.orders)")
+        kept = con.execute("select count(*) from raw.events").fetchall()[0][0]
+    build()
+    assert_same_as_full_refresh()
+    assert len(_row_versions(warehouse)) < len(later)
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.execute("select count(*) from marts.quality_raw_row_versions "
+                           "where landing_source = 'events'").fetchall()[0][0] == kept
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.execute("select count(*) from raw.suppressions").fetchall()[0][0] == 1
+    assert not any(row[0] == "suppressions" for row in later)

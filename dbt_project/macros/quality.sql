@@ -1,0 +1,96 @@
+{#- Data quality scorecard helpers (models/marts/quality/, docs/data_quality.md). -#}
+
+{#- The scored sources whose row hashes quality_raw_row_versions keeps between runs. -#}
+{% macro quality_sources_kept() -%}
+    {%- set kept = {} -%}
+    {%- for source_name, settings in var('data_quality')['sources'].items()
+        if not settings.get('key_rewritten_in_place') -%}
+        {%- do kept.update({source_name: settings}) -%}
+    {%- endfor -%}
+    {{- return(kept) -}}
+{%- endmacro %}
+
+
+{#- The key of a time_from parent as one text value (trimmed columns, '|' between; null
+    when a column is null, which then matches no parent, as a join on the columns would). -#}
+{% macro quality_parent_key(columns, alias) -%}
+    {%- set parts = [] -%}
+    {%- for column in columns -%}
+        {%- do parts.append("trim(" ~ alias ~ "." ~ column ~ ")") -%}
+        {%- if not loop.last -%}{%- do parts.append("'|'") -%}{%- endif -%}
+    {%- endfor -%}
+    {{ dbt.concat(parts) }}
+{%- endmacro %}
+
+
+{#- One raw row as the scorecard counts it: landing_source, load_id, source_system,
+    version_at (the latest of its own time columns, UTC), parent_key (time_from sources)
+    and row_version_key (hash of key and time columns). -#}
+{% macro quality_row_version_columns(source_name, settings, alias) -%}
+    {%- set ns = namespace(version_at='cast(null as ' ~ dbt.type_timestamp() ~ ')') -%}
+    {%- for column in settings['time_columns'] -%}
+        {%- set utc = to_utc_timestamp(alias ~ '.' ~ column) -%}
+        {%- if loop.first -%}
+            {%- set ns.version_at = utc -%}
+        {%- else -%}
+            {%- set ns.version_at = 'case when ' ~ utc ~ ' is null or ' ~ utc ~ ' < ' ~ ns.version_at
+                ~ ' then ' ~ ns.version_at ~ ' else ' ~ utc ~ ' end' -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- set version_parts = [] -%}
+    {%- for column in settings['key'] -%}
+        {%- do version_parts.append('trim(' ~ alias ~ '.' ~ column ~ ')') -%}
+    {%- endfor -%}
+    {%- for column in settings['time_columns'] -%}
+        {%- do version_parts.append(alias ~ '.' ~ column) -%}
+    {%- endfor %}
+        '{{ source_name }}' as landing_source,
+        {{ alias }}._load_id as load_id,
+        {% if settings.get('source_systems') -%}
+        coalesce(lower(trim({{ alias }}.source_system)), 'unknown')
+        {%- else -%}
+        cast(null as {{ dbt.type_string() }})
+        {%- endif %} as source_system,
+        {{ ns.version_at }} as version_at,
+        {% if settings.get('time_from') -%}
+        {{ quality_parent_key(settings['time_from']['key'], alias) }}
+        {%- else -%}
+        cast(null as {{ dbt.type_string() }})
+        {%- endif %} as parent_key,
+        {{ surrogate_key(version_parts) }} as row_version_key
+{%- endmacro %}
+
+
+{#- pre_hook of quality_raw_row_versions: drop the loads whose row count in raw is no
+    longer the one held (an erasure deleted rows, or the load is gone), so the build hashes
+    them again. -#}
+{% macro delete_changed_quality_loads() -%}
+    {%- if execute and this is not none and is_incremental() -%}
+    delete from {{ this }}
+    where (landing_source, load_id) in (
+        with held as (
+            select landing_source, load_id, count(*) as row_count
+            from {{ this }}
+            group by landing_source, load_id
+        ),
+
+        in_raw as (
+            {%- for source_name in quality_sources_kept() %}
+            select '{{ source_name }}' as landing_source, _load_id as load_id, count(*) as row_count
+            from {{ source('landing', source_name) }}
+            group by _load_id
+            {% if not loop.last %}union all{% endif %}
+            {%- endfor %}
+        )
+
+        select held.landing_source, held.load_id
+        from held
+        left join in_raw
+            on in_raw.landing_source = held.landing_source
+            and in_raw.load_id = held.load_id
+        where in_raw.row_count is distinct from held.row_count
+    )
+    {%- else -%}
+    select 1
+    {%- endif -%}
+{%- endmacro %}
