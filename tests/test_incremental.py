@@ -162,18 +162,19 @@ def test_a_daily_build_reads_only_the_new_loads(landing, tmp_path):
 
 def _row_versions(warehouse: Path) -> list[tuple]:
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        return sorted(con.execute("select * from marts.quality_raw_row_versions").fetchall(), key=repr)
+        return sorted(con.execute("select * from intermediate.int_quality_raw_row_versions").fetchall(), key=repr)
 
 
 def test_the_scorecard_row_hashes_kept_between_runs_equal_a_full_refresh(landing, tmp_path):
-    """quality_raw_row_versions hashes only loads it does not hold, and hashes again a load whose rows an
+    """int_quality_raw_row_versions hashes only loads it does not hold, and hashes again a load whose rows an
     erasure deleted: after each step it holds what a full refresh gives."""
     full_landing, shared_first_landing = landing
     first_landing = shutil.copytree(shared_first_landing, tmp_path / "first")  # the fixture is shared
     warehouse, target = tmp_path / "cdp.duckdb", tmp_path / "target"
 
     def build(full_refresh: bool = False, on: Path = warehouse) -> None:
-        dbt(on, target, "run", "--select", "quality_raw_row_versions", *(["--full-refresh"] if full_refresh else []))
+        refresh = ["--full-refresh"] if full_refresh else []
+        dbt(on, target, "run", "--select", "int_quality_raw_row_versions", *refresh)
 
     def assert_same_as_full_refresh() -> None:
         copy = tmp_path / "full_refresh.duckdb"
@@ -204,7 +205,7 @@ def test_the_scorecard_row_hashes_kept_between_runs_equal_a_full_refresh(landing
     assert_same_as_full_refresh()
     assert len(_row_versions(warehouse)) < len(later)
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        assert con.execute("select count(*) from marts.quality_raw_row_versions "
+        assert con.execute("select count(*) from intermediate.int_quality_raw_row_versions "
                            "where landing_source = 'events'").fetchall()[0][0] == kept
     with duckdb.connect(str(warehouse), read_only=True) as con:
         assert con.execute("select count(*) from raw.suppressions").fetchall()[0][0] == 1

@@ -127,6 +127,18 @@ def people_resolvable(con: duckdb.DuckDBPyConnection) -> bool:
     return set(INPUT_RELATIONS) <= existing
 
 
+def raw_holds_requests(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether raw holds any erasure request or uploaded suppression (on a warehouse without identity
+    tables, the only case this is asked for, none of them has been processed yet)."""
+    landed = {
+        name for (name,) in con.execute(
+            "select table_name from duckdb_tables() where schema_name = 'raw' "
+            "and table_name in ('erasure_requests', 'suppressions')"
+        ).fetchall()
+    }
+    return any(_scalar(con, f"select count(*) > 0 from raw.{name}") for name in sorted(landed))
+
+
 def apply_erasures(
     con: duckdb.DuckDBPyConnection, run_id: str | None = None, now: datetime | None = None
 ) -> ErasureReport:

@@ -1,6 +1,6 @@
 {#- Data quality scorecard helpers (models/marts/quality/, docs/data_quality.md). -#}
 
-{#- The scored sources whose row hashes quality_raw_row_versions keeps between runs. -#}
+{#- The scored sources whose row hashes int_quality_raw_row_versions keeps between runs. -#}
 {% macro quality_sources_kept() -%}
     {%- set kept = {} -%}
     {%- for source_name, settings in var('data_quality')['sources'].items()
@@ -61,7 +61,7 @@
 {%- endmacro %}
 
 
-{#- pre_hook of quality_raw_row_versions: drop the loads whose row count in raw is no
+{#- pre_hook of int_quality_raw_row_versions: drop the loads whose row count in raw is no
     longer the one held (an erasure deleted rows, or the load is gone), so the build hashes
     them again. -#}
 {% macro delete_changed_quality_loads() -%}

@@ -2,15 +2,16 @@
 
 Two steps, one logic (``apply_erasures``), so that a run builds the dbt models once:
 
-- ``privacy/erasure_before_dbt`` runs after ingestion and before dbt whenever the warehouse
-  already knows who is who (the identity tables of the previous run). It stages this run's
-  requests and uploads, erases the people they name from raw and every table, and dbt then
-  builds every model, aggregates included, without them.
+- ``privacy/erasure_before_dbt`` runs after ingestion and before dbt. When the warehouse
+  already knows who is who (the identity tables of the previous run) it stages this run's
+  requests and uploads; on a first run with requests it builds staging and identity first.
+  It erases the people the requests name from raw and every table, and dbt then builds
+  every model, aggregates included, without them.
 - ``privacy/erasure`` runs after dbt and before the ML and export assets, which depend on
-  it. It catches what the first step could not know: on a fresh warehouse, everything (there
-  is no identity yet); later, a record that arrived in this run and joined an erased person
-  through an identifier on the suppression list. When it erased someone it rebuilds the dbt
-  models, so aggregates are what they are without the person and a re-run changes nothing.
+  it. It catches what the first step could not know: a record that arrived in this run and
+  joined an erased person through an identifier on the suppression list. When it erased
+  someone it rebuilds the dbt models, so aggregates are what they are without the person and
+  a re-run changes nothing.
 
 The bytes of erased rows linger in the freed blocks of the DuckDB file until it is rewritten.
 ``privacy/file_compaction`` runs last, after every other asset of the run, and rewrites the file
@@ -25,7 +26,7 @@ import dagster as dg
 from dagster_dbt import DbtCliResource, get_asset_key_for_model
 
 from cdp.privacy import apply_erasures
-from cdp.privacy.erasure import INPUT_MODELS, ErasureReport, people_resolvable
+from cdp.privacy.erasure import INPUT_MODELS, ErasureReport, people_resolvable, raw_holds_requests
 from cdp.privacy.storage import compact_if_due, load_policy
 from orchestration.defs.dbt import (
     DBT_PROJECT,
@@ -47,9 +48,9 @@ REQUEST_MODELS = ("stg_landing__erasure_requests", "stg_landing__suppressions", 
     key=ERASURE_BEFORE_DBT_KEY,
     group_name="privacy",
     description=(
-        "Before dbt, when the warehouse already knows who is who: this run's erasure requests and uploaded "
-        "suppressions erase their people from raw and every table, so dbt builds every model once, without "
-        "them (docs/privacy.md). On a fresh warehouse it waits for privacy/erasure."
+        "Before dbt: this run's erasure requests and uploaded suppressions erase their people from raw and "
+        "every table, so dbt builds every model once, without them (docs/privacy.md). On a first run with "
+        "requests it builds staging and identity first, to know who is who."
     ),
     deps=[raw_asset_key(name) for name in CONTRACT.sources],
     kinds={"python", "duckdb"},
@@ -60,11 +61,20 @@ def privacy_erasure_before_dbt(
 ) -> dg.MaterializeResult:
     with warehouse.connect(read_only=True) as con:
         ready = people_resolvable(con)
-    if not ready:
-        return dg.MaterializeResult(metadata={"skipped": "no identity tables yet: privacy/erasure erases after dbt"})
+        waiting = not ready and raw_holds_requests(con)
+    if not ready and not waiting:
+        return dg.MaterializeResult(metadata={"skipped": "no identity tables yet and no request to erase"})
     os.environ["CDP_WAREHOUSE"] = warehouse.warehouse_path
     os.environ["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
-    args = ["run", "--select", " ".join(REQUEST_MODELS), "--vars", json.dumps(dbt_vars(config))]
+    vars_json = json.dumps(dbt_vars(config))
+    if ready:
+        args = ["run", "--select", " ".join(REQUEST_MODELS), "--vars", vars_json]
+    else:
+        # A first run with requests: build who is who (staging and identity, the models erasure reads and
+        # what they need, seeds included) so the people leave raw before the main build, which then builds
+        # every model once without them; erasing after it would mean a second build of every model.
+        args = ["build", "--select", " ".join(f"+{model}" for model in INPUT_MODELS),
+                "--exclude", "resource_type:test resource_type:unit_test", "--vars", vars_json]
     dbt.cli(args, manifest=DBT_PROJECT.manifest_path).wait()
     with warehouse.connect() as con:
         report = apply_erasures(con, context.run.run_id)

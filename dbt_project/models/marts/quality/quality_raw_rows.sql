@@ -6,7 +6,7 @@
     latest of its time columns; for rows without a time of their own, the parent's named
     by `time_from` - an order line exists from its order; null when nothing says) and a
     hash of key and time columns (two rows with one hash say the same thing twice).
-    Kept sources come from quality_raw_row_versions; the others are hashed here.
+    Kept sources come from int_quality_raw_row_versions; the others are hashed here.
 -#}
 {%- set sources = var('data_quality')['sources'] -%}
 {%- set kept = quality_sources_kept() -%}
@@ -14,7 +14,7 @@
 with
 
 row_versions as (
-    select * from {{ ref('quality_raw_row_versions') }}
+    select * from {{ ref('int_quality_raw_row_versions') }}
 ),
 
 {% for source_name, settings in sources.items() if source_name not in kept %}
