@@ -152,9 +152,17 @@ def latest_run(con: duckdb.DuckDBPyConnection, model_name: str, as_of: date) -> 
 
 
 def _latest_run(con: duckdb.DuckDBPyConnection, where: str, params: list, order: str) -> dict[str, Any] | None:
-    con.execute(MODEL_RUNS_DDL)
+    # read without DDL, so a read-only connection can ask too: no table, no run; a column the table does not
+    # have yet (a warehouse from before it, until record_run adds it) reads as null
+    schema, table = MODEL_RUNS_TABLE.split(".")
+    existing = {row[0] for row in con.execute(
+        "select column_name from duckdb_columns() where schema_name = ? and table_name = ? "
+        "and database_name = current_database()", [schema, table]).fetchall()}
+    if not existing:
+        return None
+    select = ", ".join(c if c in existing else f"null as {c}" for c in RUN_COLUMNS)
     rows = con.execute(
-        f"select {', '.join(RUN_COLUMNS)} from {MODEL_RUNS_TABLE} where {where} order by {order} limit 1", params
+        f"select {select} from {MODEL_RUNS_TABLE} where {where} order by {order} limit 1", params
     ).fetchall()
     if not rows:
         return None

@@ -363,6 +363,8 @@ def test_policy_settings_are_checked_and_the_cadence_is_not_hashed():
 def test_an_existing_model_runs_table_gains_the_new_column(con):
     """A warehouse from before the cadence: its run log gets config_hash, and its trained runs (no hash)
     count as trained with other settings, so the first run after the upgrade retrains."""
+    assert published_run(con, "clv", date(2026, 9, 1)) is None  # no table: no run, and nothing created
+    assert con.execute("select count(*) from duckdb_tables() where table_name = 'model_runs'").fetchone()[0] == 0
     con.execute("create schema ml")
     con.execute("""create table ml.model_runs (
         model_run_id varchar primary key, pipeline_run_id varchar, model_name varchar not null,
@@ -372,6 +374,8 @@ def test_an_existing_model_runs_table_gains_the_new_column(con):
         finished_at timestamp not null, seconds double not null)""")
     con.execute("insert into ml.model_runs values ('old', null, 'clv', '20260901.old', 'trained', null, "
                 "'2026-09-01', null, null, 10, 10, '{}', '{}', '/nowhere.joblib', now(), now(), 1)")
+    before_upgrade = published_run(con, "clv", date(2026, 9, 1))  # read before the column exists
+    assert before_upgrade["model_run_id"] == "old" and before_upgrade["config_hash"] is None
     run = ModelRun("clv", date(2026, 9, 2), model_version="20260902.new", config_hash="abc")
     record_run(con, run)
     columns = [r[0] for r in con.execute("describe ml.model_runs").fetchall()]
