@@ -24,7 +24,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from ml.registry import jsonable
@@ -64,7 +64,8 @@ class RetrainingPolicy:
 
 @dataclass(frozen=True)
 class Decision:
-    """Whether this run trains, and why (or, scoring, with which model): the run's recorded message."""
+    """Whether this run trains, and why (or, scoring, with which model): the run's message, read after its
+    status (``trained``: "the model trained on ... is 7 days old"; ``scored``: "with the model trained on ...")."""
 
     train: bool
     reason: str
@@ -89,23 +90,23 @@ def decide(
     """Train or score, by the rules of the module docstring. ``published`` is the registry row of the latest
     trained run at or before ``as_of`` and ``last_run`` the latest run of any kind (ml/registry.py)."""
     if force:
-        return Decision(True, "trained: retraining forced (--retrain)")
+        return Decision(True, "retraining forced (--retrain)")
     if published is None:
-        return Decision(True, "trained: no trained model to score with")
+        return Decision(True, "no trained model to score with")
     trained_on = published["as_of_date"]
     if published.get("config_hash") != config_hash:
-        return Decision(True, f"trained: settings changed since the model trained on {trained_on}")
+        return Decision(True, f"settings changed since the model trained on {trained_on}")
     age = (as_of - trained_on).days
     if age >= policy.every_days:
-        return Decision(True, f"trained: the model trained on {trained_on} is {age} days old "
+        return Decision(True, f"the model trained on {trained_on} is {age} days old "
                               f"(retrains every {policy.every_days})")
     if policy.on_feature_drift:
         drifted = new_drift(published, last_run)
         if drifted:
-            return Decision(True, f"trained: feature drift since the model trained on {trained_on}: "
-                                  + ", ".join(drifted))
-    return Decision(False, f"scored with the model trained on {trained_on} (version {published['model_version']}, "
-                           f"{age} of {policy.every_days} days)")
+            return Decision(True, f"feature drift since the model trained on {trained_on}: " + ", ".join(drifted))
+    retrains_on = trained_on + timedelta(days=policy.every_days)
+    return Decision(False, f"with the model trained on {trained_on}, version {published['model_version']} "
+                           f"(retrains on {retrains_on})")
 
 
 def new_drift(published: Mapping[str, Any], last_run: Mapping[str, Any] | None) -> list[str]:

@@ -76,7 +76,6 @@ OUTPUT_TABLES: dict[str, dict[str, str]] = {
 }
 
 
-
 @dataclass
 class CheckOutcome:
     """One monitoring check's verdict, for the orchestration layer to report."""
@@ -157,7 +156,7 @@ def run_model(
             run.model_version = model_version(run)
             frames, checks = model.train(run)
         else:
-            _scoring_with(run, published, policy)
+            _scoring_with(run, published)
             frames, checks = model.score(run, loaded, published)
         run.message = decision.reason
         run.parameters = {**run.parameters, "retraining": policy.as_dict()}
@@ -188,12 +187,11 @@ def _load_published(model: ModelLifecycle, published: dict | None, decision: Dec
     try:
         return model.load(path), decision
     except Exception as error:  # any failure to read the artifact back (missing, truncated, another class)
-        why = (str(error).splitlines() or [""])[0][:200]
-        return None, Decision(True, f"trained: the published artifact {path} could not be loaded "
-                                    f"({type(error).__name__}: {why})")
+        why = f"{type(error).__name__}: {(str(error).splitlines() or [''])[0][:200]}"
+        return None, Decision(True, f"the published artifact {path} could not be loaded ({why})")
 
 
-def _scoring_with(run: ModelRun, published: dict[str, Any], policy: RetrainingPolicy) -> None:
+def _scoring_with(run: ModelRun, published: dict[str, Any]) -> None:
     """A scoring run names the artifact it scores with and the data that artifact was fitted on."""
     run.status = SCORED
     run.model_version = published["model_version"]

@@ -334,7 +334,9 @@ def test_policy_decisions():
     as_of = date(2026, 9, 10)
     published = {"as_of_date": date(2026, 9, 5), "config_hash": "h", "model_version": "20260905.abc",
                  "metrics": {"monitoring": {"shifted_features": ["email_opens_90d"]}}}
-    assert decide(policy, as_of, "h", None) == Decision(True, "trained: no trained model to score with")
+    assert decide(policy, as_of, "h", None) == Decision(True, "no trained model to score with")
+    assert decide(policy, as_of, "h", published).reason == (
+        "with the model trained on 2026-09-05, version 20260905.abc (retrains on 2026-09-12)")
     assert not decide(policy, as_of, "h", published).train
     assert decide(policy, date(2026, 9, 11), "h", published).train is False  # 6 days
     assert decide(policy, date(2026, 9, 12), "h", published).train  # 7 days
