@@ -107,6 +107,12 @@ def _pipeline_options(command):
             help="Days erased rows' bytes may stay in the warehouse file; default: cdp/privacy/storage.yml (7). "
             "0 rewrites the file in the run that erased.",
         ),
+        click.option(
+            "--retrain",
+            is_flag=True,
+            help="Retrain every model, whatever its retraining policy (ml/config/<model>.yml); by default a model "
+            "retrains only when due and otherwise scores with its published artifact.",
+        ),
     ]
     for option in reversed(options):
         command = option(command)
@@ -115,7 +121,7 @@ def _pipeline_options(command):
 
 def _run_pipeline_as_of(
     as_of: str | None, landing_dir: Path, warehouse: Path, export_dir: Path, churn_horizon_days: int | None,
-    dbt_vars: str | None, wait_seconds: float, compaction_max_delay_days: int | None,
+    dbt_vars: str | None, wait_seconds: float, compaction_max_delay_days: int | None, retrain: bool = False,
 ):
     if not landing_dir.is_dir():
         raise click.ClickException(f"landing directory {landing_dir} does not exist")
@@ -144,6 +150,7 @@ def _run_pipeline_as_of(
             dbt_vars=extra_vars,
             wait_seconds=wait_seconds,
             compaction_max_delay_days=compaction_max_delay_days,
+            retrain=retrain,
         )
     except WarehouseBusy as busy:
         raise click.ClickException(str(busy)) from None

@@ -98,17 +98,18 @@ def run_pipeline(
     dbt_vars: dict | None = None,
     wait_seconds: float = 600,
     compaction_max_delay_days: int | None = None,
+    retrain: bool = False,
 ) -> PipelineOutcome:
     """Materialise every asset once, in this process; the run's detailed log goes to a file.
 
     ``dbt_vars`` overrides dbt project vars for this run (identity settings, say). Another run on
     the same warehouse is waited for up to ``wait_seconds``, then ``WarehouseBusy`` says who holds it.
     ``compaction_max_delay_days`` overrides cdp/privacy/storage.yml for this run (0: erased bytes
-    leave the file in this run).
+    leave the file in this run). ``retrain`` makes every model retrain, whatever its retraining policy.
     """
     config = {"as_of": as_of, "churn_horizon_days": churn_horizon_days,
               "dbt_vars_json": json.dumps(dbt_vars) if dbt_vars else None,
-              "compaction_max_delay_days": compaction_max_delay_days}
+              "compaction_max_delay_days": compaction_max_delay_days, "retrain": retrain}
     with hold_warehouse(Path(warehouse), wait_seconds):
         return _run(landing_dir, warehouse, export_dir, config, log_level)
 
@@ -157,6 +158,7 @@ def _report_path(result) -> str | None:
 
 def _materialize(warehouse: Path, landing_dir: Path, export_dir: Path, config: dict, log_level: str):
     from orchestration.definitions import ALL_ASSETS
+    from orchestration.defs.ml import MODELS
     from orchestration.defs.resources import make_resources
 
     return dg.materialize(
@@ -167,7 +169,8 @@ def _materialize(warehouse: Path, landing_dir: Path, export_dir: Path, config: d
             "ops": {
                 op: {"config": config}
                 for op in ("privacy__erasure_before_dbt", "cdp_dbt_models", "privacy__erasure",
-                           "cdp_measurement_models", "reports__html_report", "privacy__file_compaction")
+                           "cdp_measurement_models", "reports__html_report", "privacy__file_compaction",
+                           *(f"train_{model.model_name}" for model in MODELS))
             },
             # The summary is the run's report; step logs reach the console only when something is wrong.
             "loggers": {"console": {"config": {"log_level": log_level}}},

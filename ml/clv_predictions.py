@@ -73,6 +73,22 @@ class ClvPredictions:
     model_version: str = MODEL_VERSION
 
 
+def purchase_summary(con: duckdb.DuckDBPyConnection, as_of: date, time_unit: str = "W") -> tuple[pd.DataFrame, int]:
+    """Every buyer's frequency, recency, age (T) and mean spend at ``as_of`` (an ``rfm_summary``), and the
+    count of completed orders left out for having no reporting amount. What a fitted model scores."""
+    days = con.execute(PURCHASE_DAYS_SQL, [as_of]).df()
+    unpriced = int(con.execute(UNPRICED_ORDERS_SQL, [as_of]).fetchall()[0][0])
+    return rfm_summary(days, as_of, time_unit, at_col="purchase_date"), unpriced
+
+
+def fit_clv(summary: pd.DataFrame, time_unit: str = "W", monthly_discount_rate: float = 0.0) -> ClvModel:
+    """BG/NBD on every buyer's purchase days, Gamma-Gamma on repeat buyers with a positive mean spend."""
+    purchases = BetaGeoModel().fit(summary["frequency"], summary["recency"], summary["T"])
+    spenders = summary[(summary["frequency"] > 0) & (summary["monetary"] > 0)]
+    spend = GammaGammaModel().fit(spenders["frequency"], spenders["monetary"])
+    return ClvModel(purchases, spend, time_unit, CLV_MONTHS, monthly_discount_rate)
+
+
 def predict_clv(
     con: duckdb.DuckDBPyConnection,
     as_of: str | date,
@@ -87,14 +103,9 @@ def predict_clv(
     Raises ``ml.clv.NotEnoughData`` / ``ml.clv.FitFailed`` when the data cannot support the models.
     """
     as_of_date = as_of if isinstance(as_of, date) else datetime.strptime(as_of, "%Y-%m-%d").date()
-    days = con.execute(PURCHASE_DAYS_SQL, [as_of_date]).df()
-    unpriced = int(con.execute(UNPRICED_ORDERS_SQL, [as_of_date]).fetchall()[0][0])
-    summary = rfm_summary(days, as_of_date, time_unit, at_col="purchase_date")
-    purchases = BetaGeoModel().fit(summary["frequency"], summary["recency"], summary["T"])
-    spenders = summary[(summary["frequency"] > 0) & (summary["monetary"] > 0)]
-    spend = GammaGammaModel().fit(spenders["frequency"], spenders["monetary"])
-    model = ClvModel(purchases, spend, time_unit, CLV_MONTHS, monthly_discount_rate)
+    summary, unpriced = purchase_summary(con, as_of_date, time_unit)
+    model = fit_clv(summary, time_unit, monthly_discount_rate)
     return ClvPredictions(
-        model.predict(summary), purchases.report_, spend.report_, as_of_date, time_unit, CLV_MONTHS,
+        model.predict(summary), model.purchases.report_, model.spend.report_, as_of_date, time_unit, CLV_MONTHS,
         monthly_discount_rate, unpriced, model, summary,
     )

@@ -24,11 +24,22 @@ def population_stability_index(
 ) -> float:
     """PSI of ``actual`` against ``expected`` over quantile bins of ``expected``; missing values form
     one more bin, so a feature that starts arriving empty shows as drift."""
-    expected = np.asarray(expected, dtype=float)
-    actual = np.asarray(actual, dtype=float)
-    present = expected[~np.isnan(expected)]
+    return psi_against_profile(distribution_profile(expected, bins), actual)
+
+
+def distribution_profile(values: np.ndarray | pd.Series, bins: int = 10) -> dict[str, list[float]]:
+    """The quantile bin edges of ``values`` and the share in each bin (the share missing last): all a later
+    PSI needs of a reference distribution, small enough to keep in a model run's record."""
+    values = np.asarray(values, dtype=float)
+    present = values[~np.isnan(values)]
     edges = np.unique(np.quantile(present, np.linspace(0, 1, bins + 1))) if len(present) else np.array([])
-    return psi_from_shares(_shares(expected, edges), _shares(actual, edges))
+    return {"edges": edges.tolist(), "shares": _shares(values, edges).tolist()}
+
+
+def psi_against_profile(profile: dict[str, list[float]], actual: np.ndarray | pd.Series) -> float:
+    """PSI of ``actual`` against a reference kept as a ``distribution_profile``."""
+    edges = np.asarray(profile["edges"], dtype=float)
+    return psi_from_shares(np.asarray(profile["shares"]), _shares(np.asarray(actual, dtype=float), edges))
 
 
 def psi_from_shares(expected: np.ndarray, actual: np.ndarray) -> float:
@@ -50,15 +61,21 @@ def _shares(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     return np.append(counts, missing.sum()) / max(len(values), 1)
 
 
+def feature_profiles(reference: pd.DataFrame, columns: list[str], settings: dict | None = None) -> dict[str, dict]:
+    """The ``distribution_profile`` of every feature of the reference (training) data."""
+    bins = (settings or load_model_config("monitoring"))["psi"]["bins"]
+    return {c: distribution_profile(reference[c], bins) for c in columns}
+
+
 def feature_drift(
-    reference: pd.DataFrame, current: pd.DataFrame, columns: list[str], settings: dict | None = None
+    reference: pd.DataFrame | dict[str, dict], current: pd.DataFrame, columns: list[str], settings: dict | None = None
 ) -> pd.DataFrame:
-    """PSI of every feature, current against reference (the training data), worst first."""
+    """PSI of every feature, current against reference (the training data, or its ``feature_profiles`` as a
+    training run recorded them), worst first. A feature the reference lacks is left out."""
     settings = settings or load_model_config("monitoring")
-    bins, limit = settings["psi"]["bins"], settings["psi"]["warn_above"]
-    rows = [
-        {"feature": c, "psi": population_stability_index(reference[c], current[c], bins)} for c in columns
-    ]
+    limit = settings["psi"]["warn_above"]
+    profiles = reference if isinstance(reference, dict) else feature_profiles(reference, columns, settings)
+    rows = [{"feature": c, "psi": psi_against_profile(profiles[c], current[c])} for c in columns if c in profiles]
     drift = pd.DataFrame(rows, columns=["feature", "psi"]).sort_values("psi", ascending=False, ignore_index=True)
     drift["is_shifted"] = drift["psi"] > limit
     return drift

@@ -263,6 +263,16 @@ class PersonaModel(JoblibArtifact):
             "distance_to_centroid": distance.astype("float64"),
         })
 
+    def personas_for(self, assignments: pd.DataFrame) -> pd.DataFrame:
+        """``personas`` with each persona's customer count and share taken from ``assignments`` (the output of
+        ``assign``): a model scoring later days keeps its names, descriptions and typical values, while the
+        sizes follow today's customers. On the data the model was fitted on the sizes are the fit's."""
+        counts = assignments["cluster_id"].value_counts()
+        personas = self.personas.copy()
+        personas["customer_count"] = personas["cluster_id"].map(counts).fillna(0).astype("int64")
+        personas["customer_share"] = personas["customer_count"] / max(len(assignments), 1)
+        return personas
+
 
 def fit_personas(
     features: pd.DataFrame,

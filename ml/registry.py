@@ -1,8 +1,9 @@
 """The record of every model run (``ml.model_runs``) and where its trained model is saved.
 
 A run is recorded whatever happens: trained (with parameters, metrics and the artifact that
-scoring reloads), or skipped with the reason. Parameters and metrics are JSON so fitted values
-(CLV's r, alpha, a, b...) and evaluation tables fit one column each.
+scoring reloads), scored with a model an earlier run trained (ml/retraining.py decides which), or
+skipped with the reason. Parameters and metrics are JSON so fitted values (CLV's r, alpha, a, b...)
+and evaluation tables fit one column each.
 """
 
 from __future__ import annotations
@@ -21,19 +22,21 @@ import numpy as np
 
 MODEL_RUNS_TABLE = "ml.model_runs"
 
+# Columns added after the table first shipped are added to existing warehouses by `alter table ... if not
+# exists`, so they come last in every warehouse alike; rows from before them hold null.
 MODEL_RUNS_DDL = f"""
 create schema if not exists ml;
 create table if not exists {MODEL_RUNS_TABLE} (
     model_run_id varchar primary key,
     pipeline_run_id varchar,
     model_name varchar not null,
-    model_version varchar,
-    status varchar not null,          -- trained | skipped
-    message varchar,                  -- why a run was skipped
+    model_version varchar,            -- the artifact that produced the run's scores (a scored run: an earlier run's)
+    status varchar not null,          -- trained | scored (with an earlier run's artifact) | skipped
+    message varchar,                  -- why the run trained, which model it scored with, or why it was skipped
     as_of_date date not null,
     training_window_start date,       -- first day of data the fit may read
     training_window_end date,         -- last day of data (features and labels) the fit read
-    rows_trained bigint,
+    rows_trained bigint,              -- null on a scored run: nothing was fitted
     rows_scored bigint,
     parameters json,
     metrics json,
@@ -41,16 +44,18 @@ create table if not exists {MODEL_RUNS_TABLE} (
     started_at timestamp not null,
     finished_at timestamp not null,
     seconds double not null
-)
+);
+alter table {MODEL_RUNS_TABLE} add column if not exists config_hash varchar;  -- of the settings the model depends on
 """
 
 TRAINED = "trained"
+SCORED = "scored"
 SKIPPED = "skipped"
 
 
 @dataclass
 class ModelRun:
-    """One training run, filled in as it goes and written once at the end."""
+    """One model run (trained, scored or skipped), filled in as it goes and written once at the end."""
 
     model_name: str
     as_of_date: date
@@ -66,6 +71,7 @@ class ModelRun:
     parameters: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     artifact_path: str | None = None
+    config_hash: str | None = None
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC).replace(tzinfo=None))
 
     def skip(self, reason: str) -> None:
@@ -100,15 +106,25 @@ def record_run(con: duckdb.DuckDBPyConnection, run: ModelRun) -> None:
     """Insert the run into ``ml.model_runs`` (created on first use)."""
     con.execute(MODEL_RUNS_DDL)
     finished = datetime.now(UTC).replace(tzinfo=None)
+    values = {
+        "model_run_id": run.model_run_id, "pipeline_run_id": run.pipeline_run_id, "model_name": run.model_name,
+        "model_version": run.model_version, "status": run.status, "message": run.message,
+        "as_of_date": run.as_of_date, "training_window_start": run.training_window_start,
+        "training_window_end": run.training_window_end, "rows_trained": run.rows_trained,
+        "rows_scored": run.rows_scored, "parameters": to_json(run.parameters), "metrics": to_json(run.metrics),
+        "artifact_path": run.artifact_path, "started_at": run.started_at, "finished_at": finished,
+        "seconds": (finished - run.started_at).total_seconds(), "config_hash": run.config_hash,
+    }
     con.execute(
-        f"insert into {MODEL_RUNS_TABLE} values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            run.model_run_id, run.pipeline_run_id, run.model_name, run.model_version, run.status, run.message,
-            run.as_of_date, run.training_window_start, run.training_window_end, run.rows_trained, run.rows_scored,
-            to_json(run.parameters), to_json(run.metrics), run.artifact_path, run.started_at, finished,
-            (finished - run.started_at).total_seconds(),
-        ],
+        f"insert into {MODEL_RUNS_TABLE} ({', '.join(values)}) values ({', '.join('?' * len(values))})",
+        list(values.values()),
     )
+
+
+RUN_COLUMNS = [
+    "model_run_id", "model_version", "status", "as_of_date", "training_window_start", "training_window_end",
+    "parameters", "metrics", "artifact_path", "config_hash",
+]
 
 
 def previous_trained_run(
@@ -116,25 +132,44 @@ def previous_trained_run(
 ) -> dict[str, Any] | None:
     """The latest trained run of a model (other than ``before_run_id``), with parameters and
     metrics parsed; None when there is none."""
-    con.execute(MODEL_RUNS_DDL)
+    where = f"model_name = ? and status = '{TRAINED}' and model_run_id is distinct from ?"
+    return _latest_run(con, where, [model_name, before_run_id], "finished_at desc")
+
+
+def published_run(con: duckdb.DuckDBPyConnection, model_name: str, as_of: date) -> dict[str, Any] | None:
+    """The trained run whose artifact a run as of ``as_of`` may score with: the latest trained at or before
+    that date (a model trained on later data would leak it into earlier scores); None when there is none."""
+    return _latest_run(
+        con, f"model_name = ? and status = '{TRAINED}' and as_of_date <= ?", [model_name, as_of],
+        "as_of_date desc, finished_at desc",
+    )
+
+
+def latest_run(con: duckdb.DuckDBPyConnection, model_name: str, as_of: date) -> dict[str, Any] | None:
+    """The latest run of a model, trained, scored or skipped, at or before ``as_of``; None when there is none."""
+    where = "model_name = ? and as_of_date <= ?"
+    return _latest_run(con, where, [model_name, as_of], "as_of_date desc, finished_at desc")
+
+
+def _latest_run(con: duckdb.DuckDBPyConnection, where: str, params: list, order: str) -> dict[str, Any] | None:
+    # read without DDL, so a read-only connection can ask too: no table, no run; a column the table does not
+    # have yet (a warehouse from before it, until record_run adds it) reads as null
+    schema, table = MODEL_RUNS_TABLE.split(".")
+    existing = {row[0] for row in con.execute(
+        "select column_name from duckdb_columns() where schema_name = ? and table_name = ? "
+        "and database_name = current_database()", [schema, table]).fetchall()}
+    if not existing:
+        return None
+    select = ", ".join(c if c in existing else f"null as {c}" for c in RUN_COLUMNS)
     rows = con.execute(
-        f"""
-        select model_run_id, model_version, as_of_date, parameters, metrics, artifact_path
-        from {MODEL_RUNS_TABLE}
-        where model_name = ? and status = '{TRAINED}' and model_run_id is distinct from ?
-        order by finished_at desc
-        limit 1
-        """,
-        [model_name, before_run_id],
+        f"select {select} from {MODEL_RUNS_TABLE} where {where} order by {order} limit 1", params
     ).fetchall()
     if not rows:
         return None
-    run_id, version, as_of, params, metrics, path = rows[0]
-    return {
-        "model_run_id": run_id, "model_version": version, "as_of_date": as_of,
-        "parameters": json.loads(params) if params else {}, "metrics": json.loads(metrics) if metrics else {},
-        "artifact_path": path,
-    }
+    run = dict(zip(RUN_COLUMNS, rows[0], strict=True))
+    run["parameters"] = json.loads(run["parameters"]) if run["parameters"] else {}
+    run["metrics"] = json.loads(run["metrics"]) if run["metrics"] else {}
+    return run
 
 
 def to_json(value: Any) -> str:

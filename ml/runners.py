@@ -1,15 +1,18 @@
-"""Train, save, reload and score each model on the warehouse, and record the run.
+"""Train or score each model on the warehouse, and record the run.
 
-Each runner reads its inputs from the point-in-time tables, trains, saves the trained model as an
-artifact, reloads it from that file to score (so what is saved is what scored), replaces the
-model's output table and inserts a row into ``ml.model_runs``. A model that cannot be trained
-(``ModelSkipped``) leaves an empty output table and a skipped run with the reason, so everything
-downstream still runs. No Dagster here: the assets in orchestration/defs/ml.py call these.
+Each run first asks the model's retraining policy (ml/retraining.py) whether to train. A training run
+fits, saves the model as an artifact and reloads it from that file to score (so what is saved is what
+scored); a scoring run reloads the published artifact (an earlier training run's) and scores the current
+features with it, falling back to training when the file is missing or unreadable. Either way the run
+replaces the model's output tables and inserts a row into ``ml.model_runs``, and ``model_version`` names
+the artifact behind the scores. A model that cannot be trained (``ModelSkipped``) leaves empty output
+tables and a skipped run with the reason, so everything downstream still runs. No Dagster here: the
+assets in orchestration/defs/ml.py call these.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -19,16 +22,27 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from ml.clv_predictions import ClvModel, predict_clv
+from ml.clv_predictions import ClvModel, fit_clv, purchase_summary
 from ml.errors import ModelSkipped, NotEnoughData
 from ml.features import FEATURES_TABLE, FeatureSpec, load_features, load_labelled_cutoffs, scoring_cutoff
-from ml.monitoring import feature_drift, psi_from_shares, score_histogram, selection_rate_parity
+from ml.monitoring import feature_drift, feature_profiles, psi_from_shares, score_histogram, selection_rate_parity
 from ml.personas import PersonaModel, fit_personas
 from ml.propensity import PropensityModel, train_propensity
 from ml.recommendation_data import load_interactions
 from ml.recommendations import ItemToItemRecommender
 from ml.recommendations import evaluate as evaluate_recommendations
-from ml.registry import ModelRun, artifact_path, previous_trained_run, record_run
+from ml.registry import (
+    SCORED,
+    SKIPPED,
+    TRAINED,
+    ModelRun,
+    artifact_path,
+    latest_run,
+    previous_trained_run,
+    published_run,
+    record_run,
+)
+from ml.retraining import Decision, RetrainingPolicy, decide, settings_hash
 from ml.settings import load_model_config
 
 # Output tables: column -> DuckDB type. An empty (skipped) output keeps this shape.
@@ -81,7 +95,29 @@ class ModelOutcome:
 
     @property
     def skipped(self) -> bool:
-        return self.run.status != "trained"
+        return self.run.status == SKIPPED
+
+    @property
+    def trained(self) -> bool:
+        return self.run.status == TRAINED
+
+
+Frames = dict[str, pd.DataFrame]
+Scored = tuple[Frames, list[CheckOutcome]]
+
+
+@dataclass(frozen=True)
+class ModelLifecycle:
+    """One model as ``run_model`` drives it: where its scores go, what its fit depends on, how to train it
+    (fit, save the artifact, reload it, score) and how to score with a published artifact."""
+
+    name: str
+    tables: list[str]
+    settings: Mapping[str, Any]  # ml/config/<name>.yml: the retraining policy, and hashed with hashed_inputs
+    hashed_inputs: Mapping[str, Any]  # what else the fitted model depends on (feature list, label horizon)
+    load: Callable[[str], Any]  # artifact path -> model
+    train: Callable[[ModelRun], Scored]
+    score: Callable[[ModelRun, Any, dict[str, Any]], Scored]  # (run, loaded model, its training run's record)
 
 
 def write_table(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> int:
@@ -101,33 +137,72 @@ def write_table(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame)
 
 def run_model(
     con: duckdb.DuckDBPyConnection,
-    model_name: str,
-    tables: list[str],
-    train_and_score: Callable[[ModelRun], tuple[dict[str, pd.DataFrame], list[CheckOutcome]]],
+    model: ModelLifecycle,
     pipeline_run_id: str | None = None,
+    force_retrain: bool = False,
 ) -> ModelOutcome:
-    """The shared frame of every runner: skip cleanly, write the outputs and the run record together."""
-    run = ModelRun(model_name, scoring_cutoff(con), pipeline_run_id)
-    run.model_version = model_version(run)
+    """The shared frame of every runner: decide train or score, skip cleanly, write the outputs and the run
+    record together."""
+    run = ModelRun(model.name, scoring_cutoff(con), pipeline_run_id)
+    run.config_hash = settings_hash(model.settings, model.hashed_inputs)
+    policy = RetrainingPolicy.from_config(model.name, model.settings)
+    published = published_run(con, model.name, run.as_of_date)
+    decision = decide(policy, run.as_of_date, run.config_hash, published,
+                      latest_run(con, model.name, run.as_of_date), force_retrain)
     checks: list[CheckOutcome] = []
     try:
-        frames, checks = train_and_score(run)
+        loaded, decision = _load_published(model, published, decision)
+        if decision.train:
+            run.model_version = model_version(run)
+            frames, checks = model.train(run)
+        else:
+            _scoring_with(run, published)
+            frames, checks = model.score(run, loaded, published)
+        run.message = decision.reason
+        run.parameters = {**run.parameters, "retraining": policy.as_dict()}
         frames = {t: f.assign(model_version=run.model_version, as_of_date=run.as_of_date) for t, f in frames.items()}
     except ModelSkipped as reason:
         run.skip(str(reason))
         run.metrics = reason.metrics
         run.model_version = None
-        frames = {t: pd.DataFrame(columns=list(OUTPUT_TABLES[t])) for t in tables}
-    run.rows_scored = len(frames[tables[0]])
+        frames = {t: pd.DataFrame(columns=list(OUTPUT_TABLES[t])) for t in model.tables}
+    run.rows_scored = len(frames[model.tables[0]])
     con.execute("begin transaction")
     try:
-        written = [write_table(con, table, frames[table]) for table in tables]
+        written = [write_table(con, table, frames[table]) for table in model.tables]
         record_run(con, run)
         con.execute("commit")
     except Exception:
         con.execute("rollback")
         raise
-    return ModelOutcome(run, tables[0], written[0], checks)
+    return ModelOutcome(run, model.tables[0], written[0], checks)
+
+
+def _load_published(model: ModelLifecycle, published: dict | None, decision: Decision) -> tuple[Any, Decision]:
+    """The published model when the decision is to score with it. A file that is gone or cannot be read
+    back turns the decision into training: a new model, never a failed run."""
+    if decision.train or published is None:
+        return None, decision
+    path = published["artifact_path"]
+    try:
+        return model.load(path), decision
+    except Exception as error:  # any failure to read the artifact back (missing, truncated, another class)
+        why = f"{type(error).__name__}: {(str(error).splitlines() or [''])[0][:200]}"
+        return None, Decision(True, f"the published artifact {path} could not be loaded ({why})")
+
+
+def _scoring_with(run: ModelRun, published: dict[str, Any]) -> None:
+    """A scoring run names the artifact it scores with and the data that artifact was fitted on."""
+    run.status = SCORED
+    run.model_version = published["model_version"]
+    run.artifact_path = published["artifact_path"]
+    run.training_window_start = published["training_window_start"]
+    run.training_window_end = published["training_window_end"]
+    run.parameters = {
+        "trained_run_id": published["model_run_id"],
+        "trained_as_of": published["as_of_date"],
+        "model_age_days": (run.as_of_date - published["as_of_date"]).days,
+    }
 
 
 def model_version(run: ModelRun) -> str:
@@ -145,46 +220,59 @@ def known_customers(con: duckdb.DuckDBPyConnection, cutoff) -> pd.Index:
 
 
 def run_clv(
-    con: duckdb.DuckDBPyConnection, artifact_dir: Path | str, pipeline_run_id: str | None = None
+    con: duckdb.DuckDBPyConnection, artifact_dir: Path | str, pipeline_run_id: str | None = None,
+    force_retrain: bool = False,
 ) -> ModelOutcome:
-    """BG/NBD + Gamma-Gamma on completed orders up to the as-of date -> ``ml.clv_predictions``."""
+    """BG/NBD + Gamma-Gamma on completed orders up to the as-of date -> ``ml.clv_predictions``. Scoring
+    needs only the fitted parameters: every buyer's purchase summary is rebuilt at the as-of date."""
+    settings = load_model_config("clv")
 
-    def train_and_score(run: ModelRun) -> tuple[dict[str, pd.DataFrame], list[CheckOutcome]]:
-        settings = load_model_config("clv")
-        fitted = predict_clv(con, run.as_of_date, settings["time_unit"], settings["monthly_discount_rate"])
+    def train(run: ModelRun) -> Scored:
+        summary, unpriced = purchase_summary(con, run.as_of_date, settings["time_unit"])
         path = artifact_path(artifact_dir, run)
-        fitted.model.save(path)
-        predictions = ClvModel.load(path).predict(fitted.summary)
-        predictions = predictions[predictions["customer_id"].isin(known_customers(con, run.as_of_date))]
+        fit_clv(summary, settings["time_unit"], settings["monthly_discount_rate"]).save(path)
+        model = ClvModel.load(path)
+        purchases, spend = model.purchases.report_, model.spend.report_
         first_purchase = con.execute(
             "select min(ordered_date) from marts.fct_orders where is_completed and ordered_date <= ?",
             [run.as_of_date],
         ).fetchall()[0][0]
         run.artifact_path = str(path)
         run.training_window_start, run.training_window_end = first_purchase, run.as_of_date
-        run.rows_trained = fitted.purchases.n_customers
+        run.rows_trained = purchases.n_customers
         run.parameters = {
-            "time_unit": fitted.time_unit, "months": fitted.months,
-            "monthly_discount_rate": fitted.monthly_discount_rate,
-            "bg_nbd": fitted.purchases.params, "gamma_gamma": fitted.spend.params,
+            "time_unit": model.time_unit, "months": model.months, "monthly_discount_rate": model.monthly_discount_rate,
+            "bg_nbd": purchases.params, "gamma_gamma": spend.params,
         }
         run.metrics = {
-            "bg_nbd_log_likelihood": fitted.purchases.log_likelihood,
-            "gamma_gamma_log_likelihood": fitted.spend.log_likelihood,
-            "gamma_gamma_customers": fitted.spend.n_customers,
+            "bg_nbd_log_likelihood": purchases.log_likelihood,
+            "gamma_gamma_log_likelihood": spend.log_likelihood,
+            "gamma_gamma_customers": spend.n_customers,
             # parameters the data leave uncertain by a factor of e or more (docs/clv.md)
-            "bg_nbd_weakly_identified": fitted.purchases.extra["weakly_identified"],
-            "gamma_gamma_weakly_identified": fitted.spend.extra["weakly_identified"],
-            "bg_nbd_log_parameter_standard_errors": fitted.purchases.extra["log_parameter_standard_errors"],
-            "gamma_gamma_log_parameter_standard_errors": fitted.spend.extra["log_parameter_standard_errors"],
-            "unpriced_orders": fitted.unpriced_orders,
+            "bg_nbd_weakly_identified": purchases.extra["weakly_identified"],
+            "gamma_gamma_weakly_identified": spend.extra["weakly_identified"],
+            "bg_nbd_log_parameter_standard_errors": purchases.extra["log_parameter_standard_errors"],
+            "gamma_gamma_log_parameter_standard_errors": spend.extra["log_parameter_standard_errors"],
+        }
+        return _clv_scores(run, model, summary, unpriced)
+
+    def score(run: ModelRun, model: ClvModel, trained: dict[str, Any]) -> Scored:
+        return _clv_scores(run, model, *purchase_summary(con, run.as_of_date, model.time_unit))
+
+    def _clv_scores(run: ModelRun, model: ClvModel, summary: pd.DataFrame, unpriced: int) -> Scored:
+        predictions = model.predict(summary)
+        predictions = predictions[predictions["customer_id"].isin(known_customers(con, run.as_of_date))]
+        run.metrics = {
+            **run.metrics,
+            "unpriced_orders": unpriced,
             "expected_purchases_12m_total": float(predictions["expected_purchases_12m"].sum()),
             "clv_12m_mean": float(predictions["clv_12m"].mean()) if len(predictions) else None,
             "clv_12m_total": float(predictions["clv_12m"].sum()),
         }
         return {"ml.clv_predictions": predictions}, []
 
-    return run_model(con, "clv", ["ml.clv_predictions"], train_and_score, pipeline_run_id)
+    lifecycle = ModelLifecycle("clv", ["ml.clv_predictions"], settings, {}, ClvModel.load, train, score)
+    return run_model(con, lifecycle, pipeline_run_id, force_retrain)
 
 
 # --------------------------------------------------------------------------- churn and purchase propensity
@@ -214,24 +302,39 @@ PURCHASE_PROPENSITY = PropensityTable(
 
 
 def run_churn(
-    con: duckdb.DuckDBPyConnection, artifact_dir: Path | str, pipeline_run_id: str | None = None
+    con: duckdb.DuckDBPyConnection, artifact_dir: Path | str, pipeline_run_id: str | None = None,
+    force_retrain: bool = False,
 ) -> ModelOutcome:
     """Churn in the horizon after the as-of date for every buyer -> ``ml.churn_scores``."""
-    return _run_propensity(con, CHURN, artifact_dir, pipeline_run_id)
+    return _run_propensity(con, CHURN, artifact_dir, pipeline_run_id, force_retrain)
 
 
 def run_purchase_propensity(
-    con: duckdb.DuckDBPyConnection, artifact_dir: Path | str, pipeline_run_id: str | None = None
+    con: duckdb.DuckDBPyConnection, artifact_dir: Path | str, pipeline_run_id: str | None = None,
+    force_retrain: bool = False,
 ) -> ModelOutcome:
     """A completed order in the next 30 days, for every known customer -> ``ml.purchase_propensity_scores``."""
-    return _run_propensity(con, PURCHASE_PROPENSITY, artifact_dir, pipeline_run_id)
+    return _run_propensity(con, PURCHASE_PROPENSITY, artifact_dir, pipeline_run_id, force_retrain)
 
 
 def _run_propensity(
-    con: duckdb.DuckDBPyConnection, target: PropensityTable, artifact_dir: Path | str, pipeline_run_id: str | None
+    con: duckdb.DuckDBPyConnection, target: PropensityTable, artifact_dir: Path | str, pipeline_run_id: str | None,
+    force_retrain: bool,
 ) -> ModelOutcome:
-    def train_and_score(run: ModelRun) -> tuple[dict[str, pd.DataFrame], list[CheckOutcome]]:
-        spec = FeatureSpec.load()
+    spec = FeatureSpec.load()
+    monitoring = load_model_config("monitoring")
+
+    def population(run: ModelRun) -> pd.DataFrame:
+        features = load_features(con, run.as_of_date, spec)
+        if target.buyers_only:
+            features = features[features["frequency"] > 0].reset_index(drop=True)
+        return features
+
+    def scores_of(model: PropensityModel, features: pd.DataFrame) -> pd.DataFrame:
+        scores = model.score(features).drop(columns="model_version")
+        return scores.rename(columns={"probability": target.probability_column, "risk_tier": target.tier_column})
+
+    def train(run: ModelRun) -> Scored:
         data = load_labelled_cutoffs(con, target.model_name, spec)
         cutoffs = {"training": data.training_cutoff, "validation": data.validation_cutoff,
                    "horizon_days": data.horizon_days}
@@ -242,35 +345,69 @@ def _run_propensity(
         path = artifact_path(artifact_dir, run)
         model.save(path)
         model = PropensityModel.load(path)
-        population = load_features(con, run.as_of_date, spec)
-        if target.buyers_only:
-            population = population[population["frequency"] > 0].reset_index(drop=True)
-        scores = model.score(population).drop(columns="model_version")
-        scores = scores.rename(columns={"probability": target.probability_column, "risk_tier": target.tier_column})
+        features = population(run)
+        scores = scores_of(model, features)
         run.artifact_path = str(path)
         run.training_window_start, run.training_window_end = data.training_cutoff, run.as_of_date
         run.rows_trained = len(data.training) + len(data.validation)
         run.parameters = {**model.params, "model_fingerprint": model.version}
-        checks, monitoring = _propensity_checks(con, model, data.validation, population, scores, target, spec)
-        run.metrics = {**model.metrics, "monitoring": monitoring}
+        # the final model was fitted on the validation cutoff: that is the distribution later runs drift from
+        reference = feature_profiles(data.validation, spec.model_features, monitoring)
+        previous = previous_trained_run(con, target.model_name)
+        previous_histogram = (previous or {}).get("metrics", {}).get("monitoring", {}).get("score_histogram")
+        if previous_histogram:
+            score_reference = (previous_histogram, f"run {previous['model_version']}")
+        else:
+            fitted_scores = score_histogram(model.predict_proba(data.validation), monitoring["score_bins"])
+            score_reference = (fitted_scores, "the scores of the data it was fitted on")
+        checks, watched = _propensity_checks(reference, features, scores, score_reference, target, spec, monitoring)
+        checks.append(metric_regression(model.metrics, (previous or {}).get("metrics", {}), previous, monitoring))
+        run.metrics = {**model.metrics, "monitoring": {**watched, "reference_profiles": reference}}
         return {target.table: scores}, checks
 
-    return run_model(con, target.model_name, [target.table], train_and_score, pipeline_run_id)
+    def score(run: ModelRun, model: PropensityModel, trained: dict[str, Any]) -> Scored:
+        features = population(run)
+        scores = scores_of(model, features)
+        recorded = trained["metrics"]["monitoring"]
+        score_reference = (recorded["score_histogram"], f"the training run's scores ({trained['model_version']})")
+        checks, watched = _propensity_checks(
+            recorded["reference_profiles"], features, scores, score_reference, target, spec, monitoring
+        )
+        checks.append(CheckOutcome(
+            METRIC_REGRESSION_CHECK,
+            True,
+            "not evaluated: a scoring-only run fits and validates nothing; the check runs on training days "
+            f"(this model, trained on {trained['as_of_date']}, passed it then)",
+            {"evaluated": False, "trained_run_id": trained["model_run_id"]},
+        ))
+        run.metrics = {"monitoring": watched}
+        return {target.table: scores}, checks
+
+    settings = load_model_config(target.model_name)
+    horizon = con.execute(
+        "select max(horizon_days) from ml.feature_cutoffs where model_name = ?", [target.model_name]
+    ).fetchall()[0][0]
+    lifecycle = ModelLifecycle(
+        target.model_name, [target.table], settings,
+        {"model_features": spec.model_features, "horizon_days": horizon},
+        PropensityModel.load, train, score,
+    )
+    return run_model(con, lifecycle, pipeline_run_id, force_retrain)
 
 
 def _propensity_checks(
-    con: duckdb.DuckDBPyConnection,
-    model: PropensityModel,
-    fitted_on: pd.DataFrame,
+    reference_profiles: dict[str, dict],
     population: pd.DataFrame,
     scores: pd.DataFrame,
+    score_reference: tuple[list[float], str],
     target: PropensityTable,
     spec: FeatureSpec,
+    settings: dict[str, Any],
 ) -> tuple[list[CheckOutcome], dict[str, Any]]:
-    """Drift of the features against what the final model was fitted on, shift of the scores against the
-    previous run (or, on a first run, the fitted data's scores), and fairness of the top decile."""
-    settings = load_model_config("monitoring")
-    drift = feature_drift(fitted_on, population, spec.model_features, settings)
+    """Drift of the features against the data the model was fitted on (kept as quantile profiles, so a
+    scoring run can compare too), shift of the scores against a reference histogram, and fairness of the
+    top decile. Needs only features and scores: these run on training and scoring days alike."""
+    drift = feature_drift(reference_profiles, population, spec.model_features, settings)
     shifted = drift[drift["is_shifted"]]
     checks = [CheckOutcome(
         FEATURE_DRIFT_CHECK,
@@ -281,11 +418,7 @@ def _propensity_checks(
         {"psi": {r.feature: round(r.psi, 4) for r in drift.head(10).itertuples()}},
     )]
     histogram = score_histogram(scores[target.probability_column], settings["score_bins"])
-    previous = previous_trained_run(con, target.model_name)
-    reference = (previous or {}).get("metrics", {}).get("monitoring", {}).get("score_histogram")
-    reference_name = f"run {previous['model_version']}" if reference else "the scores of the data it was fitted on"
-    if not reference:
-        reference = score_histogram(model.predict_proba(fitted_on), settings["score_bins"])
+    reference, reference_name = score_reference
     score_psi = psi_from_shares(np.asarray(reference), np.asarray(histogram))
     checks.append(CheckOutcome(
         SCORE_SHIFT_CHECK,
@@ -306,9 +439,9 @@ def _propensity_checks(
             f"(warns under {settings['fairness']['min_rate_ratio']})",
             verdict.as_metadata(),
         ))
-    checks.append(metric_regression(model.metrics, (previous or {}).get("metrics", {}), previous, settings))
     monitoring = {
         "feature_psi": {r.feature: r.psi for r in drift.itertuples()},
+        "shifted_features": shifted["feature"].tolist(),
         "score_histogram": histogram,
         "score_psi": score_psi,
         "parity": parity,
@@ -320,7 +453,8 @@ def metric_regression(
     metrics: dict[str, Any], previous_metrics: dict[str, Any], previous: dict | None, settings: dict[str, Any]
 ) -> CheckOutcome:
     """The winner's validation figure against the last published (trained) run's: a model that got worse
-    than the one it replaces warns, though it is published (the newer labels may simply be harder)."""
+    than the one it replaces warns, though it is published (the newer labels may simply be harder).
+    Training runs only: a scoring run has no fresh validation to compare."""
     rule = settings["metric_regression"]
     metric, max_drop = rule["metric"], float(rule["max_drop"])
     current = metrics["candidates"][metrics["winner"]][metric]
@@ -342,13 +476,14 @@ def metric_regression(
 
 
 def run_personas(
-    con: duckdb.DuckDBPyConnection, artifact_dir: Path | str, pipeline_run_id: str | None = None
+    con: duckdb.DuckDBPyConnection, artifact_dir: Path | str, pipeline_run_id: str | None = None,
+    force_retrain: bool = False,
 ) -> ModelOutcome:
-    """K-means personas on the as-of features -> ``ml.customer_clusters`` and ``ml.personas``; cluster
-    ids carry over from the previous trained run's saved model."""
+    """K-means personas -> ``ml.customer_clusters`` and ``ml.personas``. Training fits on the as-of features
+    and keeps cluster ids from the previous trained model; scoring assigns customers to the saved centroids."""
+    spec = FeatureSpec.load()
 
-    def train_and_score(run: ModelRun) -> tuple[dict[str, pd.DataFrame], list[CheckOutcome]]:
-        spec = FeatureSpec.load()
+    def train(run: ModelRun) -> Scored:
         features = load_features(con, run.as_of_date, spec)
         previous = _previous_model(con, "personas", PersonaModel.load)
         model = fit_personas(features, spec.model_features, load_model_config("personas"), previous)
@@ -360,24 +495,50 @@ def run_personas(
         run.rows_trained = len(features)
         run.parameters = model.params
         run.metrics = {**model.metrics, "selection": model.selection.to_dict("records")}
-        return {"ml.customer_clusters": model.assign(features), "ml.personas": model.personas}, []
+        return _persona_tables(model, features), []
 
-    return run_model(con, "personas", ["ml.customer_clusters", "ml.personas"], train_and_score, pipeline_run_id)
+    def score(run: ModelRun, model: PersonaModel, trained: dict[str, Any]) -> Scored:
+        features = load_features(con, run.as_of_date, spec)
+        tables = _persona_tables(model, features)
+        assigned = tables["ml.customer_clusters"]
+        run.metrics = {
+            "n_customers": len(assigned),
+            "cluster_sizes": {str(k): int(v) for k, v in assigned["cluster_id"].value_counts().sort_index().items()},
+            "mean_squared_distance": float((assigned["distance_to_centroid"] ** 2).mean()) if len(assigned) else None,
+        }
+        return tables, []
+
+    lifecycle = ModelLifecycle(
+        "personas", ["ml.customer_clusters", "ml.personas"], load_model_config("personas"),
+        {"model_features": spec.model_features}, PersonaModel.load, train, score,
+    )
+    return run_model(con, lifecycle, pipeline_run_id, force_retrain)
+
+
+def _persona_tables(model: PersonaModel, features: pd.DataFrame) -> Frames:
+    assigned = model.assign(features)
+    return {"ml.customer_clusters": assigned, "ml.personas": model.personas_for(assigned)}
 
 
 # --------------------------------------------------------------------------- recommendations
 
 
 def run_recommendations(
-    con: duckdb.DuckDBPyConnection, artifact_dir: Path | str, pipeline_run_id: str | None = None
+    con: duckdb.DuckDBPyConnection, artifact_dir: Path | str, pipeline_run_id: str | None = None,
+    force_retrain: bool = False,
 ) -> ModelOutcome:
     """Item-to-item top-N for every known customer (popular products for those without history) ->
-    ``ml.product_recommendations``, evaluated by hit rate at N on the last ``holdout_days`` first."""
+    ``ml.product_recommendations``. Training evaluates hit rate at N on the last ``holdout_days``, then
+    learns product similarities and popularity; scoring reads each customer's current interactions and
+    ranks products with the saved similarities."""
+    settings = load_model_config("recommendations")
 
-    def train_and_score(run: ModelRun) -> tuple[dict[str, pd.DataFrame], list[CheckOutcome]]:
-        settings = load_model_config("recommendations")
+    def interactions_at(run: ModelRun) -> pd.DataFrame:
+        return load_interactions(con, run.as_of_date, settings.get("lookback_days"))
+
+    def train(run: ModelRun) -> Scored:
         model_settings = dict(settings.get("model", {}))
-        interactions = load_interactions(con, run.as_of_date, settings.get("lookback_days"))
+        interactions = interactions_at(run)
         holdout_start = run.as_of_date - timedelta(days=settings["holdout_days"] - 1)
         try:
             evaluation = evaluate_recommendations(interactions, holdout_start, run.as_of_date, **model_settings)
@@ -388,28 +549,53 @@ def run_recommendations(
         path = artifact_path(artifact_dir, run, suffix=".npz")
         model.save(path)
         model = ItemToItemRecommender.load(path)
-        customers = known_customers(con, run.as_of_date)
-        recommendations = model.recommend(interactions, customer_ids=customers.to_numpy())
-        for column in ("customer_id", "product_id", "source"):
-            recommendations[column] = recommendations[column].astype(str)
         run.artifact_path = str(path)
         run.training_window_start = model.params.get("first_interaction_date")
         run.training_window_end = run.as_of_date
         run.rows_trained = len(interactions)
         run.parameters = {**model.params, "lookback_days": settings.get("lookback_days"),
                           "holdout_days": settings["holdout_days"]}
-        run.metrics = {"training": model.metrics, "holdout": evaluation}
+        recommendations, scoring = _recommend(con, run, model, interactions)
+        run.metrics = {"training": model.metrics, "holdout": evaluation, "scoring": scoring}
         return {"ml.product_recommendations": recommendations}, []
 
-    return run_model(con, "recommendations", ["ml.product_recommendations"], train_and_score, pipeline_run_id)
+    def score(run: ModelRun, model: ItemToItemRecommender, trained: dict[str, Any]) -> Scored:
+        recommendations, scoring = _recommend(con, run, model, interactions_at(run))
+        run.metrics = {"scoring": scoring}
+        return {"ml.product_recommendations": recommendations}, []
+
+    lifecycle = ModelLifecycle(
+        "recommendations", ["ml.product_recommendations"], settings, {}, ItemToItemRecommender.load, train, score
+    )
+    return run_model(con, lifecycle, pipeline_run_id, force_retrain)
+
+
+def _recommend(
+    con: duckdb.DuckDBPyConnection, run: ModelRun, model: ItemToItemRecommender, interactions: pd.DataFrame
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Top-N for every customer known at the as-of date from their interactions up to it."""
+    recommendations = model.recommend(interactions, customer_ids=known_customers(con, run.as_of_date).to_numpy())
+    for column in ("customer_id", "product_id", "source"):
+        recommendations[column] = recommendations[column].astype(str)
+    scoring = {
+        "interaction_rows": len(interactions),
+        "customers": int(recommendations["customer_id"].nunique()),
+        "item_to_item_share": float((recommendations["source"] == "item_to_item").mean()) if len(recommendations)
+        else None,
+    }
+    return recommendations, scoring
 
 
 def _previous_model(con: duckdb.DuckDBPyConnection, model_name: str, load: Callable[[str], Any]) -> Any | None:
-    """The model saved by the latest trained run, or None (first run, or its file is gone)."""
+    """The model saved by the latest trained run, or None (first run, or its file is gone or unreadable:
+    a fresh model then gets fresh ids rather than failing)."""
     previous = previous_trained_run(con, model_name)
-    if previous is None or not previous["artifact_path"] or not Path(previous["artifact_path"]).exists():
+    if previous is None or not previous["artifact_path"]:
         return None
-    return load(previous["artifact_path"])
+    try:
+        return load(previous["artifact_path"])
+    except Exception:  # noqa: BLE001 - missing or corrupt file: carry no ids over
+        return None
 
 
 def _q(column: str) -> str:

@@ -75,9 +75,11 @@ RUN_SPECIFIC_COLUMNS: dict[str, set[str]] = {
                       "artifact_path", "started_at", "finished_at", "seconds"},
 }
 # Which rows of a run log are compared: a killed run that trained a model is a run that happened, so its row
-# stays; the latest run of each model is the one behind the scores.
+# stays; each model's latest training decision (trained or skipped) is the one behind the scores. A rerun
+# that found the model fresh only scored with it (docs/ml.md, retraining cadence): that row adds no model.
 COMPARED_ROWS = {
-    "ml.model_runs": "qualify row_number() over (partition by model_name order by started_at desc) = 1",
+    "ml.model_runs": "where status <> 'scored' "
+                     "qualify row_number() over (partition by model_name order by started_at desc) = 1",
 }
 # Texts holding a run's own moment: a reason quoting the upper bound of timestamps, one day after the load.
 _LOAD_BOUND = "regexp_replace(reason, 'after maximum [0-9: +.-]+', 'after maximum <load + 1 day>', 'g')"

@@ -1,5 +1,6 @@
-"""Machine-learning assets: each trains, scores and records one model (logic in ml/runners.py),
-downstream of the dbt feature tables; monitoring verdicts surface as asset checks (warnings)."""
+"""Machine-learning assets: each trains or only scores (by its retraining policy), and records one model
+(logic in ml/runners.py), downstream of the dbt feature tables; monitoring verdicts surface as asset
+checks (warnings)."""
 
 # No `from __future__ import annotations`: Dagster reads config and resource types from annotations.
 from collections.abc import Callable
@@ -11,7 +12,7 @@ from dagster_dbt import get_asset_key_for_model
 from ml import runners
 from orchestration.defs.dbt import cdp_dbt_models
 from orchestration.defs.privacy import ERASURE_ASSET_KEY
-from orchestration.defs.resources import WAREHOUSE_POOL, WarehouseResource
+from orchestration.defs.resources import WAREHOUSE_POOL, PipelineConfig, WarehouseResource
 
 
 @dataclass(frozen=True)
@@ -97,9 +98,9 @@ def build_model_asset(model: ModelAsset) -> dg.AssetsDefinition:
         check_specs=[dg.AssetCheckSpec(name, asset=checked) for name in model.checks],
         pool=WAREHOUSE_POOL,
     )
-    def train_and_score(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    def train_and_score(context: dg.AssetExecutionContext, warehouse: WarehouseResource, config: PipelineConfig):
         with warehouse.connect() as con:
-            outcome = model.runner(con, warehouse.model_artifact_dir, context.run.run_id)
+            outcome = model.runner(con, warehouse.model_artifact_dir, context.run.run_id, config.retrain)
         run = outcome.run
         if outcome.skipped:
             context.log.warning(f"{model.model_name} skipped: {run.message}")
@@ -107,7 +108,7 @@ def build_model_asset(model: ModelAsset) -> dg.AssetsDefinition:
             yield dg.MaterializeResult(
                 asset_key=key,
                 metadata={
-                    "status": run.status,
+                    "status": run.status,  # trained | scored (with an earlier run's model) | skipped
                     "reason": run.message or "",
                     "model_version": run.model_version or "",
                     "model_run_id": run.model_run_id,

@@ -70,6 +70,8 @@ class PipelineConfig(dg.Config):
     dbt_vars_json: str | None = None
     # None: file_compaction.max_delay_days of cdp/privacy/storage.yml
     compaction_max_delay_days: int | None = None
+    # True: every model retrains, whatever its retraining policy (ml/config/<model>.yml, docs/ml.md)
+    retrain: bool = False
 
 
 def make_resources(
