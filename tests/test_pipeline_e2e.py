@@ -6,6 +6,7 @@ import csv
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -43,6 +44,24 @@ def first_run(landing, tmp_path_factory):
     outcome = run_pipeline(landing, work / "cdp.duckdb", work / "exports")
     assert outcome.success, outcome.summary()
     return outcome, work
+
+
+def test_dbt_unit_tests_pass(first_run, tmp_path):
+    """The pipeline's builds leave unit tests out (they check SQL on fixed inputs, not the day's data):
+    they run here, on a copy of a built warehouse, so the relations they introspect exist."""
+    _, work = first_run
+    warehouse = tmp_path / "cdp.duckdb"
+    shutil.copy(work / "cdp.duckdb", warehouse)
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "dbt"), "test", "--select", "test_type:unit",
+         "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs")],
+        cwd=Path(__file__).resolve().parent.parent / "dbt_project",
+        env={**os.environ, "CDP_WAREHOUSE": str(warehouse), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
+        capture_output=True, text=True, check=False,
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
+    passed = re.search(r"PASS=(\d+)", result.stdout)
+    assert passed and int(passed.group(1)) >= 30, result.stdout[-1000:]
 
 
 def query(warehouse: Path, sql: str) -> list[tuple]:

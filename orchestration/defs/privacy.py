@@ -100,10 +100,9 @@ def privacy_erasure(
     with warehouse.connect() as con:
         report = apply_erasures(con, context.run.run_id)
     if report.models_stale:
-        # same warehouse and vars as the dbt asset of this run; data tests check the result, the unit
-        # tests (a third of the time) already ran on the same SQL
+        # same warehouse and vars as the dbt asset of this run; data tests check the result
         os.environ["CDP_WAREHOUSE"] = warehouse.warehouse_path
-        args = [*dbt_build_args(config), "--exclude", f"resource_type:unit_test {MEASUREMENT_SELECTOR}"]
+        args = [*dbt_build_args(config), "--exclude", MEASUREMENT_SELECTOR]
         dbt.cli(args, manifest=DBT_PROJECT.manifest_path).wait()
     return dg.MaterializeResult(metadata={**_metadata(report), "models_rebuilt": report.models_stale})
 
