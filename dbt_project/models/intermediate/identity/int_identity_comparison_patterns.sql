@@ -19,7 +19,7 @@ with
 records as (
     select
         *,
-        row_number() over (order by hash(customer_record_id), customer_record_id) as sample_position
+        row_number() over (order by {{ stable_hash('customer_record_id') }}, customer_record_id) as sample_position
     from {{ ref('int_identity_match_records') }}
 ),
 
@@ -35,16 +35,14 @@ record_count as (
 -- same pairs every run: k = identity_u_sample_pairs_per_record, fewer when that
 -- would make more than identity_u_sample_pairs pairs
 offsets as (
-    select range as sample_offset
-    from record_count
-    cross join range(
-        1,
-        least(
+    select value as sample_offset
+    from (
+        {{ integer_series('record_count', 1, 'cast(least(
             greatest(record_count.records - 1, 0),
-            {{ var('identity_u_sample_pairs_per_record') }},
-            ceil({{ var('identity_u_sample_pairs') }} / greatest(record_count.records, 1))
-        )::bigint + 1
-    )
+            ' ~ var('identity_u_sample_pairs_per_record') ~ ',
+            ceil(' ~ var('identity_u_sample_pairs') ~ ' / greatest(record_count.records, 1))
+        ) as bigint)') }}
+    ) as series
 ),
 
 random_partners as (
@@ -67,12 +65,12 @@ random_pairs as (
 ),
 
 samples as (
-    select 'random' as sample, cast([] as varchar[]) as untrainable_comparisons, {{ gammas }}
+    select 'random' as sample, {{ string_array([]) }} as untrainable_comparisons, {{ gammas }}
     from random_pairs
 
     union all
 
-    select 'candidates' as sample, cast([] as varchar[]), {{ gammas }}
+    select 'candidates' as sample, {{ string_array([]) }}, {{ gammas }}
     from candidate_pairs
 
     {% for rule in rules -%}
@@ -80,7 +78,7 @@ samples as (
 
     select
         'rule:{{ rule.name }}',
-        cast({{ comparisons_using(blocking_rule_columns(rule)) | tojson | replace('"', "'") }} as varchar[]),
+        {{ string_array(comparisons_using(blocking_rule_columns(rule))) }},
         {{ gammas }}
     from candidate_pairs
     where blocking_mask & {{ 2 ** loop.index0 }} <> 0
@@ -91,7 +89,7 @@ samples as (
 
     select
         'rule:shared_{{ identifier_type }}',
-        cast({{ identifier_comparisons.get(identifier_type, []) | tojson | replace('"', "'") }} as varchar[]),
+        {{ string_array(identifier_comparisons.get(identifier_type, [])) }},
         {{ gammas }}
     from candidate_pairs
     where blocking_mask & {{ 2 ** (rules | length + loop.index0) }} <> 0
