@@ -7,8 +7,6 @@ columns, making a table of arrays and running SQL over them are all that differ.
 
 from __future__ import annotations
 
-import numpy as np
-
 
 def is_spark(session) -> bool:
     """Whether dbt runs the model in a Spark session (else a DuckDB connection)."""

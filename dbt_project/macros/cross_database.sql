@@ -156,6 +156,20 @@
     arg_max({{ value }}, {{ order_key }}) filter (where {{ value }} is not null)
 {%- endmacro %}
 
+{#- Aggregate: the value at the row with the highest order key, even when that value is null. -#}
+{% macro arg_max_with_nulls(value, order_key) -%}
+    {{ return(adapter.dispatch('arg_max_with_nulls', 'cdp_warehouse')(value, order_key)) }}
+{%- endmacro %}
+
+{% macro default__arg_max_with_nulls(value, order_key) -%}
+    arg_max_null({{ value }}, {{ order_key }})
+{%- endmacro %}
+
+{#- Spark's max_by keeps a null value (it skips null keys only). -#}
+{% macro spark__arg_max_with_nulls(value, order_key) -%}
+    max_by({{ value }}, {{ order_key }})
+{%- endmacro %}
+
 {% macro spark__arg_max_non_null(value, order_key) -%}
     max_by({{ value }}, {{ order_key }}) filter (where {{ value }} is not null)
 {%- endmacro %}

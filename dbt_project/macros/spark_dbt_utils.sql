@@ -36,3 +36,29 @@
 {% macro spark__safe_cast(field, type) -%}
     try_cast({{ field }} as {{ type }})
 {%- endmacro %}
+
+
+{#- Seeds: dbt-spark binds the values of dbt's parsed CSV into the insert with %s, which on the
+    session method writes an empty cell as the text 'None' and breaks on a quote (Côte
+    d'Ivoire), and dbt's CSV parsing already turned the junk value 'null' into a null. Spark
+    reads the file itself here: empty cells are null, everything else is text cast to the
+    column's type. -#}
+{% macro spark__load_csv_rows(model, agate_table) %}
+    {%- set column_override = model['config'].get('column_types', {}) -%}
+    {%- set path = model['root_path'] ~ '/' ~ model['original_file_path'] -%}
+    {%- set csv_view = this.identifier ~ '__csv' -%}
+    {%- do adapter.add_query(
+        'create or replace temporary view ' ~ csv_view ~ ' using csv options (path ' ~ sql_string(path)
+        ~ ", header 'true', inferSchema 'false', multiLine 'true', escape '\"')", auto_begin=false) -%}
+    {%- set sql -%}
+        insert into {{ this.render() }}
+        select
+            {%- for col_name in agate_table.column_names %}
+            cast(`{{ col_name }}` as {{ column_override.get(col_name, adapter.convert_type(agate_table, loop.index0)) }})
+            {%- if not loop.last %},{% endif %}
+            {%- endfor %}
+        from {{ csv_view }}
+    {%- endset -%}
+    {%- do adapter.add_query(sql, abridge_sql_log=True) -%}
+    {{ return(sql) }}
+{% endmacro %}
