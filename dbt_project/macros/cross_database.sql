@@ -314,8 +314,9 @@
 {%- endmacro %}
 
 
-{#- A deterministic pseudo-random number per value, to order rows "randomly" but the same
-    way every run. Engines hash differently, so the order differs between engines. -#}
+{#- A deterministic pseudo-random sort key per value, to order rows "randomly" but the same
+    way every run. DuckDB's hash() is its own and Spark cannot compute it, so the two engines
+    order differently (var identity_u_sample_order makes both use md5). -#}
 {% macro stable_hash(expression) -%}
     {{ return(adapter.dispatch('stable_hash', 'cdp_warehouse')(expression)) }}
 {%- endmacro %}
@@ -325,7 +326,22 @@
 {%- endmacro %}
 
 {% macro spark__stable_hash(expression) -%}
-    xxhash64({{ expression }})
+    md5(cast({{ expression }} as string))
+{%- endmacro %}
+
+
+{#- Aggregate: the mean as a double. DuckDB's avg of decimals is one; Spark's is a decimal
+    with four more places (99.823333 where DuckDB has 99.82333333333334). -#}
+{% macro avg_as_double(expression) -%}
+    {{ return(adapter.dispatch('avg_as_double', 'cdp_warehouse')(expression)) }}
+{%- endmacro %}
+
+{% macro default__avg_as_double(expression) -%}
+    avg({{ expression }})
+{%- endmacro %}
+
+{% macro spark__avg_as_double(expression) -%}
+    avg(cast({{ expression }} as double))
 {%- endmacro %}
 
 

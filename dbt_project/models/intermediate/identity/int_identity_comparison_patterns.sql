@@ -5,6 +5,10 @@
 {%- for comparison in comparisons -%}
     {%- do level_labels.update({comparison.name: comparison_level_labels(comparison)}) -%}
 {%- endfor -%}
+{%- set sample_order = var('identity_u_sample_order') -%}
+{%- if sample_order not in ('engine_hash', 'md5') -%}
+    {{ exceptions.raise_compiler_error("var identity_u_sample_order must be engine_hash or md5, got '" ~ sample_order ~ "'") }}
+{%- endif -%}
 {%- set gammas -%}
     {% for comparison in comparisons %}gamma_{{ comparison.name }}{% if not loop.last %}, {% endif %}{% endfor %}
 {%- endset %}
@@ -16,10 +20,15 @@
 -- comparisons the rule did not select on; all candidate pairs give the prior.
 with
 
+-- a random order of the records, the same every run (var identity_u_sample_order)
 records as (
     select
         *,
-        row_number() over (order by {{ stable_hash('customer_record_id') }}, customer_record_id) as sample_position
+        row_number() over (
+            order by
+                {{ dbt.hash('customer_record_id') if sample_order == 'md5' else stable_hash('customer_record_id') }},
+                customer_record_id
+        ) as sample_position
     from {{ ref('int_identity_match_records') }}
 ),
 
