@@ -88,6 +88,21 @@ def hand_over(warehouse: Path | str, spark, project_dir: Path = settings.DBT_PRO
         return load_into_spark(spark, files)
 
 
+def copy_sources_duckdb(warehouse: Path | str, target: Path | str,
+                        project_dir: Path = settings.DBT_PROJECT_DIR) -> None:
+    """A new DuckDB warehouse holding only the dbt sources of `warehouse`: what a build on
+    DuckDB starts from, as the hand-over is what a build on Spark starts from."""
+    with duckdb.connect(str(target)) as con:
+        con.execute(f"attach '{warehouse}' as origin (read_only)")
+        present = set(con.execute(
+            "select schema_name, table_name from duckdb_tables() where database_name = 'origin'").fetchall())
+        for table in source_tables(project_dir):
+            if (table.schema, table.name) in present:
+                con.execute(f'create schema if not exists "{table.schema}"')
+                con.execute(f'create table "{table.schema}"."{table.name}" as '
+                            f'select * from origin."{table.schema}"."{table.name}"')
+
+
 def main(argv: list[str] | None = None) -> None:
     from cdp.spark.session import get_session
 

@@ -22,7 +22,8 @@ def model(dbt, session):
     # in rank order: a record's index is then its rank - 1, whatever order the rows come in, so
     # ties between equally weighted links break the same way every run (stable customer ids)
     ranks = column_arrays(records, ["record_rank"], order_by="record_rank")["record_rank"].astype(np.int64)
-    links = column_arrays(dbt.ref("int_identity_links"), ["record_rank_l", "record_rank_r", "is_strong", "match_weight"])
+    links = column_arrays(dbt.ref("int_identity_links"),
+                          ["record_rank_l", "record_rank_r", "is_strong", "match_weight"])
     cannot_link = column_arrays(dbt.ref("int_identity_scored_pairs"), ["record_rank_l", "record_rank_r"],
                                 where="is_vetoed and shared_identifier is not null")
 
