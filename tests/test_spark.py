@@ -1,7 +1,7 @@
 """The dbt project on Apache Spark (dbt-spark, session method) builds the same tables as on DuckDB.
 
-Slow and opt-in: a Spark build of the sample takes about seven minutes on two cores, so it
-runs only with CDP_SPARK_TEST=1 and the `spark` extra installed (make test-spark,
+Slow and opt-in: the test takes 6 to 10 minutes on two cores (a Spark build of the sample about
+5), so it runs only with CDP_SPARK_TEST=1 and the `spark` extra installed (make test-spark,
 docs/spark.md). The pipeline runs once on DuckDB; its dbt sources are copied into a fresh
 DuckDB warehouse and handed over to Spark, dbt builds the whole project on each, and every
 table dbt built (reference, staging, intermediate, marts, ml) must hold the same rows.

@@ -59,7 +59,7 @@ def compare_table(duckdb_con, spark, table: str, ignore_columns: tuple[str, ...]
                   digits: int = SIGNIFICANT_DIGITS) -> TableDifference | None:
     """None when `table` (schema.name) holds the same rows on both engines."""
     schema, name = table.split(".")
-    if not spark.catalog.tableExists(name, schema):
+    if not spark.catalog.tableExists(table):
         return TableDifference(table, "missing on Spark")
     duck_columns = [row[0] for row in duckdb_con.execute(f'describe "{schema}"."{name}"').fetchall()]
     spark_columns = spark.table(table).columns
@@ -68,7 +68,7 @@ def compare_table(duckdb_con, spark, table: str, ignore_columns: tuple[str, ...]
                                       f"spark {sorted(set(spark_columns) - set(duck_columns))}")
     columns = [c for c in duck_columns if c not in ignore_columns]
     select = ", ".join(f'"{c}"' for c in columns)
-    duck_records = duckdb_con.execute(f'select {select} from "{schema}"."{name}"').to_arrow_table().to_pylist()
+    duck_records = duckdb_con.sql(f'select {select} from "{schema}"."{name}"').to_arrow_table().to_pylist()
     spark_records = spark.table(table).select(*[f"`{c}`" for c in columns]).toArrow().to_pylist()
     duck_rows, spark_rows = _rows(columns, duck_records, digits), _rows(columns, spark_records, digits)
     if duck_rows == spark_rows:

@@ -1,8 +1,8 @@
 {#-
-    Engine-specific SQL behind adapter.dispatch: default__ is ANSI / PostgreSQL
-    flavoured, duckdb__ is what this project runs on by default, spark__ is Apache
-    Spark 4 (docs/spark.md). Another adapter adds its own <adapter>__ macro without
-    touching the models.
+    Engine-specific SQL behind adapter.dispatch: duckdb__ is what this project runs on
+    by default, spark__ is Apache Spark 4 (docs/spark.md), default__ is ANSI / PostgreSQL
+    flavoured where standard SQL has the construct. Another adapter adds its own
+    <adapter>__ macro without touching the models.
 -#}
 
 {#- A string literal, quotes escaped. -#}
@@ -156,12 +156,17 @@
     arg_max({{ value }}, {{ order_key }}) filter (where {{ value }} is not null)
 {%- endmacro %}
 
+{% macro spark__arg_max_non_null(value, order_key) -%}
+    max_by({{ value }}, {{ order_key }}) filter (where {{ value }} is not null)
+{%- endmacro %}
+
+
 {#- Aggregate: the value at the row with the highest order key, even when that value is null. -#}
 {% macro arg_max_with_nulls(value, order_key) -%}
     {{ return(adapter.dispatch('arg_max_with_nulls', 'cdp_warehouse')(value, order_key)) }}
 {%- endmacro %}
 
-{% macro default__arg_max_with_nulls(value, order_key) -%}
+{% macro duckdb__arg_max_with_nulls(value, order_key) -%}
     arg_max_null({{ value }}, {{ order_key }})
 {%- endmacro %}
 
@@ -170,17 +175,13 @@
     max_by({{ value }}, {{ order_key }})
 {%- endmacro %}
 
-{% macro spark__arg_max_non_null(value, order_key) -%}
-    max_by({{ value }}, {{ order_key }}) filter (where {{ value }} is not null)
-{%- endmacro %}
-
 
 {#- A list of strings as an array literal ([] when empty). -#}
 {% macro string_array(values) -%}
     {{ return(adapter.dispatch('string_array', 'cdp_warehouse')(values)) }}
 {%- endmacro %}
 
-{% macro default__string_array(values) -%}
+{% macro duckdb__string_array(values) -%}
     cast({{ values | tojson | replace('"', "'") }} as varchar[])
 {%- endmacro %}
 
@@ -194,7 +195,7 @@
     {{ return(adapter.dispatch('array_element', 'cdp_warehouse')(array, position)) }}
 {%- endmacro %}
 
-{% macro default__array_element(array, position) -%}
+{% macro duckdb__array_element(array, position) -%}
     {{ array }}[{{ position }}]
 {%- endmacro %}
 
@@ -208,7 +209,7 @@
     {{ return(adapter.dispatch('array_of_non_null', 'cdp_warehouse')(expressions)) }}
 {%- endmacro %}
 
-{% macro default__array_of_non_null(expressions) -%}
+{% macro duckdb__array_of_non_null(expressions) -%}
     list_filter([{{ expressions | join(', ') }}], lambda element: element is not null)
 {%- endmacro %}
 
@@ -222,7 +223,7 @@
     {{ return(adapter.dispatch('array_prepend', 'cdp_warehouse')(element, array)) }}
 {%- endmacro %}
 
-{% macro default__array_prepend(element, array) -%}
+{% macro duckdb__array_prepend(element, array) -%}
     list_prepend({{ element }}, {{ array }})
 {%- endmacro %}
 
@@ -236,7 +237,7 @@
     {{ return(adapter.dispatch('arrays_overlap', 'cdp_warehouse')(left, right)) }}
 {%- endmacro %}
 
-{% macro default__arrays_overlap(left, right) -%}
+{% macro duckdb__arrays_overlap(left, right) -%}
     list_has_any({{ left }}, {{ right }})
 {%- endmacro %}
 
@@ -250,7 +251,7 @@
     {{ return(adapter.dispatch('array_join', 'cdp_warehouse')(array, separator)) }}
 {%- endmacro %}
 
-{% macro default__array_join(array, separator) -%}
+{% macro duckdb__array_join(array, separator) -%}
     array_to_string({{ array }}, {{ separator }})
 {%- endmacro %}
 
@@ -266,7 +267,7 @@
     {{ return(adapter.dispatch('ordered_array_agg', 'cdp_warehouse')(value, order_by, distinct, where, over)) }}
 {%- endmacro %}
 
-{% macro default__ordered_array_agg(value, order_by, distinct=false, where=none, over=none) -%}
+{% macro duckdb__ordered_array_agg(value, order_by, distinct=false, where=none, over=none) -%}
     list({% if distinct %}distinct {% endif %}{{ value }} order by {{ order_by }})
     {%- if where %} filter (where {{ where }}){% endif %}
     {%- if over %} over ({{ over }}){% endif %}
@@ -290,7 +291,7 @@
     {{ return(adapter.dispatch('date_digits', 'cdp_warehouse')(expression)) }}
 {%- endmacro %}
 
-{% macro default__date_digits(expression) -%}
+{% macro duckdb__date_digits(expression) -%}
     strftime({{ expression }}, '%Y%m%d')
 {%- endmacro %}
 
@@ -304,7 +305,7 @@
     {{ return(adapter.dispatch('regexp_first_match', 'cdp_warehouse')(expression, pattern)) }}
 {%- endmacro %}
 
-{% macro default__regexp_first_match(expression, pattern) -%}
+{% macro duckdb__regexp_first_match(expression, pattern) -%}
     regexp_extract({{ expression }}, {{ sql_string(pattern) }})
 {%- endmacro %}
 
@@ -321,7 +322,7 @@
     {{ return(adapter.dispatch('stable_hash', 'cdp_warehouse')(expression)) }}
 {%- endmacro %}
 
-{% macro default__stable_hash(expression) -%}
+{% macro duckdb__stable_hash(expression) -%}
     hash({{ expression }})
 {%- endmacro %}
 
@@ -351,7 +352,7 @@
     {{ return(adapter.dispatch('integer_series', 'cdp_warehouse')(relation, start, stop)) }}
 {%- endmacro %}
 
-{% macro default__integer_series(relation, start, stop) -%}
+{% macro duckdb__integer_series(relation, start, stop) -%}
     select range as value
     from {{ relation }}
     cross join range({{ start }}, {{ stop }} + 1)
@@ -376,7 +377,7 @@
     {{ return(adapter.dispatch('strip_accents', 'cdp_warehouse')(expression)) }}
 {%- endmacro %}
 
-{% macro default__strip_accents(expression) -%}
+{% macro duckdb__strip_accents(expression) -%}
     strip_accents({{ expression }})
 {%- endmacro %}
 
@@ -396,7 +397,7 @@
     {{ return(adapter.dispatch('jaro_winkler_similarity', 'cdp_warehouse')(left, right)) }}
 {%- endmacro %}
 
-{% macro default__jaro_winkler_similarity(left, right) -%}
+{% macro duckdb__jaro_winkler_similarity(left, right) -%}
     jaro_winkler_similarity({{ left }}, {{ right }})
 {%- endmacro %}
 
@@ -456,7 +457,7 @@
     {{ return(adapter.dispatch('is_adjacent_transposition', 'cdp_warehouse')(left, right)) }}
 {%- endmacro %}
 
-{% macro default__is_adjacent_transposition(left, right) -%}
+{% macro duckdb__is_adjacent_transposition(left, right) -%}
     damerau_levenshtein({{ left }}, {{ right }}) <= 1
 {%- endmacro %}
 
