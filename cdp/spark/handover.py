@@ -73,8 +73,6 @@ def load_into_spark(spark, files: dict[SourceTable, Path]) -> dict[str, int]:
             for field in frame.schema.fields
         ])
         spark.sql(f"create database if not exists `{table.schema}`")
-        # read fully before the table it may replace is dropped
-        frame = frame.localCheckpoint()
         spark.sql(f"drop table if exists `{table.schema}`.`{table.name}`")
         frame.write.format("parquet").saveAsTable(f"`{table.schema}`.`{table.name}`")
         counts[table.qualified] = frame.count()
