@@ -49,7 +49,7 @@ setup-spark: setup
 	fi
 
 # The project built on Spark (local mode) and on DuckDB from the same sources, every table
-# compared (about 10 minutes; not part of `make test`)
+# compared (8 to 13 minutes; not part of `make test`)
 test-spark: setup-spark
 	CDP_SPARK_TEST=1 $(BIN)/pytest tests/test_spark.py
 

@@ -1,10 +1,10 @@
 """The dbt project on Apache Spark (dbt-spark, session method) builds the same tables as on DuckDB.
 
-Slow and opt-in: the test takes about 10 minutes on two cores (a Spark build of the sample
+Slow and opt-in: the test takes 8 to 13 minutes on two cores (a Spark build of the sample
 about 5), so it runs only with CDP_SPARK_TEST=1 and the `spark` extra installed (make
 test-spark, docs/spark.md). The pipeline runs once on DuckDB; its dbt sources are copied into
 a fresh DuckDB warehouse and handed over to Spark, dbt builds the whole project on each as of
-two dates a month apart, and every table dbt built (reference, staging, intermediate, marts,
+the last date, then as of a month earlier, and every table dbt built (reference, staging, intermediate, marts,
 ml) must hold the same rows.
 """
 
@@ -29,9 +29,12 @@ pytestmark = [
 pyspark = pytest.importorskip("pyspark", reason="needs the spark extra: pip install -e '.[spark]'")
 
 AS_OF = "2026-09-30"
-# two builds, a month apart: the second adds a slice to the per-as-of-date tables, which
-# Spark writes by partition overwrite where DuckDB deletes and appends
-AS_OF_DATES = ("2026-08-31", AS_OF)
+# Two builds: the second, a month earlier, adds a slice to the per-as-of-date tables, which
+# Spark writes by partition overwrite where DuckDB deletes and appends. Not the other way
+# round: a build after new data may mint a customer id qualified with its start time (a split
+# record whose plain id an older customer holds, int_customer_id_assignments), different for
+# any two builds whatever the engine; on the sample, as of the earlier date none is minted.
+AS_OF_DATES = (AS_OF, "2026-08-31")
 
 
 def dbt_vars(as_of: str) -> str:
@@ -122,11 +125,12 @@ def test_every_table_dbt_builds_on_spark_equals_duckdbs(duckdb_build, spark_buil
     assert not differences, "\n".join(map(str, differences))
     # the slices of both builds are there
     slices = spark_build.sql("select distinct cast(as_of_date as string) from marts.segment_evaluations").collect()
-    assert sorted(row[0] for row in slices) == list(AS_OF_DATES)
+    assert sorted(row[0] for row in slices) == sorted(AS_OF_DATES)
 
 
 def test_customers_scores_and_segments_agree_key_by_key(duckdb_build, spark_build):
-    """The headline marts, exactly: the same customers with the same RFM scores and segments."""
+    """The headline marts, exactly: the same customers with the same RFM scores and segments
+    (as of the last build)."""
     query = ("select customer_id, recency_score, frequency_score, monetary_score, rfm_segment "
              "from marts.fct_customer_rfm")
     with duckdb.connect(str(duckdb_build), read_only=True) as con:
