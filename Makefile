@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DAGSTER_HOME := $(CURDIR)/.dagster
 
-.PHONY: setup demo test lint dev validate sample bench-identity bench-identity-scale bench-splink-setup bench-clv bench-ml bench-ml-cdnow bench-pipeline clean
+.PHONY: setup setup-spark test-spark demo test lint dev validate sample bench-identity bench-identity-scale bench-splink-setup bench-clv bench-ml bench-ml-cdnow bench-pipeline clean
 
 setup: $(VENV)/.installed .dagster/dagster.yaml $(CHROMIUM)
 
@@ -37,6 +37,22 @@ $(CHROMIUM):
 # gets a history and the audiences sent a month earlier get their experiment readouts.
 DEMO_FIRST_AS_OF ?= 2026-08-31
 DEMO_LAST_AS_OF ?= 2026-09-30
+# Apache Spark as the warehouse engine (docs/spark.md): dbt-spark and PySpark in .venv, and a
+# Java 17 runtime (Debian's, where there is none).
+setup-spark: setup
+	$(BIN)/pip install --quiet -e ".[dev,spark]"
+	if ! command -v java >/dev/null; then \
+		if command -v apt-get >/dev/null; then \
+			$(SUDO) apt-get update -q && \
+			$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends openjdk-17-jre-headless; \
+		else echo "no apt-get: install a Java 17 runtime for Spark"; exit 1; fi; \
+	fi
+
+# The project built on Spark (local mode) and on DuckDB from the same sources, every table
+# compared (8 to 13 minutes; not part of `make test`)
+test-spark: setup-spark
+	CDP_SPARK_TEST=1 $(BIN)/pytest tests/test_spark.py
+
 demo: setup
 	$(BIN)/cdp backfill --start $(DEMO_FIRST_AS_OF) --end $(DEMO_LAST_AS_OF) --every 30
 

@@ -61,7 +61,7 @@
 {% macro as_of_cutoff() -%}
     {%- set as_of = modules.datetime.datetime.strptime(as_of_date_string(), '%Y-%m-%d') -%}
     {%- set cutoff = as_of + modules.datetime.timedelta(days=1) -%}
-    cast('{{ cutoff.strftime("%Y-%m-%d") }} 00:00:00+00:00' as timestamp with time zone)
+    cast('{{ cutoff.strftime("%Y-%m-%d") }} 00:00:00+00:00' as {{ type_timestamp_tz() }})
 {%- endmacro %}
 
 
@@ -79,11 +79,37 @@
 {#- pre_hook of an incremental model keeping one slice per as-of date: drop this
     run's slice before it is inserted again (a re-run, or a backfill). -#}
 {% macro delete_as_of_rows() -%}
+    {{ return(adapter.dispatch('delete_as_of_rows', 'cdp_warehouse')()) }}
+{%- endmacro %}
+
+{% macro default__delete_as_of_rows() -%}
     {%- if is_incremental() -%}
         delete from {{ this }} where as_of_date = {{ as_of_date() }}
     {%- else -%}
         select 1
     {%- endif -%}
+{%- endmacro %}
+
+{#- Parquet tables take no delete: the insert_overwrite of as_of_slice_config replaces the slice. -#}
+{% macro spark__delete_as_of_rows() -%}
+    select 1
+{%- endmacro %}
+
+
+{#- Config of an incremental model keeping one slice per as-of date, beside its
+    materialized='incremental' and the delete_as_of_rows pre-hook: on DuckDB rows are
+    appended after the delete; on Spark the table is partitioned by as_of_date and a
+    build overwrites its own date's partition (dynamic partition overwrite). -#}
+{% macro as_of_slice_config() -%}
+    {{ return(adapter.dispatch('as_of_slice_config', 'cdp_warehouse')()) }}
+{%- endmacro %}
+
+{% macro default__as_of_slice_config() -%}
+    {{ return({}) }}
+{%- endmacro %}
+
+{% macro spark__as_of_slice_config() -%}
+    {{ return({'incremental_strategy': 'insert_overwrite', 'partition_by': ['as_of_date'], 'file_format': 'parquet'}) }}
 {%- endmacro %}
 
 

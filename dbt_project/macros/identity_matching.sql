@@ -4,13 +4,13 @@
 
 {#- A name as a match key: lower case, accents and everything but letters removed. -#}
 {% macro name_key(expression) -%}
-    nullif(regexp_replace(lower(strip_accents(replace({{ expression }}, 'ß', 'ss'))), '[^a-z]', '', 'g'), '')
+    nullif({{ regexp_replace_all('lower(' ~ strip_accents('replace(' ~ expression ~ ", 'ß', 'ss')") ~ ')', '[^a-z]', '') }}, '')
 {%- endmacro %}
 
 
 {#- A postcode as a match key: letters and digits only, upper case. -#}
 {% macro postcode_key(expression) -%}
-    nullif(regexp_replace(upper({{ expression }}), '[^A-Z0-9]', '', 'g'), '')
+    nullif({{ regexp_replace_all('upper(' ~ expression ~ ')', '[^A-Z0-9]', '') }}, '')
 {%- endmacro %}
 
 
@@ -24,16 +24,14 @@
         ('cres', 'crescent'), ('tce', 'terrace'), ('hwy', 'highway'), ('blvd', 'boulevard'),
         ('mt', 'mount'), ('nth', 'north'), ('sth', 'south'), ('bd', 'boulevard'),
     ] -%}
-    {%- set text -%}
-        regexp_replace(lower(strip_accents(replace(replace({{ expression }}, 'ß', 'ss'), 'ẞ', 'ss'))), '[^a-z0-9 ]', ' ', 'g')
-    {%- endset -%}
+    {%- set text = regexp_replace_all(
+        'lower(' ~ strip_accents("replace(replace(" ~ expression ~ ", 'ß', 'ss'), 'ẞ', 'ss')") ~ ')', '[^a-z0-9 ]', ' '
+    ) -%}
     {%- for short, long in abbreviations -%}
-        {%- set text -%}
-            regexp_replace({{ text }}, '\b{{ short }}\b', '{{ long }}', 'g')
-        {%- endset -%}
+        {%- set text = regexp_replace_all(text, '\\b' ~ short ~ '\\b', long) -%}
     {%- endfor -%}
     {#- 'bergstrasse' and 'berg strasse' are one street -#}
-    nullif(regexp_replace({{ text }}, '\s+', '', 'g'), '')
+    nullif({{ regexp_replace_all(text, '\\s+', '') }}, '')
 {%- endmacro %}
 
 
@@ -57,27 +55,26 @@
     exact or not: local parts are made of names, so a similar address adds
     little that the name comparisons have not said already. -#}
 {% macro identity_comparisons() -%}
-    {%- set jw = 'jaro_winkler_similarity' -%}
     {{ return([
         {'name': 'first_name', 'uses': ['first_name_key', 'first_name_canonical', 'first_name_initial'], 'term_frequency': 'first_name_key',
          'missing': 'l.first_name_key is null or r.first_name_key is null',
          'levels': [
             ('exact', 'l.first_name_key = r.first_name_key or (l.first_name_key = r.last_name_key and l.last_name_key = r.first_name_key)'),
-            ('nickname', 'list_has_any(l.first_name_forms, r.first_name_forms)'),
+            ('nickname', arrays_overlap('l.first_name_forms', 'r.first_name_forms')),
             ('initial', "(length(l.first_name_key) = 1 or length(r.first_name_key) = 1) and left(l.first_name_key, 1) = left(r.first_name_key, 1)"),
-            ('jaro_winkler_0.92', jw ~ '(l.first_name_key, r.first_name_key) >= 0.92'),
+            ('jaro_winkler_0.92', jaro_winkler_similarity('l.first_name_key', 'r.first_name_key') ~ ' >= 0.92'),
             ('one_edit', one_edit('l.first_name_key', 'r.first_name_key')
                 ~ ' or ' ~ one_edit('l.first_name_canonical', 'r.first_name_canonical')),
-            ('jaro_winkler_0.80', jw ~ '(l.first_name_key, r.first_name_key) >= 0.80'),
-            ('in_other_name_field', jw ~ '(l.first_name_key, r.last_name_key) >= 0.92 or '
-                ~ jw ~ '(l.last_name_key, r.first_name_key) >= 0.92'),
+            ('jaro_winkler_0.80', jaro_winkler_similarity('l.first_name_key', 'r.first_name_key') ~ ' >= 0.80'),
+            ('in_other_name_field', jaro_winkler_similarity('l.first_name_key', 'r.last_name_key') ~ ' >= 0.92 or '
+                ~ jaro_winkler_similarity('l.last_name_key', 'r.first_name_key') ~ ' >= 0.92'),
          ]},
         {'name': 'last_name', 'uses': ['last_name_key', 'last_name_initial'], 'term_frequency': 'last_name_key',
          'missing': 'l.last_name_key is null or r.last_name_key is null',
          'levels': [
             ('exact', 'l.last_name_key = r.last_name_key or (l.first_name_key = r.last_name_key and l.last_name_key = r.first_name_key)'),
-            ('jaro_winkler_0.92', jw ~ '(l.last_name_key, r.last_name_key) >= 0.92'),
-            ('jaro_winkler_0.80', jw ~ '(l.last_name_key, r.last_name_key) >= 0.80'),
+            ('jaro_winkler_0.92', jaro_winkler_similarity('l.last_name_key', 'r.last_name_key') ~ ' >= 0.92'),
+            ('jaro_winkler_0.80', jaro_winkler_similarity('l.last_name_key', 'r.last_name_key') ~ ' >= 0.80'),
          ]},
         {'name': 'birth_date', 'uses': ['birth_date', 'birth_date_digits'], 'term_frequency': 'birth_date',
          'missing': 'l.birth_date is null or r.birth_date is null',
@@ -101,14 +98,14 @@
          'levels': [
             ('exact', 'l.street_key = r.street_key'),
             ('same_number_similar_name',
-                'l.street_number = r.street_number and ' ~ jw ~ '(l.street_name_key, r.street_name_key) >= 0.88'),
-            ('jaro_winkler_0.88', jw ~ '(l.street_key, r.street_key) >= 0.88'),
+                'l.street_number = r.street_number and ' ~ jaro_winkler_similarity('l.street_name_key', 'r.street_name_key') ~ ' >= 0.88'),
+            ('jaro_winkler_0.88', jaro_winkler_similarity('l.street_key', 'r.street_key') ~ ' >= 0.88'),
          ]},
         {'name': 'city', 'uses': ['city_key'], 'term_frequency': 'city_key',
          'missing': 'l.city_key is null or r.city_key is null',
          'levels': [
             ('exact', 'l.city_key = r.city_key'),
-            ('jaro_winkler_0.88', jw ~ '(l.city_key, r.city_key) >= 0.88'),
+            ('jaro_winkler_0.88', jaro_winkler_similarity('l.city_key', 'r.city_key') ~ ' >= 0.88'),
          ]},
         {'name': 'email', 'uses': ['email_key', 'email_local_part'],
          'missing': 'l.email_key is null or r.email_key is null',
@@ -127,13 +124,12 @@
 
 {#- At most one insertion, deletion, substitution or transposition of adjacent
     letters (Damerau-Levenshtein <= 1). DuckDB's damerau_levenshtein is about ten
-    times slower than levenshtein, so it only runs on the few pairs a
-    transposition can save: as long as each other, and two edits apart for
-    levenshtein. -#}
+    times slower than levenshtein, so the transposition test only runs on the few
+    pairs it can save: as long as each other, and two edits apart for levenshtein. -#}
 {% macro one_edit(left, right) -%}
     (levenshtein({{ left }}, {{ right }}) <= 1
         or (length({{ left }}) = length({{ right }}) and levenshtein({{ left }}, {{ right }}) = 2
-            and damerau_levenshtein({{ left }}, {{ right }}) <= 1))
+            and {{ is_adjacent_transposition(left, right) }}))
 {%- endmacro %}
 
 

@@ -17,6 +17,22 @@
     sequence of incremental builds (tests/test_incremental.py).
 -#}
 
+{#- The materialisation of an incremental fact: incremental where the engine deletes rows
+    (delete+insert by key), a table rebuilt in full each run on Spark's Parquet tables,
+    which take no delete (docs/spark.md: Delta or Iceberg would allow merge). -#}
+{% macro incremental_fact_materialization() -%}
+    {{ return(adapter.dispatch('incremental_fact_materialization', 'cdp_warehouse')()) }}
+{%- endmacro %}
+
+{% macro default__incremental_fact_materialization() -%}
+    {{ return('incremental') }}
+{%- endmacro %}
+
+{% macro spark__incremental_fact_materialization() -%}
+    {{ return('table') }}
+{%- endmacro %}
+
+
 {#- How this build reads raw: {'mode': 'full'} for a first or full-refresh build,
     {'mode': 'rebuild'} when the cutoff moved back, else {'mode': 'delta', 'load_id': n,
     'times': {column: latest value}} for the time columns given. -#}

@@ -74,7 +74,7 @@
 
 {#- Whether a phone number was written with a leading '+'. -#}
 {% macro phone_has_plus(expression) -%}
-    (ltrim(trim({{ expression }}), '(') like '+%')
+    (trim(leading '(' from trim({{ expression }})) like '+%')
 {%- endmacro %}
 
 

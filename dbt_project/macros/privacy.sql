@@ -20,6 +20,10 @@
     sha256({{ expression }})
 {%- endmacro %}
 
+{% macro spark__identifier_sha256(expression) -%}
+    sha2({{ expression }}, 256)
+{%- endmacro %}
+
 
 {#- A source record as one identifier: '<source_system>:<source_customer_id>' (null if either is). -#}
 {% macro source_record_key(source_system, source_customer_id) -%}

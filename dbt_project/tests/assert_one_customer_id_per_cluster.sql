@@ -23,7 +23,7 @@ assigned as (
         on customer_records.customer_record_id = clusters.customer_record_id
 )
 
-select 'cluster with several ids' as problem, cast(anchor_record_rank as varchar) as subject
+select 'cluster with several ids' as problem, cast(anchor_record_rank as {{ dbt.type_string() }}) as subject
 from assigned
 group by anchor_record_rank
 having count(distinct customer_id) > 1

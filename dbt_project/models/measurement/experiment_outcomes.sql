@@ -2,6 +2,7 @@
     materialized='incremental',
     full_refresh=false,
     pre_hook="{{ delete_as_of_rows() }}",
+    **as_of_slice_config(),
 ) }}
 
 -- What each arm of each experiment did after the send, per as-of date: the input
@@ -19,9 +20,9 @@ assignments as (
         customer_id,
         arm,
         assigned_as_of,
-        cast(assigned_as_of + interval 1 day as timestamp) as observed_from,
+        cast({{ dbt.dateadd('day', 1, 'assigned_as_of') }} as timestamp) as observed_from,
         least(
-            cast(assigned_as_of + interval 1 day as timestamp) + to_days({{ var('experiment_outcome_days') }}),
+            {{ dbt.dateadd('day', var('experiment_outcome_days'), 'cast(' ~ dbt.dateadd('day', 1, 'assigned_as_of') ~ ' as timestamp)') }},
             {{ as_of_cutoff_utc() }}
         ) as observed_until
     from {{ source('activation', 'experiment_assignments') }}
@@ -64,9 +65,9 @@ final as (
         avg(revenue) as revenue_mean,
         coalesce(var_samp(revenue), 0) as revenue_variance,
         min(assigned_as_of) as first_assigned_as_of,
-        least(
-            {{ as_of_date() }} - min(assigned_as_of), {{ var('experiment_outcome_days') }}
-        )::integer as days_observed
+        cast(least(
+            {{ dbt.datediff('min(assigned_as_of)', as_of_date(), 'day') }}, {{ var('experiment_outcome_days') }}
+        ) as integer) as days_observed
     from per_customer
     group by experiment_id, audience_name, arm
 )

@@ -34,7 +34,9 @@ final as (
         coalesce(emails.emails_delivered, 0) as emails_delivered,
         coalesce(emails.emails_clicked, 0) as emails_clicked
     from orders
-    full outer join emails using (customer_id)
+    -- on, not using: after a full join using, Spark reads orders.orders as a field of column orders
+    full outer join emails
+        on emails.customer_id = orders.customer_id
 )
 
 select * from final

@@ -221,7 +221,7 @@ final as (
         {{ ml_age_band('birth_date', 'cutoff_date') }} as age_band,
         cast(coalesce(frequency, 0) as {{ dbt.type_int() }}) as frequency,
         cast(coalesce(monetary, 0) as double) as monetary,
-        cast(monetary / nullif(frequency, 0) as double) as average_order_value,
+        cast(monetary as double) / nullif(frequency, 0) as average_order_value,
         {{ dbt.datediff('last_order_date', 'cutoff_date', 'day') }} as recency_days,
         {{ dbt.datediff('first_known_date', 'cutoff_date', 'day') }} as tenure_days,
         -- mean gap between completed orders: null until a second order

@@ -110,7 +110,7 @@ ranked as (
             partition by customer_id, attribute_group
             order by
                 group_completeness desc,
-                case when survivorship_rule = 'source_priority' then source_priority_rank end,
+                case when survivorship_rule = 'source_priority' then source_priority_rank end nulls last,
                 case when survivorship_rule = 'most_frequent' then value_frequency end desc,
                 case when survivorship_rule = 'most_complete' then record_completeness end desc,
                 record_recency_rank

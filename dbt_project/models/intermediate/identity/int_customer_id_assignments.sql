@@ -29,8 +29,8 @@ history as (
 {% else %}
 history as (
     select
-        cast(null as varchar) as customer_record_id,
-        cast(null as varchar) as customer_id,
+        cast(null as {{ dbt.type_string() }}) as customer_record_id,
+        cast(null as {{ dbt.type_string() }}) as customer_id,
         cast(null as timestamp) as assigned_at
     where false
 ),
@@ -120,7 +120,7 @@ assigned as (
 merge_evidence as (
     select
         moved.customer_record_id,
-        list(distinct links.link_rule order by links.link_rule) as link_rules
+        {{ ordered_array_agg('links.link_rule', 'links.link_rule', distinct=true) }} as link_rules
     from assigned as moved
     inner join assigned as old_mates
         on old_mates.previous_customer_id = moved.previous_customer_id
@@ -150,7 +150,7 @@ final as (
         case
             when assigned.previous_customer_id is null then 'first seen'
             when successors.anchor_record_rank = assigned.anchor_record_rank
-                then 'now linked by ' || coalesce(array_to_string(merge_evidence.link_rules, ', '), 'a chain of links')
+                then 'now linked by ' || coalesce({{ array_join('merge_evidence.link_rules', "', '") }}, 'a chain of links')
             when assigned.split_reason = 'weak_link_between_customers' then 'only a weak probabilistic link joined it'
             when assigned.split_reason = 'vetoed_pair' then 'kept apart from a record it must not join (a veto)'
             else 'no longer linked to its former customer'

@@ -7,12 +7,13 @@ share an e-mail or phone. Other vetoed pairs only do not link directly: on FEBRL
 where typists mangle first names, keeping every vetoed pair apart cost recall
 (F1 0.991 -> 0.985) for no precision.
 
-Arrays in and out through DuckDB, no pandas (its import alone costs more than the
-clustering on small sets); the anchors and sizes are SQL."""
+Arrays in and out (cdp.warehouse_frames, DuckDB or Spark), no pandas (its import alone
+costs more than the clustering on small sets); the anchors and sizes are SQL."""
 
 import numpy as np
 
 from cdp.identity.clustering import LEFT_OUT_REASONS, cluster
+from cdp.warehouse_frames import arrays_table, column_arrays, run_sql
 
 
 def model(dbt, session):
@@ -20,10 +21,11 @@ def model(dbt, session):
     records = dbt.ref("int_identity_match_records")
     # in rank order: a record's index is then its rank - 1, whatever order the rows come in, so
     # ties between equally weighted links break the same way every run (stable customer ids)
-    ranks = records.project("record_rank").order("record_rank").fetchnumpy()["record_rank"].astype(np.int64)
-    links = dbt.ref("int_identity_links").project("record_rank_l, record_rank_r, is_strong, match_weight").fetchnumpy()
-    cannot_link = (dbt.ref("int_identity_scored_pairs").filter("is_vetoed and shared_identifier is not null")
-                   .project("record_rank_l, record_rank_r").fetchnumpy())
+    ranks = column_arrays(records, ["record_rank"], order_by="record_rank")["record_rank"].astype(np.int64)
+    links = column_arrays(dbt.ref("int_identity_links"),
+                          ["record_rank_l", "record_rank_r", "is_strong", "match_weight"])
+    cannot_link = column_arrays(dbt.ref("int_identity_scored_pairs"), ["record_rank_l", "record_rank_r"],
+                                where="is_vetoed and shared_identifier is not null")
 
     n = len(ranks)
     rank_to_index = np.empty(n + 1, dtype=np.int64)  # record ranks are 1..n
@@ -42,18 +44,17 @@ def model(dbt, session):
         dropped = result.left_out == code
         split_reason[np.isin(result.labels, np.concatenate([result.labels[left[dropped]],
                                                             result.labels[right[dropped]]]))] = reason
-    session.register("identity_cluster_arrays",
-                     {"record_rank": ranks, "component": result.labels, "split_reason": split_reason})
-    clusters = session.table("identity_cluster_arrays").set_alias("clusters")
-    return (
-        records.set_alias("records")
-        .join(clusters, "records.record_rank = clusters.record_rank")
-        .project("""
+    arrays_table(session, "identity_cluster_arrays",
+                 {"record_rank": ranks, "component": result.labels, "split_reason": split_reason})
+    return run_sql(session, """
+        select
             records.customer_record_id,
             clusters.record_rank,
             min(clusters.record_rank) over (partition by clusters.component) as anchor_record_rank,
             count(*) over (partition by clusters.component) as cluster_records,
-            cast(clusters.split_reason as varchar) as split_reason
-        """)
-        .order("record_rank")
-    )
+            cast(clusters.split_reason as string) as split_reason
+        from identity_match_records as records
+        inner join identity_cluster_arrays as clusters
+            on records.record_rank = clusters.record_rank
+        order by clusters.record_rank
+    """, {"identity_match_records": records})

@@ -5,6 +5,10 @@
 {%- for comparison in comparisons -%}
     {%- do level_labels.update({comparison.name: comparison_level_labels(comparison)}) -%}
 {%- endfor -%}
+{%- set sample_order = var('identity_u_sample_order') -%}
+{%- if sample_order not in ('engine_hash', 'md5') -%}
+    {{ exceptions.raise_compiler_error("var identity_u_sample_order must be engine_hash or md5, got '" ~ sample_order ~ "'") }}
+{%- endif -%}
 {%- set gammas -%}
     {% for comparison in comparisons %}gamma_{{ comparison.name }}{% if not loop.last %}, {% endif %}{% endfor %}
 {%- endset %}
@@ -16,10 +20,15 @@
 -- comparisons the rule did not select on; all candidate pairs give the prior.
 with
 
+-- a random order of the records, the same every run (var identity_u_sample_order)
 records as (
     select
         *,
-        row_number() over (order by hash(customer_record_id), customer_record_id) as sample_position
+        row_number() over (
+            order by
+                {{ dbt.hash('customer_record_id') if sample_order == 'md5' else stable_hash('customer_record_id') }},
+                customer_record_id
+        ) as sample_position
     from {{ ref('int_identity_match_records') }}
 ),
 
@@ -35,16 +44,14 @@ record_count as (
 -- same pairs every run: k = identity_u_sample_pairs_per_record, fewer when that
 -- would make more than identity_u_sample_pairs pairs
 offsets as (
-    select range as sample_offset
-    from record_count
-    cross join range(
-        1,
-        least(
+    select value as sample_offset
+    from (
+        {{ integer_series('record_count', 1, 'cast(least(
             greatest(record_count.records - 1, 0),
-            {{ var('identity_u_sample_pairs_per_record') }},
-            ceil({{ var('identity_u_sample_pairs') }} / greatest(record_count.records, 1))
-        )::bigint + 1
-    )
+            ' ~ var('identity_u_sample_pairs_per_record') ~ ',
+            ceil(' ~ var('identity_u_sample_pairs') ~ ' / greatest(record_count.records, 1))
+        ) as bigint)') }}
+    ) as series
 ),
 
 random_partners as (
@@ -67,12 +74,12 @@ random_pairs as (
 ),
 
 samples as (
-    select 'random' as sample, cast([] as varchar[]) as untrainable_comparisons, {{ gammas }}
+    select 'random' as sample, {{ string_array([]) }} as untrainable_comparisons, {{ gammas }}
     from random_pairs
 
     union all
 
-    select 'candidates' as sample, cast([] as varchar[]), {{ gammas }}
+    select 'candidates' as sample, {{ string_array([]) }}, {{ gammas }}
     from candidate_pairs
 
     {% for rule in rules -%}
@@ -80,7 +87,7 @@ samples as (
 
     select
         'rule:{{ rule.name }}',
-        cast({{ comparisons_using(blocking_rule_columns(rule)) | tojson | replace('"', "'") }} as varchar[]),
+        {{ string_array(comparisons_using(blocking_rule_columns(rule))) }},
         {{ gammas }}
     from candidate_pairs
     where blocking_mask & {{ 2 ** loop.index0 }} <> 0
@@ -91,7 +98,7 @@ samples as (
 
     select
         'rule:shared_{{ identifier_type }}',
-        cast({{ identifier_comparisons.get(identifier_type, []) | tojson | replace('"', "'") }} as varchar[]),
+        {{ string_array(identifier_comparisons.get(identifier_type, [])) }},
         {{ gammas }}
     from candidate_pairs
     where blocking_mask & {{ 2 ** (rules | length + loop.index0) }} <> 0

@@ -33,7 +33,7 @@ keyed as (
 first_name_forms as (
     select
         keyed.customer_record_id,
-        list(distinct {{ name_key('nicknames.name') }} order by {{ name_key('nicknames.name') }}) as formal_names
+        {{ ordered_array_agg(name_key('nicknames.name'), name_key('nicknames.name'), distinct=true) }} as formal_names
     from keyed
     inner join nicknames
         on {{ name_key('nicknames.nickname') }} = keyed.first_name_key
@@ -50,18 +50,18 @@ final as (
         ) as record_rank,
         keyed.first_name_key,
         -- blocks on a first name group nicknames with their formal name
-        coalesce(first_name_forms.formal_names[1], keyed.first_name_key) as first_name_canonical,
-        list_prepend(keyed.first_name_key, coalesce(first_name_forms.formal_names, [])) as first_name_forms,
+        coalesce({{ array_element('first_name_forms.formal_names', 1) }}, keyed.first_name_key) as first_name_canonical,
+        {{ array_prepend('keyed.first_name_key', 'coalesce(first_name_forms.formal_names, ' ~ string_array([]) ~ ')') }} as first_name_forms,
         keyed.last_name_key,
         left(keyed.first_name_key, 1) as first_name_initial,
         left(keyed.last_name_key, 1) as last_name_initial,
         keyed.birth_date,
         -- comparison inputs computed once per record rather than once per pair
-        strftime(keyed.birth_date, '%Y%m%d') as birth_date_digits,
+        {{ date_digits('keyed.birth_date') }} as birth_date_digits,
         keyed.postcode_key,
         keyed.street_key,
-        regexp_extract(keyed.street_key, '\d+') as street_number,
-        regexp_replace(keyed.street_key, '\d', '', 'g') as street_name_key,
+        {{ regexp_first_match('keyed.street_key', '\\d+') }} as street_number,
+        {{ regexp_replace_all('keyed.street_key', '\\d', '') }} as street_name_key,
         keyed.city_key,
         keyed.email_key,
         {{ dbt.split_part('keyed.email_key', "'@'", 1) }} as email_local_part,

@@ -32,9 +32,9 @@ match_weights as (
 weight_lists as (
     select
         {%- for comparison in comparisons %}
-        list(match_weight order by level) filter (where comparison = '{{ comparison.name }}')
+        {{ ordered_array_agg('match_weight', 'level', where="comparison = '" ~ comparison.name ~ "'") }}
             as {{ comparison.name }}_weights,
-        list(m_probability order by level) filter (where comparison = '{{ comparison.name }}')
+        {{ ordered_array_agg('m_probability', 'level', where="comparison = '" ~ comparison.name ~ "'") }}
             as {{ comparison.name }}_m,
         {%- endfor %}
         any_value(prior_match_weight) as prior_match_weight
@@ -51,11 +51,11 @@ scored as (
                 -- exact agreement on a value: u is how common the value is
                 when gamma_{{ comparison.name }} = {{ comparison.levels | length }} and term_frequency_{{ comparison.name }} > 0
                     and weight_lists.{{ comparison.name }}_m is not null
-                    then log2(weight_lists.{{ comparison.name }}_m[gamma_{{ comparison.name }} + 1] / term_frequency_{{ comparison.name }})
+                    then log2({{ array_element('weight_lists.' ~ comparison.name ~ '_m', 'gamma_' ~ comparison.name ~ ' + 1') }} / term_frequency_{{ comparison.name }})
                 {%- endif %}
                 -- a comparison without trained weights carries no evidence
                 when gamma_{{ comparison.name }} >= 0
-                    then coalesce(weight_lists.{{ comparison.name }}_weights[gamma_{{ comparison.name }} + 1], 0)
+                    then coalesce({{ array_element('weight_lists.' ~ comparison.name ~ '_weights', 'gamma_' ~ comparison.name ~ ' + 1') }}, 0)
                 else 0
             end
         {%- endfor %} as match_weight,
@@ -144,14 +144,14 @@ decisions as (
 final as (
     select
         *,
-        case when link_rule is not null then list_filter([
-            {%- for comparison in comparisons %}
-            {%- set labels = comparison_level_labels(comparison) %}
-            case when gamma_{{ comparison.name }} >= 1
-                then '{{ comparison.name }}:' || {{ labels | tojson | replace('"', "'") }}[gamma_{{ comparison.name }} + 1]
-            end{% if not loop.last %},{% endif %}
-            {%- endfor %}
-        ], lambda agreement: agreement is not null) end as agreeing_comparisons
+        {%- set agreements = [] %}
+        {%- for comparison in comparisons %}
+        {%- do agreements.append(
+            'case when gamma_' ~ comparison.name ~ ' >= 1 then ' ~ sql_string(comparison.name ~ ':') ~ ' || '
+            ~ array_element(string_array(comparison_level_labels(comparison)), 'gamma_' ~ comparison.name ~ ' + 1') ~ ' end'
+        ) %}
+        {%- endfor %}
+        case when link_rule is not null then {{ array_of_non_null(agreements) }} end as agreeing_comparisons
     from decisions
 )
 

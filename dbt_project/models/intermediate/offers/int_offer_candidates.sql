@@ -38,23 +38,23 @@ final as (
         {%- else -%}
         false
         {%- endif %} as is_excluded,
-        {{ 'cast(profile.' ~ offer.detail ~ ' as varchar)' if 'detail' in offer else 'cast(null as varchar)' }} as offer_detail,
+        {{ 'cast(profile.' ~ offer.detail ~ ' as ' ~ dbt.type_string() ~ ')' if 'detail' in offer else 'cast(null as ' ~ dbt.type_string() ~ ')' }} as offer_detail,
         {{ rule_literal(offer.description | trim) }}
         {%- set fields = condition_fields(offer.rule, segments_by_name) -%}
         {%- if fields %} || ' (' || concat_ws(', '
-            {%- for field in fields %}, '{{ field }}=' || coalesce(cast(profile.{{ field }} as varchar), 'null'){% endfor -%}
+            {%- for field in fields %}, '{{ field }}=' || coalesce(cast(profile.{{ field }} as {{ dbt.type_string() }}), 'null'){% endfor -%}
         ) || ')'{% endif %} as reason
     from profile
     where coalesce({{ compile_condition(offer.rule) }}, false)
     {% if not loop.last %}union all{% endif %}
     {%- else %}
     select
-        cast(null as varchar) as customer_id,
-        cast(null as varchar) as offer_name,
+        cast(null as {{ dbt.type_string() }}) as customer_id,
+        cast(null as {{ dbt.type_string() }}) as offer_name,
         cast(null as integer) as priority_rank,
         cast(null as boolean) as is_excluded,
-        cast(null as varchar) as offer_detail,
-        cast(null as varchar) as reason
+        cast(null as {{ dbt.type_string() }}) as offer_detail,
+        cast(null as {{ dbt.type_string() }}) as reason
     where false
     {%- endfor %}
 )

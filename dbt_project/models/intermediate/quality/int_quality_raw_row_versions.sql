@@ -1,5 +1,5 @@
 {{ config(
-    materialized='incremental',
+    materialized=incremental_fact_materialization(),
     incremental_strategy='append',
     on_schema_change='fail',
     pre_hook="{{ delete_changed_quality_loads() }}",
@@ -14,7 +14,8 @@
     place (key_rewritten_in_place) are not kept here but hashed afresh every run
     (quality_raw_rows). For rows without a time of their own, parent_key names the row
     whose time they take (time_from); the time itself is looked up at each run, since the
-    parent may arrive later. No values: counts and hashes only.
+    parent may arrive later. No values: counts and hashes only. On Spark (Parquet tables
+    allow no delete) it is a table built in full, as the incremental facts are (docs/spark.md).
 -#}
 {%- set sources = quality_sources_kept() %}
 

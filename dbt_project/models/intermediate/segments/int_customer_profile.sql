@@ -20,12 +20,12 @@ final as (
     select
         customers.customer_id,
         {{ as_of_date() }} as as_of_date,
-        cast(customers.country_code as varchar) as country_code,
-        cast(customers.language_code as varchar) as language_code,
+        cast(customers.country_code as {{ dbt.type_string() }}) as country_code,
+        cast(customers.language_code as {{ dbt.type_string() }}) as language_code,
         cast(customers.has_email as boolean) as has_email,
         cast(customers.has_phone as boolean) as has_phone,
         cast(customers.source_records_count as bigint) as source_records_count,
-        cast(rfm.rfm_segment as varchar) as rfm_segment,
+        cast(rfm.rfm_segment as {{ dbt.type_string() }}) as rfm_segment,
         cast(rfm.recency_days as bigint) as recency_days,
         cast(rfm.frequency as bigint) as frequency,
         cast(rfm.monetary as decimal(18, 2)) as monetary,
@@ -65,12 +65,12 @@ final as (
         cast(traits.email_open_rate_90d as double) as email_open_rate_90d,
         cast(traits.email_click_rate_90d as double) as email_click_rate_90d,
         cast(traits.is_unsubscribed as boolean) as is_unsubscribed,
-        cast(traits.preferred_category as varchar) as preferred_category,
-        cast(traits.preferred_channel as varchar) as preferred_channel,
-        cast(traits.preferred_device as varchar) as preferred_device,
-        cast(traits.top_viewed_product_id as varchar) as top_viewed_product_id,
+        cast(traits.preferred_category as {{ dbt.type_string() }}) as preferred_category,
+        cast(traits.preferred_channel as {{ dbt.type_string() }}) as preferred_channel,
+        cast(traits.preferred_device as {{ dbt.type_string() }}) as preferred_device,
+        cast(traits.top_viewed_product_id as {{ dbt.type_string() }}) as top_viewed_product_id,
         cast(traits.top_viewed_product_views_7d as bigint) as top_viewed_product_views_7d,
-        cast(traits.top_viewed_product_category as varchar) as top_viewed_product_category,
+        cast(traits.top_viewed_product_category as {{ dbt.type_string() }}) as top_viewed_product_category,
         cast(traits.tenure_days as bigint) as tenure_days
     from customers
     left join rfm

@@ -10,17 +10,17 @@ final as (
         {{ rule_literal(segment.description | trim) }} as segment_description,
         {{ rule_literal(segment.owner) }} as segment_owner,
         '{{ segment.get('type', 'dynamic') }}' as segment_type,
-        {{ rule_literal(tojson(segment.rule)) if 'rule' in segment else 'cast(null as varchar)' }} as segment_rule,
-        {{ rule_literal(segment.list | lower) if 'list' in segment else 'cast(null as varchar)' }} as segment_list_name
+        {{ rule_literal(tojson(segment.rule)) if 'rule' in segment else 'cast(null as ' ~ dbt.type_string() ~ ')' }} as segment_rule,
+        {{ rule_literal(segment.list | lower) if 'list' in segment else 'cast(null as ' ~ dbt.type_string() ~ ')' }} as segment_list_name
     {% if not loop.last %}union all{% endif %}
     {%- else %}
     select
-        cast(null as varchar) as segment_name,
-        cast(null as varchar) as segment_description,
-        cast(null as varchar) as segment_owner,
-        cast(null as varchar) as segment_type,
-        cast(null as varchar) as segment_rule,
-        cast(null as varchar) as segment_list_name
+        cast(null as {{ dbt.type_string() }}) as segment_name,
+        cast(null as {{ dbt.type_string() }}) as segment_description,
+        cast(null as {{ dbt.type_string() }}) as segment_owner,
+        cast(null as {{ dbt.type_string() }}) as segment_type,
+        cast(null as {{ dbt.type_string() }}) as segment_rule,
+        cast(null as {{ dbt.type_string() }}) as segment_list_name
     where false
     {%- endfor %}
 )

@@ -38,8 +38,8 @@ final as (
     {% if not loop.last %}union all{% endif %}
     {%- else %}
     select
-        cast(null as varchar) as customer_id,
-        cast(null as varchar) as segment_name
+        cast(null as {{ dbt.type_string() }}) as customer_id,
+        cast(null as {{ dbt.type_string() }}) as segment_name
     where false
     {%- endfor %}
 )

@@ -26,7 +26,7 @@ final as (
         coalesce(sum(case when is_completed and {{ is_in_window('ordered_at', 365) }} then total_amount_reporting end), 0) as spend_365d,
         count(case when is_completed then order_id end) as order_count,
         coalesce(sum(case when is_completed then total_amount_reporting end), 0) as total_spend,
-        avg(case when is_completed then total_amount_reporting end) as average_order_value,
+        {{ avg_as_double('case when is_completed then total_amount_reporting end') }} as average_order_value,
         -- returned of the orders that were delivered; cancelled orders never were
         1.0 * count(case when order_status = 'returned' then order_id end)
             / nullif(count(case when order_status in ('completed', 'returned') then order_id end), 0) as return_rate,

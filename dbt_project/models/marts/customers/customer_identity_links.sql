@@ -56,9 +56,9 @@ final as (
         kept_links.link_rule,
         case
             when kept_links.link_rule like 'shared_%' then substr(kept_links.link_rule, 8)
-            else array_to_string(kept_links.agreeing_comparisons, ', ')
+            else {{ array_join('kept_links.agreeing_comparisons', "', '") }}
         end as agreeing_field,
-        array_to_string(kept_links.agreeing_comparisons, ', ') as agreeing_comparisons,
+        {{ array_join('kept_links.agreeing_comparisons', "', '") }} as agreeing_comparisons,
         shared_values.agreeing_value_digest,
         round(kept_links.match_probability, 6) as match_probability,
         round(kept_links.match_weight, 3) as match_weight,

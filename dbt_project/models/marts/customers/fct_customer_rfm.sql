@@ -40,12 +40,13 @@ metrics as (
 
 -- quintiles among customers who bought in the lookback; ties go to the customer
 -- who is better on the other measures, then by key, so scores are reproducible
+-- (nulls last written out: Spark puts them first in ascending order)
 scored as (
     select
         customer_id,
-        ntile(5) over (order by recency_days desc, frequency, monetary, customer_id) as recency_score,
-        ntile(5) over (order by frequency, monetary, recency_days desc, customer_id) as frequency_score,
-        ntile(5) over (order by monetary, frequency, recency_days desc, customer_id) as monetary_score
+        ntile(5) over (order by recency_days desc, frequency, monetary nulls last, customer_id) as recency_score,
+        ntile(5) over (order by frequency, monetary nulls last, recency_days desc, customer_id) as frequency_score,
+        ntile(5) over (order by monetary nulls last, frequency, recency_days desc, customer_id) as monetary_score
     from metrics
     where frequency > 0
 ),

@@ -2,6 +2,7 @@
     materialized='incremental',
     full_refresh=false,
     pre_hook="{{ delete_as_of_rows() }}",
+    **as_of_slice_config(),
 ) }}
 
 -- The offer chosen for each customer per as-of date: the first by priority that the
@@ -61,9 +62,9 @@ ranked as (
     select
         *,
         -- offers the customer qualified for first, but had too recently
-        list(offer_name order by priority_rank) filter (where is_in_cooldown) over (
-            partition by customer_id order by priority_rank rows between unbounded preceding and 1 preceding
-        ) as passed_over_in_cooldown,
+        {{ ordered_array_agg('offer_name', 'priority_rank', where='is_in_cooldown', over=
+            'partition by customer_id order by priority_rank rows between unbounded preceding and 1 preceding'
+        ) }} as passed_over_in_cooldown,
         row_number() over (partition by customer_id, is_in_cooldown order by priority_rank) as rank_among_available
     from flagged
 ),
@@ -76,7 +77,7 @@ final as (
         offer_name,
         offer_detail,
         reason,
-        coalesce(passed_over_in_cooldown, []) as passed_over_in_cooldown
+        coalesce(passed_over_in_cooldown, {{ string_array([]) }}) as passed_over_in_cooldown
     from ranked
     where not is_in_cooldown
         and rank_among_available = 1

@@ -2,6 +2,7 @@
     materialized='incremental',
     full_refresh=false,
     pre_hook="{{ delete_as_of_rows() }}",
+    **as_of_slice_config(),
 ) }}
 
 -- One row per landing source (customers per source system) and as-of date: each

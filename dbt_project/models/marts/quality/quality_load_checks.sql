@@ -52,7 +52,7 @@ reasons_listed as (
         {{ dbt.listagg(
             "reason_column || ' ' || cast(rows_rejected as " ~ dbt.type_string() ~ ")",
             "', '",
-            'order by rows_rejected desc, reason_column'
+            'order by rows_rejected desc, reason_column nulls last'
         ) }} as reasons
     from reason_counts
     group by source

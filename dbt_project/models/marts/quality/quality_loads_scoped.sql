@@ -33,7 +33,7 @@ load_systems_ranked as (
         load_id,
         source_system,
         row_number() over (
-            partition by landing_source, load_id order by count(*) desc, source_system
+            partition by landing_source, load_id order by count(*) desc, source_system nulls last
         ) as system_rank
     from raw_rows
     where source_system is not null

@@ -46,7 +46,7 @@ final as (
         min(as_of_date) as entered_at,
         -- the evaluation after the last one with the customer (null: still a member;
         -- arg_max would skip that null and return an earlier row's date)
-        arg_max_null(next_as_of_date, as_of_date) as exited_at,
+        {{ arg_max_with_nulls('next_as_of_date', 'as_of_date') }} as exited_at,
         count(*) as evaluations_as_member
     from islands
     group by customer_id, segment_name, island

@@ -2,6 +2,7 @@
     materialized='incremental',
     full_refresh=false,
     pre_hook="{{ delete_as_of_rows() }}",
+    **as_of_slice_config(),
 ) }}
 
 -- Segment members as of each run's date: the history that entries and exits are

@@ -2,6 +2,7 @@
     materialized='incremental',
     full_refresh=false,
     pre_hook="{{ delete_as_of_rows() }}",
+    **as_of_slice_config(),
 ) }}
 
 -- One row per segment and as-of date it was evaluated, with its size: an empty

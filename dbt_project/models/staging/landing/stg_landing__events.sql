@@ -1,5 +1,5 @@
 {{ config(
-    materialized='incremental',
+    materialized=incremental_fact_materialization(),
     incremental_strategy='delete+insert',
     unique_key='event_id',
     on_schema_change='fail',
