@@ -41,8 +41,9 @@
     {%- for column in settings['key'] -%}
         {%- do version_parts.append('trim(' ~ alias ~ '.' ~ column ~ ')') -%}
     {%- endfor -%}
+    {#- times as UTC timestamps: a time zone's text differs between engines, the instant does not -#}
     {%- for column in settings['time_columns'] -%}
-        {%- do version_parts.append(alias ~ '.' ~ column) -%}
+        {%- do version_parts.append(to_utc_timestamp(alias ~ '.' ~ column)) -%}
     {%- endfor %}
         '{{ source_name }}' as landing_source,
         {{ alias }}._load_id as load_id,
