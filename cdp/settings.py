@@ -20,6 +20,11 @@ def warehouse_path() -> Path:
     return Path(os.environ.get("CDP_WAREHOUSE", REPO_ROOT / "warehouse" / "cdp.duckdb"))
 
 
+def warehouse_engine() -> str:
+    """Where the Python stages' tables live: duckdb (the default) or spark (docs/spark.md)."""
+    return os.environ.get("CDP_ENGINE", "duckdb")
+
+
 def export_dir() -> Path:
     return Path(os.environ.get("CDP_EXPORT_DIR", REPO_ROOT / "exports"))
 

@@ -2,6 +2,7 @@
 
 # No `from __future__ import annotations`: Dagster reads config and resource types from annotations.
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import duckdb
 from dagster_dbt import DbtCliResource
 
 from cdp import settings
+from cdp.warehouse import DuckDBWarehouse, Warehouse
 
 # DuckDB allows one writing process at a time: every asset that writes the
 # warehouse runs in this pool, whose limit is 1 (dagster.yaml).
@@ -17,7 +19,12 @@ WAREHOUSE_POOL = "duckdb_warehouse"
 
 
 class WarehouseResource(dg.ConfigurableResource):
-    """The DuckDB warehouse file plus the landing and export folders around it."""
+    """The warehouse plus the landing and export folders around it.
+
+    ``engine`` says where the tables the Python stages read and write live: ``duckdb`` (the
+    file at warehouse_path) or ``spark`` (the catalogue of dbt's spark target, under
+    ``spark_dir``; docs/spark.md). ``open()`` gives a ``cdp.warehouse.Warehouse`` on that
+    engine; ``connect()`` is the DuckDB file itself, for the stages that work on DuckDB only."""
 
     warehouse_path: str = str(settings.warehouse_path())
     landing_dir: str = str(settings.landing_dir())
@@ -27,6 +34,23 @@ class WarehouseResource(dg.ConfigurableResource):
 
     # how long a step waits for another process (an ad-hoc dbt or duckdb session) to let go of the file
     lock_wait_seconds: float = 60
+
+    engine: str = settings.warehouse_engine()
+    spark_dir: str | None = None  # None: CDP_SPARK_DIR or warehouse/spark
+
+    @contextmanager
+    def open(self, read_only: bool = False) -> Iterator[Warehouse]:
+        """The warehouse on its engine, as the engine-neutral interface."""
+        if self.engine == "spark":
+            from cdp.spark.session import get_session
+            from cdp.warehouse.spark_warehouse import SparkWarehouse
+
+            yield SparkWarehouse(get_session(self.spark_dir))
+            return
+        if self.engine != "duckdb":
+            raise ValueError(f"unknown warehouse engine {self.engine!r}: duckdb or spark")
+        with self.connect(read_only) as con:
+            yield DuckDBWarehouse(con)
 
     @contextmanager
     def connect(self, read_only: bool = False):

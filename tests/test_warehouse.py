@@ -1,0 +1,144 @@
+"""The Warehouse interface means the same on DuckDB and on Spark.
+
+Every test runs on DuckDB; with CDP_SPARK_TEST=1 and pyspark installed, also on a local Spark
+session with its own warehouse directory (about 20 s to start)."""
+
+from __future__ import annotations
+
+import os
+from datetime import date, datetime
+
+import pandas as pd
+import pytest
+
+from cdp.warehouse import DuckDBWarehouse, Warehouse, as_warehouse
+
+ENGINES = ["duckdb"]
+if os.environ.get("CDP_SPARK_TEST") == "1":
+    ENGINES.append(pytest.param("spark", marks=pytest.mark.spark))
+
+COLUMNS = {"customer_id": "string", "score": "double", "rank": "bigint", "as_of_date": "date",
+           "scored_at": "timestamp", "flag": "boolean"}
+
+
+@pytest.fixture(scope="module")
+def spark_session(tmp_path_factory):
+    pytest.importorskip("pyspark")
+    from cdp.spark.session import get_session
+
+    return get_session(tmp_path_factory.mktemp("spark"))
+
+
+@pytest.fixture(params=ENGINES)
+def warehouse(request, tmp_path) -> Warehouse:
+    if request.param == "spark":
+        spark = request.getfixturevalue("spark_session")
+        for schema in ("t", "cdp_scratch"):
+            spark.sql(f"drop database if exists {schema} cascade")
+        yield as_warehouse(spark)
+        return
+    import duckdb
+
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    con.execute("set TimeZone = 'UTC'")
+    yield DuckDBWarehouse(con)
+    con.close()
+
+
+def scores(n: int, start: int = 0) -> pd.DataFrame:
+    return pd.DataFrame({
+        "customer_id": [f"c{i:04d}" for i in range(start, start + n)],
+        "score": [i / 10 for i in range(start, start + n)],
+        "rank": list(range(start, start + n)),
+        "as_of_date": [date(2026, 9, 30)] * n,
+        "scored_at": [datetime(2026, 9, 30, 12, 30)] * n,
+        "flag": [i % 2 == 0 for i in range(start, start + n)],
+    })
+
+
+def test_replace_writes_declared_columns_and_types_and_replaces(warehouse):
+    assert not warehouse.has_table("t.scores")
+    # columns out of order, and one missing: the table has the declared order, the missing one null
+    warehouse.replace("t.scores", scores(5)[["rank", "customer_id", "score", "as_of_date", "scored_at"]], COLUMNS)
+    assert warehouse.has_table("t.scores")
+    assert warehouse.columns("t.scores") == list(COLUMNS)
+    rows = warehouse.rows("select customer_id, score, rank, as_of_date, scored_at, flag from t.scores "
+                          "order by customer_id")
+    assert rows[2] == ("c0002", 0.2, 2, date(2026, 9, 30), datetime(2026, 9, 30, 12, 30), None)
+    warehouse.replace("t.scores", scores(3, start=10), COLUMNS)
+    assert warehouse.scalar("select count(*) from t.scores") == 3
+    assert warehouse.scalar("select min(customer_id) from t.scores") == "c0010"
+
+
+def test_replace_with_no_rows_leaves_an_empty_table_with_the_columns(warehouse):
+    warehouse.replace("t.scores", scores(4), COLUMNS)
+    warehouse.replace("t.scores", pd.DataFrame(columns=list(COLUMNS)), COLUMNS)
+    assert warehouse.columns("t.scores") == list(COLUMNS)
+    assert warehouse.scalar("select count(*) from t.scores") == 0
+
+
+def test_append_matches_columns_by_name_and_delete_removes_only_matching_rows(warehouse):
+    warehouse.replace("t.scores", scores(4), COLUMNS)
+    warehouse.append("t.scores", scores(2, start=4)[list(reversed(COLUMNS))])
+    assert warehouse.scalar("select sum(rank) from t.scores") == sum(range(6))
+    warehouse.delete("t.scores", "rank >= ? and flag", [2])  # ranks 2 and 4
+    assert [r[0] for r in warehouse.rows("select rank from t.scores order by rank")] == [0, 1, 3, 5]
+    warehouse.delete("t.scores", "customer_id = ?", ["nobody"])
+    warehouse.delete("t.scores", "score > 100 or null")  # null is not true: nothing goes
+    assert warehouse.scalar("select count(*) from t.scores") == 4
+
+
+def test_parameters_take_dates_and_numpy_values(warehouse):
+    warehouse.replace("t.scores", scores(6), COLUMNS)
+    frame = warehouse.frame("select customer_id from t.scores where as_of_date = ? and rank < ? order by 1",
+                            [date(2026, 9, 30), pd.Series([3]).iloc[0]])
+    assert frame["customer_id"].tolist() == ["c0000", "c0001", "c0002"]
+
+
+def test_batches_cover_every_row_once_in_bounded_frames(warehouse):
+    warehouse.replace("t.scores", scores(1000), COLUMNS)
+    batches = list(warehouse.batches("select customer_id, rank from t.scores where rank >= ?", [100], rows=250))
+    assert all(len(b) <= 250 for b in batches) and len(batches) >= 4
+    seen = pd.concat(batches)["rank"].tolist()
+    assert sorted(seen) == list(range(100, 1000))
+    assert list(warehouse.batches("select * from t.scores where rank < 0")) == []
+
+
+def test_batches_allow_writes_between_them(warehouse):
+    warehouse.replace("t.scores", scores(300), COLUMNS)
+    warehouse.replace("t.out", pd.DataFrame(columns=list(COLUMNS)), COLUMNS)
+    for batch in warehouse.batches("select * from t.scores", rows=100):
+        warehouse.append("t.out", batch.assign(score=batch["score"] * 2))
+    assert warehouse.scalar("select sum(score) from t.out") == pytest.approx(2 * sum(i / 10 for i in range(300)))
+
+
+def test_registered_frames_are_visible_to_sql_until_unregistered(warehouse):
+    with warehouse.registered("new_rows", scores(3)):
+        assert warehouse.scalar("select max(rank) from new_rows") == 2
+    with pytest.raises(Exception, match="(?i)new_rows"):  # each engine's own error for an unknown table
+        warehouse.scalar("select count(*) from new_rows")
+
+
+def test_duckdb_transaction_is_all_or_nothing(tmp_path):
+    import duckdb
+
+    warehouse = DuckDBWarehouse(duckdb.connect(str(tmp_path / "w.duckdb")))
+    warehouse.replace("t.scores", scores(3), COLUMNS)
+    with pytest.raises(RuntimeError), warehouse.transaction():
+        warehouse.delete("t.scores", "true")
+        with warehouse.transaction():  # nested: part of the outer one
+            warehouse.append("t.scores", scores(1, start=9))
+        raise RuntimeError("fails before the end")
+    assert warehouse.scalar("select count(*) from t.scores") == 3
+    with warehouse.transaction():
+        warehouse.delete("t.scores", "rank = 0")
+    assert warehouse.scalar("select count(*) from t.scores") == 2
+
+
+def test_as_warehouse_wraps_connections_and_keeps_warehouses(tmp_path):
+    import duckdb
+
+    con = duckdb.connect()
+    wrapped = as_warehouse(con)
+    assert isinstance(wrapped, DuckDBWarehouse) and wrapped.con is con
+    assert as_warehouse(wrapped) is wrapped
