@@ -142,3 +142,30 @@ def test_as_warehouse_wraps_connections_and_keeps_warehouses(tmp_path):
     wrapped = as_warehouse(con)
     assert isinstance(wrapped, DuckDBWarehouse) and wrapped.con is con
     assert as_warehouse(wrapped) is wrapped
+
+
+@pytest.mark.spark
+@pytest.mark.skipif(os.environ.get("CDP_SPARK_TEST") != "1", reason="slow: set CDP_SPARK_TEST=1")
+def test_spark_resource_lets_go_of_the_local_metastore_for_the_next_process(tmp_path):
+    """Local mode keeps its catalogue in embedded Derby, one JVM at a time: after a step the
+    resource's session must let go, or the dbt process that follows cannot open the tables."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("pyspark")
+    from cdp.spark.session import release_session
+    from orchestration.defs.resources import WarehouseResource
+
+    release_session()  # this module's shared session, if one ran, holds another directory's metastore
+    resource = WarehouseResource(engine="spark", spark_dir=str(tmp_path / "spark"))
+    with resource.open() as warehouse:
+        assert warehouse.engine == "spark"
+        warehouse.replace("t.scores", scores(7), COLUMNS)
+    read = subprocess.run(
+        [sys.executable, "-c", "from cdp.spark.session import get_session; "
+         f"print(get_session({str(tmp_path / 'spark')!r}).table('t.scores').count())"],
+        capture_output=True, text=True, timeout=300)
+    assert read.returncode == 0, read.stderr[-2000:]
+    assert read.stdout.strip().splitlines()[-1] == "7"
+    with resource.open() as warehouse:  # and this process can open it again
+        assert warehouse.scalar("select count(*) from t.scores") == 7

@@ -179,7 +179,8 @@ def _summary(runs: list[dict]) -> dict:
             "runs": runs}
 
 
-def run(datasets: list[str], generator_persons: int, work: Path, repeat: int = 3, splink: bool = True) -> list[dict]:
+def run(datasets: list[str], generator_persons: int, work: Path, repeat: int = 3, splink: bool = True,
+        extra_vars: dict | None = None) -> list[dict]:
     with_splink = splink and SPLINK_PYTHON.exists()
     if splink and not with_splink:
         print("splink reference skipped: no .venv-splink (create it with `make bench-splink-setup`)")
@@ -187,7 +188,7 @@ def run(datasets: list[str], generator_persons: int, work: Path, repeat: int = 3
     for dataset in datasets:
         landing = build_landing(dataset, work, generator_persons)
         warehouse = work / dataset / "cdp.duckdb"
-        dbt_vars = DBT_VARS.get(dataset)
+        dbt_vars = {**DBT_VARS.get(dataset, {}), **(extra_vars or {})} or None
         started = time.perf_counter()
         outcome = run_pipeline(landing, warehouse, work / dataset / "exports", dbt_vars=dbt_vars)
         pipeline_seconds = time.perf_counter() - started
@@ -225,9 +226,12 @@ def main() -> None:
     parser.add_argument("--without-splink", action="store_true",
                         help="ours only (Splink takes about 20 minutes and 17 GB on the generator at 100,000 persons)")
     parser.add_argument("--work-dir", type=Path, default=None)
+    parser.add_argument("--dbt-vars", type=json.loads, default=None,
+                        help='more dbt vars for every dataset, as JSON (e.g. \'{"identity_u_sample_order": "md5"}\')')
     args = parser.parse_args()
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="identity-bench-"))
-    results = run(args.datasets, args.generator_persons, work, args.repeat, splink=not args.without_splink)
+    results = run(args.datasets, args.generator_persons, work, args.repeat, splink=not args.without_splink,
+                  extra_vars=args.dbt_vars)
     print(json.dumps(results, indent=2))
     print(f"{'dataset':<10} {'method':<10} {'records':>8} {'precision':>9} {'recall':>7} {'F1':>6} "
           f"{'largest':>7} {'true max':>8} {'identity s':>10} {'range':>11} {'models s':>8} {'start-up s':>10} "

@@ -52,3 +52,31 @@ def get_session(directory: Path | str | None = None):
     for key, value in session_parameters(directory).items():
         builder = builder.config(key, value)
     return builder.getOrCreate()
+
+
+def embedded_metastore(directory: Path | str | None = None) -> bool:
+    """Whether the catalogue is the embedded Derby of local mode, which admits one JVM at a time."""
+    url = session_parameters(directory).get("spark.hadoop.javax.jdo.option.ConnectionURL", "")
+    return url.startswith("jdbc:derby:") and "//" not in url
+
+
+def release_session() -> None:
+    """Stop this process's Spark session and its JVM, so that another process (a dbt run) can open the
+    embedded metastore; the next get_session() starts a new JVM (about 15 s)."""
+    from pyspark import SparkContext
+    from pyspark.sql import SparkSession
+
+    session = SparkSession.getActiveSession()
+    if session is not None:
+        session.stop()
+    gateway = SparkContext._gateway
+    if gateway is None:
+        return
+    process = getattr(gateway, "proc", None)
+    gateway.shutdown()
+    SparkContext._gateway = None
+    SparkContext._jvm = None
+    if process is not None:
+        # the JVM exits when its stdin closes; Derby's lock goes with it
+        process.stdin.close()
+        process.wait(timeout=120)

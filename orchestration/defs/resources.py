@@ -42,10 +42,15 @@ class WarehouseResource(dg.ConfigurableResource):
     def open(self, read_only: bool = False) -> Iterator[Warehouse]:
         """The warehouse on its engine, as the engine-neutral interface."""
         if self.engine == "spark":
-            from cdp.spark.session import get_session
+            from cdp.spark.session import embedded_metastore, get_session, release_session
             from cdp.warehouse.spark_warehouse import SparkWarehouse
 
-            yield SparkWarehouse(get_session(self.spark_dir))
+            try:
+                yield SparkWarehouse(get_session(self.spark_dir))
+            finally:
+                # local mode: dbt, a process of its own, runs next and needs the embedded metastore
+                if embedded_metastore(self.spark_dir):
+                    release_session()
             return
         if self.engine != "duckdb":
             raise ValueError(f"unknown warehouse engine {self.engine!r}: duckdb or spark")
