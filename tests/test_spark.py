@@ -38,9 +38,9 @@ AS_OF_DATES = (AS_OF, "2026-08-31")
 
 
 def dbt_vars(as_of: str) -> str:
-    # both engines draw the identity model's random pairs in the same (md5) order: DuckDB's own
-    # hash() exists on DuckDB only (docs/spark.md)
-    return json.dumps({"as_of": as_of, "identity_u_sample_order": "md5"})
+    # the project's defaults otherwise: both engines draw the identity model's random pairs in
+    # md5 order (var identity_u_sample_order)
+    return json.dumps({"as_of": as_of})
 BUILT_SCHEMAS = ("reference", "staging", "intermediate", "marts", "ml")
 # the time of the build that assigned each customer id
 VOLATILE_COLUMNS = ("assigned_at",)

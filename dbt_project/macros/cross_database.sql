@@ -317,7 +317,7 @@
 
 {#- A deterministic pseudo-random sort key per value, to order rows "randomly" but the same
     way every run. DuckDB's hash() is its own and Spark cannot compute it, so the two engines
-    order differently (var identity_u_sample_order makes both use md5). -#}
+    order differently (the default of var identity_u_sample_order, md5, makes both use md5). -#}
 {% macro stable_hash(expression) -%}
     {{ return(adapter.dispatch('stable_hash', 'cdp_warehouse')(expression)) }}
 {%- endmacro %}
