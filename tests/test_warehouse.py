@@ -22,18 +22,18 @@ COLUMNS = {"customer_id": "string", "score": "double", "rank": "bigint", "as_of_
 
 
 @pytest.fixture(scope="module")
-def spark_session(tmp_path_factory):
+def spark_dir(tmp_path_factory):
     pytest.importorskip("pyspark")
-    from cdp.spark.session import get_session
-
-    return get_session(tmp_path_factory.mktemp("spark"))
+    return tmp_path_factory.mktemp("spark")
 
 
 @pytest.fixture(params=ENGINES)
 def warehouse(request, tmp_path) -> Warehouse:
     if request.param == "spark":
-        spark = request.getfixturevalue("spark_session")
-        for schema in ("t", "cdp_scratch"):
+        from cdp.spark.session import get_session
+
+        spark = get_session(request.getfixturevalue("spark_dir"))  # a new JVM if a test released it
+        for schema in ("t", "u", "cdp_scratch"):
             spark.sql(f"drop database if exists {schema} cascade")
         yield as_warehouse(spark)
         return
@@ -144,6 +144,28 @@ def test_as_warehouse_wraps_connections_and_keeps_warehouses(tmp_path):
     assert as_warehouse(wrapped) is wrapped
 
 
+def test_delete_and_update_say_how_many_rows_they_touched(warehouse):
+    warehouse.replace("t.scores", scores(6), COLUMNS)
+    assert warehouse.delete("t.scores", "rank < ?", [2]) == 2
+    assert warehouse.delete("t.scores", "rank < ?", [2]) == 0
+    # clear a column on some rows, set another from the row itself; other rows and columns unchanged
+    changed = warehouse.update("t.scores", {"customer_id": "null", "score": "score * 10"}, "rank >= ? and flag", [3])
+    assert changed == 1  # rank 4 (ranks 2..5; flag on even ranks)
+    rows = warehouse.rows("select rank, customer_id, score from t.scores order by rank")
+    assert rows == [(2, "c0002", 0.2), (3, "c0003", 0.3), (4, None, 4.0),
+                    (5, "c0005", 0.5)]
+    assert warehouse.update("t.scores", {"customer_id": "null"}, "rank > ?", [100]) == 0
+    assert warehouse.columns("t.scores") == list(COLUMNS)
+
+
+def test_tables_lists_the_tables_of_the_schemas(warehouse):
+    warehouse.replace("t.scores", scores(1), COLUMNS)
+    warehouse.replace("t.other", scores(1), COLUMNS)
+    warehouse.replace("u.more", scores(1), COLUMNS)
+    assert warehouse.tables(["t"]) == ["t.other", "t.scores"]
+    assert warehouse.tables(["t", "u", "missing"]) == ["t.other", "t.scores", "u.more"]
+
+
 @pytest.mark.spark
 @pytest.mark.skipif(os.environ.get("CDP_SPARK_TEST") != "1", reason="slow: set CDP_SPARK_TEST=1")
 def test_spark_resource_lets_go_of_the_local_metastore_for_the_next_process(tmp_path):
@@ -156,7 +178,7 @@ def test_spark_resource_lets_go_of_the_local_metastore_for_the_next_process(tmp_
     from cdp.spark.session import release_session
     from orchestration.defs.resources import WarehouseResource
 
-    release_session()  # this module's shared session, if one ran, holds another directory's metastore
+    release_session()  # the other tests' session holds another directory's metastore
     resource = WarehouseResource(engine="spark", spark_dir=str(tmp_path / "spark"))
     with resource.open() as warehouse:
         assert warehouse.engine == "spark"
@@ -169,3 +191,16 @@ def test_spark_resource_lets_go_of_the_local_metastore_for_the_next_process(tmp_
     assert read.stdout.strip().splitlines()[-1] == "7"
     with resource.open() as warehouse:  # and this process can open it again
         assert warehouse.scalar("select count(*) from t.scores") == 7
+
+
+def test_a_temp_table_keeps_its_rows_when_its_source_changes(warehouse):
+    warehouse.replace("t.scores", scores(5), COLUMNS)
+    assert warehouse.temp_table("_chosen", "select customer_id, rank from t.scores where rank >= ?", [2]) == 3
+    warehouse.delete("t.scores", "rank >= ?", [3])
+    assert warehouse.scalar("select count(*) from _chosen") == 3  # computed once, not a view
+    assert warehouse.delete("t.scores", "customer_id in (select customer_id from _chosen)") == 1
+    assert warehouse.temp_table("_chosen", "select customer_id from t.scores") == 2  # replaced
+    warehouse.drop_temp_table("_chosen")
+    warehouse.drop_temp_table("_chosen")
+    with pytest.raises(Exception, match="(?i)_chosen"):
+        warehouse.scalar("select count(*) from _chosen")

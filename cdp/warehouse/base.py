@@ -66,6 +66,10 @@ class Warehouse(ABC):
     def columns(self, table: str) -> list[str]:
         """The column names of ``schema.name``, in order."""
 
+    @abstractmethod
+    def tables(self, schemas: Sequence[str]) -> list[str]:
+        """The tables (not views) in these schemas, as ``schema.name``, sorted."""
+
     # -- writing -----------------------------------------------------------------------------------
     @abstractmethod
     def execute(self, sql: str, params: Params = None) -> None:
@@ -80,8 +84,13 @@ class Warehouse(ABC):
         """Add ``frame``'s rows to an existing ``table``, columns matched by name."""
 
     @abstractmethod
-    def delete(self, table: str, where: str, params: Params = None) -> None:
-        """Remove the rows of ``table`` for which ``where`` is true."""
+    def delete(self, table: str, where: str, params: Params = None) -> int:
+        """Remove the rows of ``table`` for which ``where`` is true; how many went."""
+
+    @abstractmethod
+    def update(self, table: str, assignments: Mapping[str, str], where: str, params: Params = None) -> int:
+        """Set columns (name -> SQL expression over the row, no placeholders) on the rows for which
+        ``where`` (placeholders: ``params``) is true; how many rows changed."""
 
     @abstractmethod
     def register(self, name: str, frame: pd.DataFrame | pa.Table) -> None:
@@ -97,6 +106,16 @@ class Warehouse(ABC):
             yield
         finally:
             self.unregister(name)
+
+    @abstractmethod
+    def temp_table(self, name: str, sql: str, params: Params = None) -> int:
+        """Compute the query once and keep its rows as ``name`` (unqualified) for this connection:
+        later changes to the tables it read do not change them. Replaces one of the same name;
+        returns its row count."""
+
+    @abstractmethod
+    def drop_temp_table(self, name: str) -> None:
+        """Drop a temp_table (nothing if there is none)."""
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

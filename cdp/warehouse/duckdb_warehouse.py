@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 import duckdb
@@ -51,6 +51,14 @@ class DuckDBWarehouse(Warehouse):
             "select column_name from information_schema.columns where table_schema = ? and table_name = ? "
             "order by ordinal_position", [schema, name]).fetchall()]
 
+    def tables(self, schemas: Sequence[str]) -> list[str]:
+        if not schemas:
+            return []
+        marks = ", ".join("?" for _ in schemas)
+        return [f"{schema}.{name}" for schema, name in self.con.execute(
+            f"select table_schema, table_name from information_schema.tables where table_type = 'BASE TABLE' "
+            f"and table_schema in ({marks}) order by 1, 2", list(schemas)).fetchall()]
+
     def execute(self, sql: str, params: Params = None) -> None:
         self.con.execute(sql, plain(params))
 
@@ -67,8 +75,19 @@ class DuckDBWarehouse(Warehouse):
             self.con.execute(f"insert into {table} by name select * from _cdp_append_rows")
         return len(frame)
 
-    def delete(self, table: str, where: str, params: Params = None) -> None:
-        self.con.execute(f"delete from {table} where {where}", plain(params))
+    def delete(self, table: str, where: str, params: Params = None) -> int:
+        return self.con.execute(f"delete from {table} where {where}", plain(params)).fetchall()[0][0]
+
+    def update(self, table: str, assignments: Mapping[str, str], where: str, params: Params = None) -> int:
+        setting = ", ".join(f"{_q(column)} = {expression}" for column, expression in assignments.items())
+        return self.con.execute(f"update {table} set {setting} where {where}", plain(params)).fetchall()[0][0]
+
+    def temp_table(self, name: str, sql: str, params: Params = None) -> int:
+        self.con.execute(f"create or replace temp table {name} as {sql}", plain(params))
+        return self.con.execute(f"select count(*) from {name}").fetchall()[0][0]
+
+    def drop_temp_table(self, name: str) -> None:
+        self.con.execute(f"drop table if exists {name}")
 
     def register(self, name: str, frame: pd.DataFrame | pa.Table) -> None:
         self.con.register(name, frame)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 
 import pandas as pd
 import pyarrow as pa
@@ -25,6 +25,7 @@ class SparkWarehouse(Warehouse):
 
     def __init__(self, spark):
         self.spark = spark
+        self._temp_tables: dict[str, str] = {}  # name -> its scratch table
 
     def _sql(self, sql: str, params: Params = None):
         values = plain(params)
@@ -58,6 +59,14 @@ class SparkWarehouse(Warehouse):
     def columns(self, table: str) -> list[str]:
         return self.spark.table(table).columns
 
+    def tables(self, schemas: Sequence[str]) -> list[str]:
+        found = []
+        for schema in schemas:
+            if self.spark.catalog.databaseExists(schema):
+                found += [f"{schema}.{table.name}" for table in self.spark.catalog.listTables(schema)
+                          if table.tableType != "VIEW" and not table.isTemporary]
+        return sorted(found)
+
     def execute(self, sql: str, params: Params = None) -> None:
         self._sql(sql, params).collect()
 
@@ -76,17 +85,59 @@ class SparkWarehouse(Warehouse):
         data.write.insertInto(table)  # by position: _typed_frame put the columns in the table's order
         return len(frame)
 
-    def delete(self, table: str, where: str, params: Params = None) -> None:
+    def delete(self, table: str, where: str, params: Params = None) -> int:
         condition = f"coalesce(({where}), false)"
-        if not self._sql(f"select count(*) from {table} where {condition}", params).collect()[0][0]:
-            return
-        scratch = f"{SCRATCH_SCHEMA}.kept_{uuid.uuid4().hex}"
+        matched = self._sql(f"select count(*) from {table} where {condition}", params).collect()[0][0]
+        if matched:
+            self._rewrite(table, self._sql(f"select * from {table} where not {condition}", params))
+        return matched
+
+    def update(self, table: str, assignments: Mapping[str, str], where: str, params: Params = None) -> int:
+        condition = f"coalesce(({where}), false)"
+        matched = self._sql(f"select count(*) from {table} where {condition}", params).collect()[0][0]
+        if not matched:
+            return 0
+        columns = self.spark.table(table).schema
+        unknown = set(assignments) - {field.name for field in columns}
+        if unknown:
+            raise ValueError(f"{table} has no column {sorted(unknown)}")
+        # the condition is repeated once per assigned column, and its placeholders with it
+        select, values = [], []
+        for field in columns:
+            if field.name in assignments:
+                select.append(f"case when {condition} then cast({assignments[field.name]} as "
+                              f"{field.dataType.simpleString()}) else `{field.name}` end as `{field.name}`")
+                values += list(params or [])
+            else:
+                select.append(f"`{field.name}`")
+        self._rewrite(table, self._sql(f"select {', '.join(select)} from {table}", values))
+        return matched
+
+    def _rewrite(self, table: str, rows) -> None:
+        """Overwrite ``table`` with ``rows`` computed from it: Spark reads a table lazily, so the rows
+        go to a scratch table first (a table cannot be overwritten while it is being read)."""
+        scratch = f"{SCRATCH_SCHEMA}.rewrite_{uuid.uuid4().hex}"
         self.create_schema(SCRATCH_SCHEMA)
         try:
-            self._sql(f"select * from {table} where not {condition}", params) \
-                .write.mode("overwrite").format("parquet").saveAsTable(scratch)
+            rows.write.mode("overwrite").format("parquet").saveAsTable(scratch)
             self.spark.table(scratch).write.insertInto(table, overwrite=True)
         finally:
+            self.spark.sql(f"drop table if exists {scratch}")
+
+    def temp_table(self, name: str, sql: str, params: Params = None) -> int:
+        # written out, not cached: a cache may be dropped and recomputed from tables changed since
+        self.drop_temp_table(name)
+        scratch = f"{SCRATCH_SCHEMA}.temp_{name.strip('_')}_{uuid.uuid4().hex}"
+        self.create_schema(SCRATCH_SCHEMA)
+        self._sql(sql, params).write.mode("overwrite").format("parquet").saveAsTable(scratch)
+        self._temp_tables[name] = scratch
+        self.spark.table(scratch).createOrReplaceTempView(name)
+        return self.spark.table(scratch).count()
+
+    def drop_temp_table(self, name: str) -> None:
+        scratch = self._temp_tables.pop(name, None)
+        if scratch is not None:
+            self.spark.catalog.dropTempView(name)
             self.spark.sql(f"drop table if exists {scratch}")
 
     def register(self, name: str, frame: pd.DataFrame | pa.Table) -> None:
