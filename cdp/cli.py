@@ -108,6 +108,14 @@ def _pipeline_options(command):
             "0 rewrites the file in the run that erased.",
         ),
         click.option(
+            "--engine",
+            type=click.Choice(["duckdb", "spark"]),
+            default=settings.warehouse_engine,
+            show_default="duckdb, or CDP_ENGINE",
+            help="Where the tables live: the DuckDB file, or Spark (dbt's spark target, tables under CDP_SPARK_DIR; "
+            "needs `make setup-spark`, docs/spark.md). The DuckDB path still anchors the run lock.",
+        ),
+        click.option(
             "--retrain",
             is_flag=True,
             help="Retrain every model, whatever its retraining policy (ml/config/<model>.yml); by default a model "
@@ -122,6 +130,7 @@ def _pipeline_options(command):
 def _run_pipeline_as_of(
     as_of: str | None, landing_dir: Path, warehouse: Path, export_dir: Path, churn_horizon_days: int | None,
     dbt_vars: str | None, wait_seconds: float, compaction_max_delay_days: int | None, retrain: bool = False,
+    engine: str = "duckdb",
 ):
     if not landing_dir.is_dir():
         raise click.ClickException(f"landing directory {landing_dir} does not exist")
@@ -135,6 +144,7 @@ def _run_pipeline_as_of(
         CDP_LANDING_DIR=str(landing_dir.resolve()),
         CDP_WAREHOUSE=str(warehouse.resolve()),
         CDP_EXPORT_DIR=str(export_dir.resolve()),
+        CDP_ENGINE=engine,
         DBT_SEND_ANONYMOUS_USAGE_STATS="false",
     )
     from cdp.pipeline import run_pipeline
@@ -151,6 +161,7 @@ def _run_pipeline_as_of(
             wait_seconds=wait_seconds,
             compaction_max_delay_days=compaction_max_delay_days,
             retrain=retrain,
+            engine=engine,
         )
     except WarehouseBusy as busy:
         raise click.ClickException(str(busy)) from None

@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 
 from cdp.warehouse_lock import hold_warehouse
 
@@ -99,6 +98,8 @@ def run_pipeline(
     wait_seconds: float = 600,
     compaction_max_delay_days: int | None = None,
     retrain: bool = False,
+    engine: str | None = None,
+    spark_dir: Path | str | None = None,
 ) -> PipelineOutcome:
     """Materialise every asset once, in this process; the run's detailed log goes to a file.
 
@@ -106,22 +107,28 @@ def run_pipeline(
     the same warehouse is waited for up to ``wait_seconds``, then ``WarehouseBusy`` says who holds it.
     ``compaction_max_delay_days`` overrides cdp/privacy/storage.yml for this run (0: erased bytes
     leave the file in this run). ``retrain`` makes every model retrain, whatever its retraining policy.
+    ``engine``: duckdb (default: CDP_ENGINE or duckdb) or spark, whose tables are under ``spark_dir``
+    (docs/spark.md); the run lock is taken on ``warehouse`` either way.
     """
     config = {"as_of": as_of, "churn_horizon_days": churn_horizon_days,
               "dbt_vars_json": json.dumps(dbt_vars) if dbt_vars else None,
               "compaction_max_delay_days": compaction_max_delay_days, "retrain": retrain}
+    from orchestration.defs.resources import make_resources
+
+    resources = make_resources(str(warehouse), str(landing_dir), str(export_dir), engine,
+                               str(spark_dir) if spark_dir else None)
     with hold_warehouse(Path(warehouse), wait_seconds):
-        return _run(landing_dir, warehouse, export_dir, config, log_level)
+        return _run(warehouse, resources, config, log_level)
 
 
-def _run(landing_dir, warehouse, export_dir, config: dict, log_level: str) -> PipelineOutcome:
+def _run(warehouse, resources: dict, config: dict, log_level: str) -> PipelineOutcome:
     started = time.perf_counter()
     log_dir = Path(warehouse).parent / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"run-{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}.log"
     # dagster-dbt echoes every dbt line to stdout; they belong in the run's log file.
     with open(log_path, "w", encoding="utf-8") as log_file, contextlib.redirect_stdout(log_file):
-        result = _materialize(warehouse, landing_dir, export_dir, config, log_level)
+        result = _materialize(resources, config, log_level)
     outcome = PipelineOutcome(result.success, result.run_id, time.perf_counter() - started, warehouse, log_path)
     outcome.failed_steps = [
         f"{e.step_key}: {e.event_specific_data.error.message.strip().splitlines()[0]}"
@@ -130,7 +137,7 @@ def _run(landing_dir, warehouse, export_dir, config: dict, log_level: str) -> Pi
     ]
     outcome.report_path = _report_path(result)
     outcome.step_seconds = _step_seconds(result)
-    _collect_facts(outcome)
+    _collect_facts(outcome, resources)
     return outcome
 
 
@@ -156,14 +163,13 @@ def _report_path(result) -> str | None:
     return None
 
 
-def _materialize(warehouse: Path, landing_dir: Path, export_dir: Path, config: dict, log_level: str):
+def _materialize(resources: dict, config: dict, log_level: str):
     from orchestration.definitions import ALL_ASSETS
     from orchestration.defs.ml import MODELS
-    from orchestration.defs.resources import make_resources
 
     return dg.materialize(
         ALL_ASSETS,
-        resources=make_resources(str(warehouse), str(landing_dir), str(export_dir)),
+        resources=resources,
         run_config={
             # the erasure step rebuilds the dbt models with the same vars when it erased someone
             "ops": {
@@ -179,41 +185,38 @@ def _materialize(warehouse: Path, landing_dir: Path, export_dir: Path, config: d
     )
 
 
-def _collect_facts(outcome: PipelineOutcome) -> None:
-    if not outcome.warehouse.exists():
+def _collect_facts(outcome: PipelineOutcome, resources: dict) -> None:
+    resource = resources["warehouse"]
+    if resource.engine == "duckdb" and not outcome.warehouse.exists():
         return
-    with duckdb.connect(str(outcome.warehouse), read_only=True) as con:
-        row = con.execute(
+    with resource.open(read_only=True) as con:
+        row = con.rows(
             """
             select count(*), count(*) filter (where status = 'rejected'), count(*) filter (where status = 'failed'),
                    coalesce(sum(rows_in), 0), coalesce(sum(rows_loaded), 0), coalesce(sum(rows_rejected), 0)
             from audit.load_history where run_id = ?
             """,
             [outcome.run_id],
-        ).fetchall()[0]
+        )[0]
         keys = ("files", "rejected", "failed", "rows_in", "rows_loaded", "rows_rejected")
         outcome.loads = dict(zip(keys, (int(v) for v in row), strict=True))
-        existing = {
-            f"{s}.{t}" for s, t in con.execute("select schema_name, table_name from duckdb_tables()").fetchall()
-        }
-        existing |= {f"{s}.{t}" for s, t in con.execute("select schema_name, view_name from duckdb_views()").fetchall()}
         for table in SUMMARY_TABLES:
-            if table in existing:
-                outcome.table_rows[table] = con.execute(f"select count(*) from {table}").fetchall()[0][0]
-        if "ml.model_runs" in existing:
-            runs = con.execute(
+            if con.has_table(table):
+                outcome.table_rows[table] = con.scalar(f"select count(*) from {table}")
+        if con.has_table("ml.model_runs"):
+            runs = con.frame(
                 "select model_name, status, model_version, message from ml.model_runs "
                 "where pipeline_run_id = ? order by model_name",
                 [outcome.run_id],
-            ).df()
+            )
             outcome.models = runs.to_dict("records")
-        if "audit.privacy_runs" in existing:
+        if con.has_table("audit.privacy_runs"):
             # the step before dbt and the one after may each have logged a row
-            steps = con.execute(
+            steps = con.rows(
                 "select erasure_requests, suppressions_absorbed, customers_erased, rows_deleted "
                 "from audit.privacy_runs where run_id = ?",
                 [outcome.run_id],
-            ).fetchall()
+            )
             if steps:
                 outcome.privacy = {
                     "erasure_requests": sum(step[0] for step in steps),
@@ -222,14 +225,14 @@ def _collect_facts(outcome: PipelineOutcome) -> None:
                     "raw_rows_deleted": sum(n for step in steps for table, n in json.loads(step[3]).items()
                                             if table.startswith("raw.")),
                 }
-        if "marts.identity_resolution_stats" in existing:
-            stats = con.execute("select * from marts.identity_resolution_stats").df()
+        if con.has_table("marts.identity_resolution_stats"):
+            stats = con.frame("select * from marts.identity_resolution_stats")
             if len(stats):
                 outcome.identity = {k: int(v) for k, v in stats.iloc[0].items() if k.endswith(("_count", "_records"))}
-        if "audit.export_log" in existing:
-            log = con.execute(
+        if con.has_table("audit.export_log"):
+            log = con.frame(
                 "select audience_name as audience, destination, status, row_count as rows, file_path as path, "
                 "message from audit.export_log where run_id = ? order by audience_name, destination",
                 [outcome.run_id],
-            ).df()
+            )
             outcome.exports = log.to_dict("records")

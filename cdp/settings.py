@@ -29,10 +29,12 @@ def export_dir() -> Path:
     return Path(os.environ.get("CDP_EXPORT_DIR", REPO_ROOT / "exports"))
 
 
-def dbt_executable() -> str:
-    """The dbt installed beside the running Python (the project's venv), else the one on PATH."""
-    sibling = Path(sys.executable).parent / "dbt"
-    return str(sibling) if sibling.exists() else (shutil.which("dbt") or "dbt")
+def dbt_executable(engine: str = "duckdb") -> str:
+    """The dbt installed beside the running Python (the project's venv), else the one on PATH. On
+    Spark, cdp-dbt-spark: dbt with the session submission for Python models (cdp/spark/run_dbt.py)."""
+    name = "cdp-dbt-spark" if engine == "spark" else "dbt"
+    sibling = Path(sys.executable).parent / name
+    return str(sibling) if sibling.exists() else (shutil.which(name) or name)
 
 
 def model_artifact_dir(warehouse: Path | str | None = None) -> Path:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import duckdb
+from cdp.warehouse import as_warehouse
 
 PERIODS = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1), "day": timedelta(days=1)}
 
@@ -91,10 +91,11 @@ def freshness_rules(manifest_path: Path, source_name: str = "landing") -> dict[s
 
 
 def source_freshness(
-    con: duckdb.DuckDBPyConnection, source: str, rule: FreshnessRule | None, now: datetime | None = None
+    con, source: str, rule: FreshnessRule | None, now: datetime | None = None
 ) -> Freshness:
+    """How long ago raw.<source> last received rows (``con``: a Warehouse on any engine, or a DuckDB connection)."""
     now = now or datetime.now(UTC).replace(tzinfo=None)
-    last = con.execute(f"select max(_loaded_at) from raw.{source}").fetchall()[0][0]
+    last = as_warehouse(con).scalar(f"select max(_loaded_at) from raw.{source}")
     if last is not None and last.tzinfo is not None:
         last = last.astimezone(UTC).replace(tzinfo=None)
     return Freshness(source, last, None if last is None else now - last, rule)

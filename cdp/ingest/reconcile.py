@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import duckdb
+from cdp.warehouse import Warehouse, as_warehouse
 
 
 @dataclass
@@ -51,9 +51,11 @@ class Reconciliation:
         return {k: v for k, v in self.__dict__.items() if isinstance(v, int)}
 
 
-def reconcile_source(con: duckdb.DuckDBPyConnection, source: str) -> Reconciliation:
-    """Compare audit.load_history with what raw.<source> and audit.quarantine actually hold."""
-    history = con.execute(
+def reconcile_source(con, source: str) -> Reconciliation:
+    """Compare audit.load_history with what raw.<source> and audit.quarantine actually hold
+    (``con``: a Warehouse on any engine, or a DuckDB connection)."""
+    warehouse = as_warehouse(con)
+    history = warehouse.rows(
         """
         select
             count(*),
@@ -66,14 +68,25 @@ def reconcile_source(con: duckdb.DuckDBPyConnection, source: str) -> Reconciliat
         where source = ? and status <> 'failed'
         """,
         [source],
-    ).fetchall()[0]
-    raw_rows = con.execute(f"select count(*) from raw.{source}").fetchall()[0][0]
-    erased = con.execute(
-        "select coalesce(sum(cast(json_extract(rows_deleted, ?) as bigint)), 0) from audit.privacy_runs",
-        [f'$."raw.{source}"'],
-    ).fetchall()[0][0]
-    quarantined = con.execute("select count(*) from audit.quarantine where source = ?", [source]).fetchall()[0][0]
+    )[0]
+    raw_rows = warehouse.scalar(f"select count(*) from raw.{source}")
+    erased = _rows_erased(warehouse, f"raw.{source}")
+    quarantined = warehouse.scalar("select count(*) from audit.quarantine where source = ?", [source])
     files, rows_in, loaded, rejected, whole_file, unbalanced = (int(v) for v in history)
     return Reconciliation(
         source, files, rows_in, loaded, rejected, raw_rows, int(erased), quarantined, whole_file, unbalanced
     )
+
+
+def _rows_erased(warehouse: Warehouse, table: str) -> int:
+    """Rows of ``table`` erasures deleted: audit.privacy_runs keeps them per table as a JSON object."""
+    if not warehouse.has_table("audit.privacy_runs"):
+        return 0
+    # the engines name the JSON function and quote a key with a dot differently
+    if warehouse.engine == "duckdb":
+        extract, path = "json_extract_string", f'$."{table}"'
+    else:
+        extract, path = "get_json_object", f"$['{table}']"
+    return int(warehouse.scalar(
+        f"select coalesce(sum(cast({extract}(rows_deleted, ?) as bigint)), 0) from audit.privacy_runs",
+        [path]) or 0)

@@ -20,7 +20,7 @@ class DuckDBWarehouse(Warehouse):
         self._transaction_depth = 0
 
     def arrow(self, sql: str, params: Params = None) -> pa.Table:
-        return self.con.execute(sql, plain(params)).to_arrow_table()
+        return self.con.sql(sql, params=plain(params)).to_arrow_table()
 
     def frame(self, sql: str, params: Params = None) -> pd.DataFrame:
         return self.con.execute(sql, plain(params)).df()

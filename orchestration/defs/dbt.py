@@ -111,5 +111,5 @@ def cdp_dbt_models(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource, config: PipelineConfig
 ):
     """Build and test every dbt model and seed but the measurement ones, point-in-time as of ``config.as_of``."""
-    os.environ["CDP_WAREHOUSE"] = warehouse.warehouse_path
+    warehouse.dbt_environment()
     yield from dbt.cli(dbt_build_args(config), context=context).stream()

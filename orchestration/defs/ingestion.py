@@ -1,11 +1,13 @@
 """Raw assets: every landing source loaded into ``raw.<source>``, with a reconciliation check each."""
 
 # No `from __future__ import annotations`: Dagster reads config and resource types from annotations.
+from pathlib import Path
+
 import dagster as dg
 
 from cdp.contract import load_contract
-from cdp.ingest import ingest_landing
 from cdp.ingest.freshness import freshness_rules, source_freshness
+from cdp.ingest.publish import ingest_into
 from cdp.ingest.reconcile import reconcile_source
 from orchestration.defs.dbt import DBT_PROJECT
 from orchestration.defs.resources import WAREHOUSE_POOL, WarehouseResource
@@ -44,8 +46,10 @@ def raw_asset_key(source: str) -> dg.AssetKey:
 def raw_landing_files(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     """Load new landing files, quarantine bad rows, and prove the counts reconcile."""
     selected = [key.path[-1] for key in context.selected_asset_keys]
-    with warehouse.connect() as con:
-        report = ingest_landing(con, warehouse.landing_dir, sources=selected, run_id=context.run.run_id)
+    with warehouse.open() as con:
+        # DuckDB parses the files; on another engine in a scratch file beside the warehouse's, then published
+        report = ingest_into(con, warehouse.landing_dir, sources=selected, run_id=context.run.run_id,
+                             scratch_dir=Path(warehouse.warehouse_path).parent)
         for name in selected:
             totals = report.totals(name)
             yield dg.MaterializeResult(

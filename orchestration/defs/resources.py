@@ -1,6 +1,7 @@
 """Resources: where the warehouse, landing zone and exports live, and the run's parameters."""
 
 # No `from __future__ import annotations`: Dagster reads config and resource types from annotations.
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -37,6 +38,13 @@ class WarehouseResource(dg.ConfigurableResource):
 
     engine: str = settings.warehouse_engine()
     spark_dir: str | None = None  # None: CDP_SPARK_DIR or warehouse/spark
+
+    def dbt_environment(self) -> None:
+        """Point the dbt processes this step starts at this warehouse (profiles.yml reads the environment)."""
+        os.environ["CDP_WAREHOUSE"] = self.warehouse_path
+        os.environ["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
+        if self.engine == "spark" and self.spark_dir:
+            os.environ["CDP_SPARK_DIR"] = str(Path(self.spark_dir).resolve())
 
     @contextmanager
     def open(self, read_only: bool = False) -> Iterator[Warehouse]:
@@ -104,19 +112,31 @@ class PipelineConfig(dg.Config):
 
 
 def make_resources(
-    warehouse_path: str | None = None, landing_dir: str | None = None, export_dir: str | None = None
+    warehouse_path: str | None = None, landing_dir: str | None = None, export_dir: str | None = None,
+    engine: str | None = None, spark_dir: str | None = None,
 ) -> dict:
+    """The resources of a run. On Spark, dbt runs its `spark` target through cdp-dbt-spark (dbt with
+    Python models in the session, cdp/spark/run_dbt.py); the DuckDB file at warehouse_path then
+    only serves as the run lock's anchor (docs/spark.md)."""
     warehouse_path = str(warehouse_path or settings.warehouse_path())
+    engine = engine or settings.warehouse_engine()
+    if engine == "spark":
+        from cdp.spark.session import spark_dir as default_spark_dir
+
+        spark_dir = str(Path(spark_dir).resolve() if spark_dir else default_spark_dir())
     warehouse = WarehouseResource(
         warehouse_path=warehouse_path,
         landing_dir=str(landing_dir or settings.landing_dir()),
         export_dir=str(export_dir or settings.export_dir()),
         model_artifact_dir=str(settings.model_artifact_dir(warehouse_path)),
         report_dir=str(settings.report_dir(warehouse_path)),
+        engine=engine,
+        spark_dir=spark_dir,
     )
     dbt = DbtCliResource(
         project_dir=str(settings.DBT_PROJECT_DIR),
         profiles_dir=str(settings.DBT_PROJECT_DIR),
-        dbt_executable=settings.dbt_executable(),
+        dbt_executable=settings.dbt_executable(engine),
+        target="spark" if engine == "spark" else None,
     )
     return {"warehouse": warehouse, "dbt": dbt}
