@@ -138,6 +138,7 @@ def _run(warehouse, resources: dict, config: dict, log_level: str) -> PipelineOu
     outcome.report_path = _report_path(result)
     outcome.step_seconds = _step_seconds(result)
     _collect_facts(outcome, resources)
+    resources["warehouse"].release()
     return outcome
 
 

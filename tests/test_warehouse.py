@@ -169,8 +169,8 @@ def test_tables_lists_the_tables_of_the_schemas(warehouse):
 @pytest.mark.spark
 @pytest.mark.skipif(os.environ.get("CDP_SPARK_TEST") != "1", reason="slow: set CDP_SPARK_TEST=1")
 def test_spark_resource_lets_go_of_the_local_metastore_for_the_next_process(tmp_path):
-    """Local mode keeps its catalogue in embedded Derby, one JVM at a time: after a step the
-    resource's session must let go, or the dbt process that follows cannot open the tables."""
+    """Local mode keeps its catalogue in embedded Derby, one JVM at a time: before a step starts dbt
+    the resource's session must let go, or the dbt process cannot open the tables."""
     import subprocess
     import sys
 
@@ -183,6 +183,7 @@ def test_spark_resource_lets_go_of_the_local_metastore_for_the_next_process(tmp_
     with resource.open() as warehouse:
         assert warehouse.engine == "spark"
         warehouse.replace("t.scores", scores(7), COLUMNS)
+    resource.dbt_environment()  # what a step does before it starts dbt
     read = subprocess.run(
         [sys.executable, "-c", "from cdp.spark.session import get_session; "
          f"print(get_session({str(tmp_path / 'spark')!r}).table('t.scores').count())"],

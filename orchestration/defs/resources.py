@@ -40,25 +40,38 @@ class WarehouseResource(dg.ConfigurableResource):
     spark_dir: str | None = None  # None: CDP_SPARK_DIR or warehouse/spark
 
     def dbt_environment(self) -> None:
-        """Point the dbt processes this step starts at this warehouse (profiles.yml reads the environment)."""
+        """Point the dbt processes this step starts at this warehouse (profiles.yml reads the environment).
+        On Spark in local mode, also stop this process's session: its embedded metastore admits one JVM,
+        and the dbt process needs it (the next step here starts a new session, about 15 s)."""
         os.environ["CDP_WAREHOUSE"] = self.warehouse_path
         os.environ["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
-        if self.engine == "spark" and self.spark_dir:
-            os.environ["CDP_SPARK_DIR"] = str(Path(self.spark_dir).resolve())
+        if self.engine == "spark":
+            os.environ["CDP_SPARK_DIR"] = str(self._spark_directory())
+            self.release()
+
+    def release(self) -> None:
+        """Let another process open the warehouse: on Spark in local mode, stop this process's session."""
+        if self.engine == "spark":
+            from cdp.spark.session import embedded_metastore, release_session
+
+            if embedded_metastore(self._spark_directory()):
+                release_session()
+
+    def _spark_directory(self) -> Path:
+        from cdp.spark.session import spark_dir
+
+        return Path(self.spark_dir).resolve() if self.spark_dir else spark_dir()
 
     @contextmanager
     def open(self, read_only: bool = False) -> Iterator[Warehouse]:
         """The warehouse on its engine, as the engine-neutral interface."""
         if self.engine == "spark":
-            from cdp.spark.session import embedded_metastore, get_session, release_session
+            from cdp.spark.session import get_session
             from cdp.warehouse.spark_warehouse import SparkWarehouse
 
-            try:
-                yield SparkWarehouse(get_session(self.spark_dir))
-            finally:
-                # local mode: dbt, a process of its own, runs next and needs the embedded metastore
-                if embedded_metastore(self.spark_dir):
-                    release_session()
+            # the session outlives the step: the next step in this process reuses it (dbt_environment
+            # lets go of it before a dbt process needs the catalogue)
+            yield SparkWarehouse(get_session(self.spark_dir))
             return
         if self.engine != "duckdb":
             raise ValueError(f"unknown warehouse engine {self.engine!r}: duckdb or spark")
