@@ -20,7 +20,6 @@ when the oldest erasure it has not covered is ``max_delay_days`` old (cdp/privac
 
 # No `from __future__ import annotations`: Dagster reads config and resource types from annotations.
 import json
-import os
 
 import dagster as dg
 from dagster_dbt import DbtCliResource, get_asset_key_for_model
@@ -64,8 +63,7 @@ def privacy_erasure_before_dbt(
         waiting = not ready and raw_holds_requests(con)
     if not ready and not waiting:
         return dg.MaterializeResult(metadata={"skipped": "no identity tables yet and no request to erase"})
-    os.environ["CDP_WAREHOUSE"] = warehouse.warehouse_path
-    os.environ["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
+    warehouse.dbt_environment()
     vars_json = json.dumps(dbt_vars(config))
     if ready:
         args = ["run", "--select", " ".join(REQUEST_MODELS), "--vars", vars_json]
@@ -101,7 +99,7 @@ def privacy_erasure(
         report = apply_erasures(con, context.run.run_id)
     if report.models_stale:
         # same warehouse and vars as the dbt asset of this run; data tests check the result
-        os.environ["CDP_WAREHOUSE"] = warehouse.warehouse_path
+        warehouse.dbt_environment()
         args = [*dbt_build_args(config), "--exclude", MEASUREMENT_SELECTOR]
         dbt.cli(args, manifest=DBT_PROJECT.manifest_path).wait()
     return dg.MaterializeResult(metadata={**_metadata(report), "models_rebuilt": report.models_stale})
