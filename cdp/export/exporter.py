@@ -78,14 +78,43 @@ def export_audience(warehouse: Warehouse | duckdb.DuckDBPyConnection, audience: 
     ensure_export_tables(warehouse)
     as_of = _as_of(warehouse)
     members, counts = select_members(warehouse, audience)
+    history = ExportHistory.read(warehouse, audience.name)
     with warehouse.transaction():
         members = _assign_arms(warehouse, audience, members, as_of, run_id, counts)
         _snapshot(warehouse, audience, members, as_of)
         treated = members[members["arm"] != HOLDOUT]
         return [
-            _export_destination(warehouse, audience, config, treated, counts, as_of, Path(export_dir), run_id)
+            _export_destination(warehouse, history, audience, config, treated, counts, as_of, Path(export_dir),
+                                run_id)
             for config in audience.destinations
         ]
+
+
+@dataclass
+class ExportHistory:
+    """The audience's rows of audit.export_log, read once per export (one query, not one per
+    question: each costs a Spark job), as dicts of the log's columns."""
+
+    records: list[dict]
+
+    @classmethod
+    def read(cls, warehouse: Warehouse, audience_name: str) -> ExportHistory:
+        return cls(warehouse.arrow("select * from audit.export_log where audience_name = ?",
+                                   [audience_name]).to_pylist())
+
+    def previous_export(self, destination: str, as_of: date) -> dict | None:
+        """The latest export before this as-of date: the base of diffs and of the refresh interval."""
+        return self._latest(destination, lambda r: r["status"] == EXPORTED and r["as_of_date"] < as_of)
+
+    def same_day_export(self, destination: str, as_of: date) -> dict | None:
+        return self._latest(destination, lambda r: r["status"] == EXPORTED and r["as_of_date"] == as_of)
+
+    def last_outcome(self, destination: str, as_of: date) -> dict | None:
+        return self._latest(destination, lambda r: r["as_of_date"] == as_of)
+
+    def _latest(self, destination: str, keep) -> dict | None:
+        rows = [r for r in self.records if r["destination"] == destination and keep(r)]
+        return max(rows, key=lambda r: (r["as_of_date"], r["logged_at"]), default=None)
 
 
 def member_columns(audience: Audience) -> list[str]:
@@ -210,33 +239,35 @@ def _snapshot(warehouse: Warehouse, audience: Audience, members: pd.DataFrame, a
     }))
 
 
-def _export_destination(warehouse: Warehouse, audience: Audience, config: DestinationConfig, treated: pd.DataFrame,
-                        counts: Counts, as_of: date, export_dir: Path, run_id: str) -> ExportResult:
+def _export_destination(warehouse: Warehouse, history: ExportHistory, audience: Audience, config: DestinationConfig,
+                        treated: pd.DataFrame, counts: Counts, as_of: date, export_dir: Path,
+                        run_id: str) -> ExportResult:
     destination = DESTINATIONS[config.name]
     result = ExportResult(audience.name, destination.name, "", as_of.isoformat(), counts=asdict(counts))
-    previous = _previous_export(warehouse, audience.name, destination.name, as_of)
+    previous = history.previous_export(destination.name, as_of)
     if len(treated) < audience.min_size:
-        return _log(warehouse, result, audience, run_id, BELOW_MIN_SIZE, previous,
+        return _log(warehouse, history, result, audience, run_id, BELOW_MIN_SIZE, previous,
                     f"{len(treated)} members to export, below min_size {audience.min_size}: not exported")
     if previous and previous["as_of_date"] < as_of and (as_of - previous["as_of_date"]).days < audience.refresh_days:
-        return _log(warehouse, result, audience, run_id, NOT_DUE, previous,
+        return _log(warehouse, history, result, audience, run_id, NOT_DUE, previous,
                     f"refresh {audience.refresh}: last exported as of {previous['as_of_date']}")
     rows, customers = _render(destination, config, treated)
     if len(rows) < destination.min_rows:
-        return _log(warehouse, result, audience, run_id, BELOW_DESTINATION_MINIMUM, previous,
+        return _log(warehouse, history, result, audience, run_id, BELOW_DESTINATION_MINIMUM, previous,
                     f"{len(rows)} rows, below {destination.name}'s minimum of {destination.min_rows}: not exported")
     full = file_bytes(rows, destination.file_format)
     if destination.max_file_bytes and len(full) > destination.max_file_bytes:
-        return _log(warehouse, result, audience, run_id, TOO_LARGE, previous,
+        return _log(warehouse, history, result, audience, run_id, TOO_LARGE, previous,
                     f"{len(full)} bytes, over {destination.name}'s limit of {destination.max_file_bytes}")
     digest = sha256_hex(full)
-    same_day = _logged_export(warehouse, audience.name, destination.name, as_of)
+    same_day = history.same_day_export(destination.name, as_of)
     if same_day and same_day["sha256"] == digest:
         result.status, result.rows, result.sha256 = UNCHANGED, len(rows), digest
         result.path, result.manifest_path = same_day["file_path"], same_day["manifest_path"]
         result.message = "already exported as of this date with the same content"
         return result
-    return _write_export(warehouse, result, audience, destination, rows, customers, full, previous, export_dir, run_id)
+    return _write_export(warehouse, history, result, audience, destination, rows, customers, full, previous,
+                         export_dir, run_id)
 
 
 def _render(destination: Destination, config: DestinationConfig,
@@ -251,9 +282,9 @@ def _render(destination: Destination, config: DestinationConfig,
     return rows, list(members["customer_id"])
 
 
-def _write_export(warehouse: Warehouse, result: ExportResult, audience: Audience, destination: Destination,
-                  rows: pd.DataFrame, customers: list[str], full: bytes, previous: dict | None, export_dir: Path,
-                  run_id: str) -> ExportResult:
+def _write_export(warehouse: Warehouse, history: ExportHistory, result: ExportResult, audience: Audience,
+                  destination: Destination, rows: pd.DataFrame, customers: list[str], full: bytes,
+                  previous: dict | None, export_dir: Path, run_id: str) -> ExportResult:
     key = destination.key_header()
     fingerprints = row_fingerprints(rows)
     base = dict(warehouse.rows(
@@ -318,42 +349,16 @@ def _write_export(warehouse: Warehouse, result: ExportResult, audience: Audience
     }))
     result.rows, result.added, result.removed = len(rows), len(added), len(removed)
     result.path, result.manifest_path, result.sha256 = str(full_path), str(manifest_path), manifest["sha256"]
-    return _log(warehouse, result, audience, run_id, EXPORTED, previous,
+    return _log(warehouse, history, result, audience, run_id, EXPORTED, previous,
                 f"{len(rows)} rows ({len(added)} added or changed, {len(removed)} removed)")
 
 
-def _previous_export(warehouse: Warehouse, audience: str, destination: str, as_of: date) -> dict | None:
-    """The latest export before this as-of date: the base of diffs and of the refresh interval."""
-    return _one(warehouse, "select * from audit.export_log where audience_name = ? and destination = ? "
-                           "and status = 'exported' and as_of_date < ? "
-                           "order by as_of_date desc, logged_at desc limit 1",
-                [audience, destination, as_of])
-
-
-def _logged_export(warehouse: Warehouse, audience: str, destination: str, as_of: date) -> dict | None:
-    return _one(warehouse, "select * from audit.export_log where audience_name = ? and destination = ? "
-                           "and status = 'exported' and as_of_date = ? order by logged_at desc limit 1",
-                [audience, destination, as_of])
-
-
-def _one(warehouse: Warehouse, sql: str, params: list) -> dict | None:
-    records = warehouse.arrow(sql, params).to_pylist()
-    if not records:
-        return None
-    record = records[0]
-    if record.get("as_of_date") is not None:
-        record["as_of_date"] = pd.Timestamp(record["as_of_date"]).date()
-    return record
-
-
-def _log(warehouse: Warehouse, result: ExportResult, audience: Audience, run_id: str, status: str,
-         previous: dict | None, message: str) -> ExportResult:
+def _log(warehouse: Warehouse, history: ExportHistory, result: ExportResult, audience: Audience, run_id: str,
+         status: str, previous: dict | None, message: str) -> ExportResult:
     """Record the outcome, unless the same non-export was already recorded for this date (re-runs add nothing)."""
     result.status, result.message = status, message
     if status != EXPORTED:
-        last = _one(warehouse, "select status, message from audit.export_log where audience_name = ? "
-                               "and destination = ? and as_of_date = cast(? as date) order by logged_at desc limit 1",
-                    [audience.name, result.destination, result.as_of])
+        last = history.last_outcome(result.destination, date.fromisoformat(result.as_of))
         if last and last["status"] == status and last["message"] == message:
             return result
     c = result.counts
