@@ -57,7 +57,8 @@ selection:
     - {field: preferred_category, op: '=', value: "it's \\\\ 'quoted'"}
 destinations:
   csv:
-    fields: [customer_id, rfm_segment, segments, total_spend, last_order_date, persona_id, purchase_probability]
+    fields: [customer_id, rfm_segment, preferred_category, segments, total_spend, last_order_date, persona_id,
+             purchase_probability]
 """
 
 
@@ -85,6 +86,11 @@ def inputs(sample, tmp_path_factory) -> dict[str, Path]:
             for table in INPUTS:
                 con.execute(f"create schema if not exists {table.split('.')[0]}")
                 con.execute(f"create table {table} as select * from origin.{table}")
+            # values only a correctly escaped literal matches (QUOTED_AUDIENCE)
+            con.execute("update intermediate.int_customer_profile set preferred_category = ? "
+                        "where customer_id like '%5'", ["it's \\ 'quoted'"])
+            con.execute("update intermediate.int_customer_profile set rfm_segment = ? "
+                        "where customer_id like '%6'", ["back\\slash"])
     with duckdb.connect(str(days["day_2"])) as con:
         con.execute("update intermediate.int_customer_profile set as_of_date = as_of_date + 1")
         con.execute("delete from marts.customer_segment_membership where customer_id like '%1'")
@@ -190,9 +196,9 @@ def assert_same_state(engines: dict[str, Warehouse], export_dirs: dict[str, Path
 
 def test_exports_and_readouts_on_spark_equal_duckdbs(inputs, engines, tmp_path):
     audiences = load_audiences(settings.AUDIENCES_DIR)
-    quoted = tmp_path / "quoted_literals.yml"
-    quoted.write_text(QUOTED_AUDIENCE)
-    audiences.append(parse_audience(quoted))
+    definition = tmp_path / "quoted_literals.yml"
+    definition.write_text(QUOTED_AUDIENCE)
+    audiences.append(parse_audience(definition))
     export_dirs = {engine: tmp_path / engine / "exports" for engine in engines}
 
     # (inputs, the tables to load first, run id)
@@ -209,7 +215,9 @@ def test_exports_and_readouts_on_spark_equal_duckdbs(inputs, engines, tmp_path):
         statuses.append({(o["audience"], o["destination"]): o["status"] for o in outcomes["duckdb"]})
 
     # the runs did what they are meant to: exported, changed nothing, exported the changes
-    assert statuses[0][("quoted_literals", "csv")] == "exported"
+    selected = pd.read_csv(next(export_dirs["spark"].glob("quoted_literals/*/quoted_literals__csv.csv")))
+    assert {"Champions", "back\\slash"} <= set(selected["rfm_segment"])  # escaped values selected too
+    assert "it's \\ 'quoted'" in set(selected["preferred_category"])
     assert set(statuses[1].values()) <= {"unchanged", "below_destination_minimum"}
     assert statuses[2][("champions_newsletter", "mailchimp")] == "exported"
     log = engines["duckdb"].frame("select * from audit.export_log where run_id = 'run-3' and status = 'exported'")
