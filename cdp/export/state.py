@@ -82,13 +82,12 @@ def column_types(table: str) -> dict[str, str]:
 def create_table_if_missing(warehouse: Warehouse, table: str, columns: Mapping[str, str],
                             key: Sequence[str]) -> None:
     """``create table if not exists`` on either engine; constraints on DuckDB only (see the module's docstring)."""
-    if warehouse.has_table(table):  # a catalogue lookup: cheaper than the statements on Spark
-        return
-    warehouse.create_schema(table.rpartition(".")[0])
     if warehouse.engine == "duckdb":
+        warehouse.create_schema(table.rpartition(".")[0])
         body = [f"{name} {kind}" for name, kind in columns.items()] + [f"primary key ({', '.join(key)})"]
         warehouse.execute(f"create table if not exists {table} (\n    " + ",\n    ".join(body) + "\n)")
-    else:
+    elif not warehouse.has_table(table):  # a catalogue lookup: cheaper than two statements on Spark
+        warehouse.create_schema(table.rpartition(".")[0])
         body = [f"{name} {kind.removesuffix(NOT_NULL)}" for name, kind in columns.items()]
         warehouse.execute(f"create table if not exists {table} ({', '.join(body)}) using parquet")
 
