@@ -141,6 +141,8 @@ def select_members(warehouse: Warehouse | duckdb.DuckDBPyConnection,
     engine = warehouse.engine
     predicate = rules.compile_condition(audience.selection, lambda name: _segment_members(name, engine), engine)
     columns = ", ".join(f"selected.{c}" for c in member_columns(audience))
+    # one Arrow result, not ``batches``: Spark's batches do not keep the query's order, and the
+    # files are made from every member at once (one row per key, sorted by the rendered key)
     selected = _duckdb_frame(warehouse.arrow(f"""
         with profile as ({profile_sql(engine=engine)}),
         selected as (select * from profile where {predicate}),
