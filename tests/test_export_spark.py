@@ -7,7 +7,8 @@ warehouse, and every bundled audience (plus one whose selection holds quotes and
 backslashes) is exported from each: on day 1, again on day 1 (a re-run), and on day 2, when
 customers left the segments, changed their names and asked to be suppressed. After each run
 the files must be the same bytes and the state tables the same rows. The readouts are then
-written on both from the same outcomes. About 2 minutes on two cores after the pipeline.
+written on both from the same outcomes. Measured on two shared cores: 3.5 minutes after the
+pipeline (load average 5), 5.5 under load average 11; the pipeline another 2.5.
 """
 
 from __future__ import annotations
