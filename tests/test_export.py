@@ -142,7 +142,7 @@ def build_warehouse(con, customers: list[dict], as_of: date = AS_OF, suppressed:
     dim = pd.DataFrame([{k: c[k] for k in ("customer_id", "email", "phone", "first_name", "last_name",
                                            "country_code", "birth_date")} for c in customers])
     for column in ("street", "city", "state", "postcode", "language_code", "gender", "loyalty_id"):
-        dim[column] = None
+        dim[column] = [c.get(column) for c in customers]
     dim["is_erased"] = False
     create_table(con, "marts.dim_customers", dim)
     create_table(con, "marts.customer_marketing_permissions", pd.DataFrame([{
@@ -249,6 +249,18 @@ def test_below_min_size_is_not_exported_and_says_why(tmp_path, con):
     assert con.execute("select distinct status from audit.export_log").fetchall() == [("below_min_size",)]
     export(con, parse(tmp_path, **{"min_size: 1": "min_size: 5"}), tmp_path)  # a re-run logs nothing new
     assert con.execute("select count(*) from audit.export_log").fetchall() == [(2,)]
+
+
+def test_columns_a_field_is_normalised_with_are_read_even_when_not_exported(tmp_path, con):
+    # Meta normalises a US state to its code and a US zip to 5 digits: it needs the country, not exported here
+    build_warehouse(con, [customer(f"c{i:03d}", country_code="US", state="California", postcode="94103-1234")
+                          for i in range(100)])
+    text = AUDIENCE.replace("email_marketing", "ad_targeting").split("destinations:")[0] + (
+        "destinations:\n  meta:\n    fields: [customer_id, state, postcode]\n")
+    rows = csv_rows(export(con, parse(tmp_path, text), tmp_path)["meta"].path)
+    assert rows[0] == ["extern_id", "st", "zip"]
+    assert {(r[1], r[2]) for r in rows[1:]} == {(hashlib.sha256(b"ca").hexdigest(),
+                                                 hashlib.sha256(b"94103").hexdigest())}
 
 
 def test_ad_platforms_refuse_audiences_under_their_minimum(tmp_path, con):

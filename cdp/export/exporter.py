@@ -8,6 +8,12 @@ Applying the diffs: take the previous export's rows, drop those whose key is in
 that left. The previous export's rows are read from the warehouse
 (marts.audience_export_rows), so an erased person, purged there, is never listed
 again in a later diff.
+
+The warehouse is a ``cdp.warehouse.Warehouse`` on DuckDB or Spark. Selection, consent and
+suppression are one query in the warehouse, which returns only the columns the files need;
+the rest (arms, normalisation, hashing, files) runs in Python. On DuckDB one audience's
+writes are all or nothing; on Spark, which has no transactions, each write is idempotent
+(docs/activation.md#on-spark).
 """
 
 from __future__ import annotations
@@ -19,14 +25,17 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from cdp.export import selection as rules
 from cdp.export.assignment import HOLDOUT, assign
 from cdp.export.audiences import Audience, DestinationConfig
 from cdp.export.destinations import DESTINATIONS, Destination
+from cdp.export.dialect import sha256_hex as sql_sha256
 from cdp.export.profile import profile_sql
-from cdp.export.state import ensure_export_tables
+from cdp.export.state import column_types, ensure_export_tables
 from cdp.export.writer import file_bytes, json_bytes, row_fingerprints, sha256_hex, write_atomically
+from cdp.warehouse import Warehouse, as_warehouse
 
 EXPORTED, UNCHANGED = "exported", "unchanged"
 NOT_DUE, BELOW_MIN_SIZE, BELOW_DESTINATION_MINIMUM, TOO_LARGE = (
@@ -60,43 +69,89 @@ class ExportResult:
     counts: dict = field(default_factory=dict)
 
 
-def export_audience(con: duckdb.DuckDBPyConnection, audience: Audience, export_dir: Path,
+def export_audience(warehouse: Warehouse | duckdb.DuckDBPyConnection, audience: Audience, export_dir: Path,
                     run_id: str) -> list[ExportResult]:
-    """Export one audience to each of its destinations; every outcome is logged."""
-    ensure_export_tables(con)
-    as_of = _as_of(con)
-    members, counts = select_members(con, audience)
-    con.execute("begin transaction")
-    try:
-        members = _assign_arms(con, audience, members, as_of, run_id, counts)
-        _snapshot(con, audience, members, as_of)
+    """Export one audience to each of its destinations; every outcome is logged.
+
+    ``warehouse`` is a ``Warehouse`` (either engine) or a DuckDB connection."""
+    warehouse = as_warehouse(warehouse)
+    ensure_export_tables(warehouse)
+    as_of = _as_of(warehouse)
+    members, counts = select_members(warehouse, audience)
+    history = ExportHistory.read(warehouse, audience.name)
+    with warehouse.transaction():
+        members = _assign_arms(warehouse, audience, members, as_of, run_id, counts)
+        _snapshot(warehouse, audience, members, as_of)
         treated = members[members["arm"] != HOLDOUT]
-        results = [
-            _export_destination(con, audience, config, treated, counts, as_of, Path(export_dir), run_id)
+        return [
+            _export_destination(warehouse, history, audience, config, treated, counts, as_of, Path(export_dir),
+                                run_id)
             for config in audience.destinations
         ]
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
-    return results
 
 
-def select_members(con: duckdb.DuckDBPyConnection, audience: Audience) -> tuple[pd.DataFrame, Counts]:
-    """Selected customers who may be contacted for the audience's purpose and are not suppressed.
+@dataclass
+class ExportHistory:
+    """The audience's rows of audit.export_log, read once per export (one query, not one per
+    question: each costs a Spark job), as dicts of the log's columns."""
+
+    records: list[dict]
+
+    @classmethod
+    def read(cls, warehouse: Warehouse, audience_name: str) -> ExportHistory:
+        return cls(warehouse.arrow("select * from audit.export_log where audience_name = ?",
+                                   [audience_name]).to_pylist())
+
+    def previous_export(self, destination: str, as_of: date) -> dict | None:
+        """The latest export before this as-of date: the base of diffs and of the refresh interval."""
+        return self._latest(destination, lambda r: r["status"] == EXPORTED and r["as_of_date"] < as_of)
+
+    def same_day_export(self, destination: str, as_of: date) -> dict | None:
+        return self._latest(destination, lambda r: r["status"] == EXPORTED and r["as_of_date"] == as_of)
+
+    def last_outcome(self, destination: str, as_of: date) -> dict | None:
+        return self._latest(destination, lambda r: r["as_of_date"] == as_of)
+
+    def _latest(self, destination: str, keep) -> dict | None:
+        rows = [r for r in self.records if r["destination"] == destination and keep(r)]
+        return max(rows, key=lambda r: (r["as_of_date"], r["logged_at"]), default=None)
+
+
+def member_columns(audience: Audience) -> list[str]:
+    """The profile columns the audience's files are made from: its destinations' fields, the
+    columns their normalisation reads (a postcode's country), the permission flag."""
+    columns = ["customer_id", audience.permission_flag]
+    for config in audience.destinations:
+        mappings = DESTINATIONS[config.name].fields
+        for name in config.fields:
+            columns.append(name)
+            columns.extend(mappings[name].context if name in mappings else ())
+    return list(dict.fromkeys(columns))
+
+
+def select_members(warehouse: Warehouse | duckdb.DuckDBPyConnection,
+                   audience: Audience) -> tuple[pd.DataFrame, Counts]:
+    """Selected customers who may be contacted for the audience's purpose and are not suppressed,
+    with the columns of ``member_columns``.
 
     Order decides who keeps a destination key two customers share (a household's
     email): the bigger spender, then the lower id.
     """
-    predicate = rules.compile_condition(audience.selection, _segment_members)
-    selected = con.execute(f"""
-        with profile as ({profile_sql()}),
+    warehouse = as_warehouse(warehouse)
+    engine = warehouse.engine
+    predicate = rules.compile_condition(audience.selection, lambda name: _segment_members(name, engine), engine)
+    columns = ", ".join(f"selected.{c}" for c in member_columns(audience))
+    # one Arrow result, not ``batches``: Spark's batches do not keep the query's order, and the
+    # files are made from every member at once (one row per key, sorted by the rendered key)
+    selected = _duckdb_frame(warehouse.arrow(f"""
+        with profile as ({profile_sql(engine=engine)}),
         selected as (select * from profile where {predicate}),
-        suppressed as ({_suppressed_customers('selected')})
-        select selected.*, selected.customer_id in (select customer_id from suppressed) as _suppressed
+        suppressed as ({_suppressed_customers('selected', engine)})
+        select {columns}, suppressed.customer_id is not null as _suppressed
         from selected
+        left join suppressed on suppressed.customer_id = selected.customer_id
         order by selected.total_spend desc nulls last, selected.customer_id
-    """).df()
+    """))
     consented = selected[audience.permission_flag].fillna(False).astype(bool)
     suppressed = selected["_suppressed"].astype(bool)
     members = selected[consented & ~suppressed].drop(columns="_suppressed").reset_index(drop=True)
@@ -105,53 +160,65 @@ def select_members(con: duckdb.DuckDBPyConnection, audience: Audience) -> tuple[
     return members, counts
 
 
-def _segment_members(name: str) -> str:
-    return f"select customer_id from marts.customer_segment_membership where segment_name = {rules.literal(name)}"
+def _duckdb_frame(table: pa.Table) -> pd.DataFrame:
+    """The rows as DuckDB's ``df()`` types them (dates as datetime64, decimals as float64,
+    integers with nulls as Int64), whichever engine read them: the files' bytes depend on
+    these types, and they are the ones the files have always been made from."""
+    with duckdb.connect() as con:
+        return con.from_arrow(table).df()
 
 
-def _suppressed_customers(relation: str) -> str:
+def _segment_members(name: str, engine: str) -> str:
+    return ("select customer_id from marts.customer_segment_membership "
+            f"where segment_name = {rules.literal(name, engine)}")
+
+
+def _suppressed_customers(relation: str, engine: str) -> str:
     """Customers any of whose identifiers (email, phone, a source record) is on the suppression list."""
+    source_record = "identity_map.source_system || ':' || identity_map.source_customer_id"
     return f"""
         select {relation}.customer_id from {relation}
         inner join privacy.suppression_list as s
-            on s.identifier_type = 'email' and s.identifier_sha256 = sha256({relation}.email)
+            on s.identifier_type = 'email' and s.identifier_sha256 = {sql_sha256(f'{relation}.email', engine)}
         union
         select {relation}.customer_id from {relation}
         inner join privacy.suppression_list as s
-            on s.identifier_type = 'phone' and s.identifier_sha256 = sha256({relation}.phone)
+            on s.identifier_type = 'phone' and s.identifier_sha256 = {sql_sha256(f'{relation}.phone', engine)}
         union
-        select map.customer_id from marts.customer_identity_map as map
+        select identity_map.customer_id from marts.customer_identity_map as identity_map
         inner join privacy.suppression_list as s
             on s.identifier_type = 'source_record'
-            and s.identifier_sha256 = sha256(map.source_system || ':' || map.source_customer_id)
-        where map.customer_id in (select customer_id from {relation})
+            and s.identifier_sha256 = {sql_sha256(source_record, engine)}
+        where identity_map.customer_id in (select customer_id from {relation})
     """
 
 
-def _as_of(con: duckdb.DuckDBPyConnection) -> date:
-    value = con.execute("select max(as_of_date) from intermediate.int_customer_profile").fetchall()[0][0]
+def _as_of(warehouse: Warehouse) -> date:
+    value = warehouse.scalar("select max(as_of_date) from intermediate.int_customer_profile")
     if value is None:
-        value = con.execute("select max(as_of_date) from marts.fct_customer_rfm").fetchall()[0][0]
+        value = warehouse.scalar("select max(as_of_date) from marts.fct_customer_rfm")
     return pd.Timestamp(value).date()
 
 
-def _assign_arms(con, audience: Audience, members: pd.DataFrame, as_of: date, run_id: str,
+def _assign_arms(warehouse: Warehouse, audience: Audience, members: pd.DataFrame, as_of: date, run_id: str,
                  counts: Counts) -> pd.DataFrame:
-    """Each member's arm: the recorded one, else a new deterministic draw, recorded now."""
-    recorded = dict(con.execute(
+    """Each member's arm: the recorded one, else a new deterministic draw, recorded now
+    (only customers without a recorded arm are inserted: a re-run inserts nothing twice)."""
+    recorded = dict(warehouse.rows(
         "select customer_id, arm from marts.experiment_assignments where experiment_id = ?", [audience.experiment]
-    ).fetchall())
+    ))
     new = [c for c in members["customer_id"] if c not in recorded]
     drawn = {c: assign(c, audience.experiment, audience.holdout_share, audience.variants) for c in new}
     if drawn:
-        frame = pd.DataFrame({"customer_id": list(drawn), "arm": list(drawn.values())})
-        con.register("new_assignments", frame)
-        con.execute(
-            "insert into marts.experiment_assignments "
-            "select ?, ?, customer_id, arm, ?, ?, ? from new_assignments",
-            [audience.experiment, audience.name, audience.holdout_share, as_of, run_id],
-        )
-        con.unregister("new_assignments")
+        warehouse.append("marts.experiment_assignments", pa.table({
+            "experiment_id": pa.array([audience.experiment] * len(drawn), pa.string()),
+            "audience_name": pa.array([audience.name] * len(drawn), pa.string()),
+            "customer_id": pa.array(list(drawn), pa.string()),
+            "arm": pa.array(list(drawn.values()), pa.string()),
+            "holdout_share": pa.array([audience.holdout_share] * len(drawn), pa.float64()),
+            "assigned_as_of": pa.array([as_of] * len(drawn), pa.date32()),
+            "assigned_run_id": pa.array([run_id] * len(drawn), pa.string()),
+        }))
     arms = {**recorded, **drawn}
     members = members.assign(arm=members["customer_id"].map(arms))
     counts.holdout = int((members["arm"] == HOLDOUT).sum())
@@ -159,46 +226,50 @@ def _assign_arms(con, audience: Audience, members: pd.DataFrame, as_of: date, ru
     return members
 
 
-def _snapshot(con, audience: Audience, members: pd.DataFrame, as_of: date) -> None:
-    con.execute("delete from marts.audience_membership_snapshots where audience_name = ? and as_of_date = ?",
-                [audience.name, as_of])
-    frame = members[["customer_id", "arm"]]
-    con.register("snapshot_members", frame)
-    con.execute(
-        "insert into marts.audience_membership_snapshots "
-        "select ?, ?, customer_id, ?, arm, arm <> 'holdout' from snapshot_members",
-        [audience.name, as_of, audience.experiment],
-    )
-    con.unregister("snapshot_members")
+def _snapshot(warehouse: Warehouse, audience: Audience, members: pd.DataFrame, as_of: date) -> None:
+    """Replace the audience's snapshot of this as-of date (delete, then insert: idempotent)."""
+    warehouse.delete("marts.audience_membership_snapshots", "audience_name = ? and as_of_date = ?",
+                     [audience.name, as_of])
+    n = len(members)
+    warehouse.append("marts.audience_membership_snapshots", pa.table({
+        "audience_name": pa.array([audience.name] * n, pa.string()),
+        "as_of_date": pa.array([as_of] * n, pa.date32()),
+        "customer_id": pa.array(members["customer_id"].tolist(), pa.string()),
+        "experiment_id": pa.array([audience.experiment] * n, pa.string()),
+        "arm": pa.array(members["arm"].tolist(), pa.string()),
+        "is_exported": pa.array((members["arm"] != HOLDOUT).tolist(), pa.bool_()),
+    }))
 
 
-def _export_destination(con, audience: Audience, config: DestinationConfig, treated: pd.DataFrame,
-                        counts: Counts, as_of: date, export_dir: Path, run_id: str) -> ExportResult:
+def _export_destination(warehouse: Warehouse, history: ExportHistory, audience: Audience, config: DestinationConfig,
+                        treated: pd.DataFrame, counts: Counts, as_of: date, export_dir: Path,
+                        run_id: str) -> ExportResult:
     destination = DESTINATIONS[config.name]
     result = ExportResult(audience.name, destination.name, "", as_of.isoformat(), counts=asdict(counts))
-    previous = _previous_export(con, audience.name, destination.name, as_of)
+    previous = history.previous_export(destination.name, as_of)
     if len(treated) < audience.min_size:
-        return _log(con, result, audience, run_id, BELOW_MIN_SIZE, previous,
+        return _log(warehouse, history, result, audience, run_id, BELOW_MIN_SIZE, previous,
                     f"{len(treated)} members to export, below min_size {audience.min_size}: not exported")
     if previous and previous["as_of_date"] < as_of and (as_of - previous["as_of_date"]).days < audience.refresh_days:
-        return _log(con, result, audience, run_id, NOT_DUE, previous,
+        return _log(warehouse, history, result, audience, run_id, NOT_DUE, previous,
                     f"refresh {audience.refresh}: last exported as of {previous['as_of_date']}")
     rows, customers = _render(destination, config, treated)
     if len(rows) < destination.min_rows:
-        return _log(con, result, audience, run_id, BELOW_DESTINATION_MINIMUM, previous,
+        return _log(warehouse, history, result, audience, run_id, BELOW_DESTINATION_MINIMUM, previous,
                     f"{len(rows)} rows, below {destination.name}'s minimum of {destination.min_rows}: not exported")
     full = file_bytes(rows, destination.file_format)
     if destination.max_file_bytes and len(full) > destination.max_file_bytes:
-        return _log(con, result, audience, run_id, TOO_LARGE, previous,
+        return _log(warehouse, history, result, audience, run_id, TOO_LARGE, previous,
                     f"{len(full)} bytes, over {destination.name}'s limit of {destination.max_file_bytes}")
     digest = sha256_hex(full)
-    same_day = _logged_export(con, audience.name, destination.name, as_of)
+    same_day = history.same_day_export(destination.name, as_of)
     if same_day and same_day["sha256"] == digest:
         result.status, result.rows, result.sha256 = UNCHANGED, len(rows), digest
         result.path, result.manifest_path = same_day["file_path"], same_day["manifest_path"]
         result.message = "already exported as of this date with the same content"
         return result
-    return _write_export(con, result, audience, destination, rows, customers, full, previous, export_dir, run_id)
+    return _write_export(warehouse, history, result, audience, destination, rows, customers, full, previous,
+                         export_dir, run_id)
 
 
 def _render(destination: Destination, config: DestinationConfig,
@@ -213,16 +284,16 @@ def _render(destination: Destination, config: DestinationConfig,
     return rows, list(members["customer_id"])
 
 
-def _write_export(con, result: ExportResult, audience: Audience, destination: Destination, rows: pd.DataFrame,
-                  customers: list[str], full: bytes, previous: dict | None, export_dir: Path,
-                  run_id: str) -> ExportResult:
+def _write_export(warehouse: Warehouse, history: ExportHistory, result: ExportResult, audience: Audience,
+                  destination: Destination, rows: pd.DataFrame, customers: list[str], full: bytes,
+                  previous: dict | None, export_dir: Path, run_id: str) -> ExportResult:
     key = destination.key_header()
     fingerprints = row_fingerprints(rows)
-    base = dict(con.execute(
+    base = dict(warehouse.rows(
         "select row_key, row_sha256 from marts.audience_export_rows "
         "where audience_name = ? and destination = ? and as_of_date = ?",
         [audience.name, destination.name, previous["as_of_date"]],
-    ).fetchall()) if previous else {}
+    )) if previous else {}
     keys = [str(k) for k in rows[key]]
     changed = [base.get(k) != f for k, f in zip(keys, fingerprints, strict=True)]
     added = rows[changed].reset_index(drop=True)
@@ -266,59 +337,45 @@ def _write_export(con, result: ExportResult, audience: Audience, destination: De
     manifest_path = full_path.with_name(full_path.name + ".manifest.json")
     write_atomically(manifest_path, json_bytes(manifest))
 
-    con.execute("delete from marts.audience_export_rows where audience_name = ? and destination = ? "
-                "and as_of_date = ?", [audience.name, destination.name, as_of])
-    con.register("export_rows", pd.DataFrame({"customer_id": customers, "row_key": keys,
-                                              "row_sha256": fingerprints}))
-    con.execute("insert into marts.audience_export_rows select ?, ?, ?, customer_id, row_key, row_sha256 "
-                "from export_rows", [audience.name, destination.name, as_of])
-    con.unregister("export_rows")
+    # delete, then insert: a re-run of this date replaces the rows (idempotent on Spark)
+    warehouse.delete("marts.audience_export_rows", "audience_name = ? and destination = ? and as_of_date = ?",
+                     [audience.name, destination.name, as_of])
+    n = len(keys)
+    warehouse.append("marts.audience_export_rows", pa.table({
+        "audience_name": pa.array([audience.name] * n, pa.string()),
+        "destination": pa.array([destination.name] * n, pa.string()),
+        "as_of_date": pa.array([as_of] * n, pa.date32()),
+        "customer_id": pa.array(customers, pa.string()),
+        "row_key": pa.array(keys, pa.string()),
+        "row_sha256": pa.array(fingerprints, pa.string()),
+    }))
     result.rows, result.added, result.removed = len(rows), len(added), len(removed)
     result.path, result.manifest_path, result.sha256 = str(full_path), str(manifest_path), manifest["sha256"]
-    return _log(con, result, audience, run_id, EXPORTED, previous,
+    return _log(warehouse, history, result, audience, run_id, EXPORTED, previous,
                 f"{len(rows)} rows ({len(added)} added or changed, {len(removed)} removed)")
 
 
-def _previous_export(con, audience: str, destination: str, as_of: date) -> dict | None:
-    """The latest export before this as-of date: the base of diffs and of the refresh interval."""
-    return _one(con, "select * from audit.export_log where audience_name = ? and destination = ? "
-                     "and status = 'exported' and as_of_date < ? order by as_of_date desc, logged_at desc limit 1",
-                [audience, destination, as_of])
-
-
-def _logged_export(con, audience: str, destination: str, as_of: date) -> dict | None:
-    return _one(con, "select * from audit.export_log where audience_name = ? and destination = ? "
-                     "and status = 'exported' and as_of_date = ? order by logged_at desc limit 1",
-                [audience, destination, as_of])
-
-
-def _one(con, sql: str, params: list) -> dict | None:
-    cursor = con.execute(sql, params)
-    row = cursor.fetchone()
-    if row is None:
-        return None
-    record = dict(zip([d[0] for d in cursor.description], row, strict=True))
-    if record.get("as_of_date") is not None:
-        record["as_of_date"] = pd.Timestamp(record["as_of_date"]).date()
-    return record
-
-
-def _log(con, result: ExportResult, audience: Audience, run_id: str, status: str, previous: dict | None,
-         message: str) -> ExportResult:
+def _log(warehouse: Warehouse, history: ExportHistory, result: ExportResult, audience: Audience, run_id: str,
+         status: str, previous: dict | None, message: str) -> ExportResult:
     """Record the outcome, unless the same non-export was already recorded for this date (re-runs add nothing)."""
     result.status, result.message = status, message
     if status != EXPORTED:
-        last = _one(con, "select status, message from audit.export_log where audience_name = ? and destination = ? "
-                         "and as_of_date = ? order by logged_at desc limit 1",
-                    [audience.name, result.destination, result.as_of])
+        last = history.last_outcome(result.destination, date.fromisoformat(result.as_of))
         if last and last["status"] == status and last["message"] == message:
             return result
     c = result.counts
-    con.execute(
-        "insert into audit.export_log values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [str(uuid.uuid4()), run_id, audience.name, result.destination, result.as_of, status,
-         audience.consent_purpose, c.get("selected"), c.get("eligible"), c.get("holdout"), result.rows,
-         result.added, result.removed, previous["as_of_date"] if previous else None, result.path, result.sha256,
-         result.manifest_path, message, datetime.now(UTC).replace(tzinfo=None)],
-    )
+    values = {
+        "export_id": str(uuid.uuid4()), "run_id": run_id, "audience_name": audience.name,
+        "destination": result.destination, "as_of_date": date.fromisoformat(result.as_of), "status": status,
+        "consent_purpose": audience.consent_purpose, "selected_count": c.get("selected"),
+        "eligible_count": c.get("eligible"), "holdout_count": c.get("holdout"), "row_count": result.rows,
+        "added_count": result.added, "removed_count": result.removed,
+        "previous_as_of_date": previous["as_of_date"] if previous else None, "file_path": result.path,
+        "sha256": result.sha256, "manifest_path": result.manifest_path, "message": message,
+        "logged_at": datetime.now(UTC).replace(tzinfo=None),
+    }
+    types = {"string": pa.string(), "bigint": pa.int64(), "date": pa.date32(), "timestamp": pa.timestamp("us")}
+    warehouse.append("audit.export_log", pa.table({
+        name: pa.array([values[name]], types[kind]) for name, kind in column_types("audit.export_log").items()
+    }))
     return result

@@ -14,6 +14,7 @@ from functools import cache
 from pathlib import Path
 
 from cdp import settings
+from cdp.export.dialect import sorted_string_agg
 
 # Columns beyond int_customer_profile's, with the expression that computes each.
 EXTRA_COLUMNS: dict[str, str] = {
@@ -99,8 +100,9 @@ def declared_segments(manifest_path: Path | None = None) -> list[str]:
     return [s["name"] for s in (node["config"].get("meta", {}).get("segments") or [])]
 
 
-def profile_sql(manifest_path: Path | None = None) -> str:
-    """SELECT of the activation profile (alias ``profile`` is used by selections)."""
+def profile_sql(manifest_path: Path | None = None, engine: str = "duckdb") -> str:
+    """SELECT of the activation profile (alias ``profile`` is used by selections), in the SQL
+    of ``engine`` (duckdb or spark)."""
     documented = base_columns(manifest_path)
     base = [f"base.{c} as {RENAMED.get(c, c)}" for c in documented]
     extra = [f"{expr} as {name}" for name, expr in EXTRA_COLUMNS.items()]
@@ -110,7 +112,7 @@ def profile_sql(manifest_path: Path | None = None) -> str:
         inner join marts.dim_customers as customers on customers.customer_id = base.customer_id
         left join marts.customer_marketing_permissions as permissions on permissions.customer_id = base.customer_id
         left join (
-            select customer_id, string_agg(segment_name, ',' order by segment_name) as segments
+            select customer_id, {sorted_string_agg('segment_name', ',', engine)} as segments
             from marts.customer_segment_membership group by customer_id
         ) as segments on segments.customer_id = base.customer_id
         left join ml.customer_clusters as clusters on clusters.customer_id = base.customer_id

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from cdp.export.dialect import string_literal
+
 OPERATORS = ("=", "!=", ">", ">=", "<", "<=", "in", "not in", "between", "is null", "is not null")
 FORMS = ("field", "segment", "all", "any", "not")
 
@@ -76,32 +78,36 @@ def _check_scalar(value: object, path: str, op: str) -> None:
         raise SelectionError(path, f"{op!r} needs one value (a number, text or true/false), got {value!r}")
 
 
-def literal(value: object) -> str:
+def literal(value: object, engine: str = "duckdb") -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
         return repr(value)
-    return "'" + str(value).replace("'", "''") + "'"
+    return string_literal(str(value), engine)
 
 
-def compile_condition(condition: dict, segment_members: Callable[[str], str]) -> str:
-    """A validated condition as a SQL predicate over ``profile``; ``segment_members(name)``
-    returns a SELECT of the customer_id of a segment's members."""
+def compile_condition(condition: dict, segment_members: Callable[[str], str], engine: str = "duckdb") -> str:
+    """A validated condition as a SQL predicate over ``profile``, in the SQL of ``engine``
+    (duckdb or spark: only string literals differ); ``segment_members(name)`` returns a
+    SELECT of the customer_id of a segment's members.
+
+    Fields are written unquoted (the quoting differs between the engines): they are the
+    profile's columns, lower_snake_case names that profile_sql itself writes unquoted."""
     if "all" in condition or "any" in condition:
         joiner = " and " if "all" in condition else " or "
         parts = condition.get("all") or condition["any"]
-        return "(" + joiner.join(compile_condition(p, segment_members) for p in parts) + ")"
+        return "(" + joiner.join(compile_condition(p, segment_members, engine) for p in parts) + ")"
     if "not" in condition:
         # unknown (null) counts as not matching, so `not` of it matches
-        return f"(not coalesce({compile_condition(condition['not'], segment_members)}, false))"
+        return f"(not coalesce({compile_condition(condition['not'], segment_members, engine)}, false))"
     if "segment" in condition:
         return f"(profile.customer_id in ({segment_members(condition['segment'])}))"
-    column, op = f'profile."{condition["field"]}"', condition["op"]
+    column, op = f"profile.{condition['field']}", condition["op"]
     if op in ("is null", "is not null"):
         return f"({column} {op})"
     if op in ("in", "not in"):
-        return f"({column} {op} ({', '.join(literal(v) for v in condition['value'])}))"
+        return f"({column} {op} ({', '.join(literal(v, engine) for v in condition['value'])}))"
     if op == "between":
         low, high = condition["value"]
-        return f"({column} between {literal(low)} and {literal(high)})"
-    return f"({column} {op} {literal(condition['value'])})"
+        return f"({column} between {literal(low, engine)} and {literal(high, engine)})"
+    return f"({column} {op} {literal(condition['value'], engine)})"

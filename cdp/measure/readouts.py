@@ -6,6 +6,11 @@ The outcomes model aggregates per arm in the warehouse; this module adds the
 statistics (cdp/measure/experiments.py) and the expected arm shares: the holdout
 share recorded with each assignment (``marts.experiment_assignments``) and the
 variant weights declared in the audience files (``audiences/*.yml``).
+
+The warehouse is a ``cdp.warehouse.Warehouse`` on DuckDB or Spark: the per-arm aggregates
+are read in SQL both engines share, the statistics run in Python, and an as-of date's
+readouts are replaced by a delete then an insert (all or nothing on DuckDB, idempotent on
+Spark).
 """
 
 from __future__ import annotations
@@ -16,9 +21,11 @@ from datetime import date
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import yaml
 
 from cdp import settings
+from cdp.export.state import create_table_if_missing
 from cdp.measure.config import ReadoutConfig, load_readout_config
 from cdp.measure.experiments import (
     HOLDOUT,
@@ -29,14 +36,17 @@ from cdp.measure.experiments import (
     read_out,
     sample_ratio_mismatch,
 )
+from cdp.warehouse import Warehouse, as_warehouse
 
+TABLE = "marts.experiment_readouts"
+KEY = ("as_of_date", "experiment_id", "audience_name", "arm")
 # One row per (as_of_date, experiment_id, audience_name, arm), arm a treatment-like arm.
 COLUMNS = (
     ("as_of_date", "date not null"),
-    ("experiment_id", "varchar not null"),
-    ("audience_name", "varchar not null"),
-    ("arm", "varchar not null"),
-    ("control_arm", "varchar"),
+    ("experiment_id", "string not null"),
+    ("audience_name", "string not null"),
+    ("arm", "string not null"),
+    ("control_arm", "string"),
     ("first_assigned_as_of", "date"),
     ("days_observed", "integer"),
     ("customers", "bigint not null"),
@@ -68,24 +78,20 @@ COLUMNS = (
     ("mde_conversion_abs", "double"),
     ("mde_revenue_abs", "double"),
     ("confidence_level", "double not null"),
-    ("status", "varchar not null"),
-    ("message", "varchar"),
+    ("status", "string not null"),
+    ("message", "string"),
 )
+ARROW_TYPES = {"date": pa.date32(), "string": pa.string(), "integer": pa.int32(), "bigint": pa.int64(),
+               "double": pa.float64(), "boolean": pa.bool_()}
 
-DDL = (
-    "create schema if not exists marts",
-    "create table if not exists marts.experiment_readouts (\n    "
-    + ",\n    ".join(f"{name} {kind}" for name, kind in COLUMNS)
-    + ",\n    primary key (as_of_date, experiment_id, audience_name, arm)\n)",
-)
-
+# {where} is empty (every as-of date) or one as-of date's condition
 OUTCOMES_SQL = """
     select as_of_date, experiment_id, audience_name, arm,
-           customers::bigint, converting_customers::bigint,
-           revenue_sum::double, revenue_mean::double, revenue_variance::double,
-           first_assigned_as_of, days_observed::integer
+           cast(customers as bigint), cast(converting_customers as bigint),
+           cast(revenue_sum as double), cast(revenue_mean as double), cast(revenue_variance as double),
+           first_assigned_as_of, cast(days_observed as integer)
     from marts.experiment_outcomes
-    where $as_of::date is null or as_of_date = $as_of::date
+    {where}
 """
 
 # The customer-weighted mean of the recorded holdout share of everyone assigned by
@@ -94,7 +100,7 @@ HOLDOUT_SHARES_SQL = """
     with as_of_dates as (
         select distinct as_of_date
         from marts.experiment_outcomes
-        where $as_of::date is null or as_of_date = $as_of::date
+        {where}
     )
     select as_of_dates.as_of_date, assignments.experiment_id, assignments.audience_name,
            avg(assignments.holdout_share) as holdout_share,
@@ -102,13 +108,12 @@ HOLDOUT_SHARES_SQL = """
     from as_of_dates
     inner join marts.experiment_assignments as assignments
         on assignments.assigned_as_of <= as_of_dates.as_of_date
-    group by all
+    group by as_of_dates.as_of_date, assignments.experiment_id, assignments.audience_name
 """
 
 
-def ensure_readout_table(con: duckdb.DuckDBPyConnection) -> None:
-    for statement in DDL:
-        con.execute(statement)
+def ensure_readout_table(warehouse: Warehouse | duckdb.DuckDBPyConnection) -> None:
+    create_table_if_missing(as_warehouse(warehouse), TABLE, dict(COLUMNS), KEY)
 
 
 def declared_variant_weights(audiences_dir: Path | str = settings.AUDIENCES_DIR) -> dict[str, dict[str, float]]:
@@ -126,22 +131,25 @@ def declared_variant_weights(audiences_dir: Path | str = settings.AUDIENCES_DIR)
     return weights
 
 
-def write_experiment_readouts(con: duckdb.DuckDBPyConnection, as_of_date: date | str | None = None, *,
+def write_experiment_readouts(warehouse: Warehouse | duckdb.DuckDBPyConnection,
+                              as_of_date: date | str | None = None, *,
                               variant_weights: Mapping[str, Mapping[str, float]] | None = None,
                               config: ReadoutConfig | None = None) -> int:
     """Replace the readouts of one as-of date (or of all: the table then mirrors the
     outcomes) from ``marts.experiment_outcomes``; returns the rows written.
 
-    Idempotent: the same outcomes give the same rows. ``variant_weights`` default to
-    the audience files' declarations.
+    Idempotent: the same outcomes give the same rows. ``warehouse`` is a ``Warehouse``
+    (either engine) or a DuckDB connection; ``variant_weights`` default to the audience
+    files' declarations.
     """
+    warehouse = as_warehouse(warehouse)
     config = config or load_readout_config()
     variant_weights = declared_variant_weights() if variant_weights is None else variant_weights
-    ensure_readout_table(con)
-    params = {"as_of": as_of_date}
-    outcomes = con.execute(OUTCOMES_SQL, params).fetchall()
+    ensure_readout_table(warehouse)
+    where, params = ("", []) if as_of_date is None else ("where as_of_date = cast(? as date)", [str(as_of_date)])
+    outcomes = warehouse.rows(OUTCOMES_SQL.format(where=where), params)
     shares = {(d, e, a): (share, versions)
-              for d, e, a, share, versions in con.execute(HOLDOUT_SHARES_SQL, params).fetchall()}
+              for d, e, a, share, versions in warehouse.rows(HOLDOUT_SHARES_SQL.format(where=where), params)}
 
     by_experiment: dict[tuple, list[tuple]] = defaultdict(list)
     for row in outcomes:
@@ -150,20 +158,18 @@ def write_experiment_readouts(con: duckdb.DuckDBPyConnection, as_of_date: date |
     for key, arm_rows in sorted(by_experiment.items()):
         rows.extend(_experiment_rows(key, arm_rows, shares.get(key), variant_weights.get(key[1]), config))
 
-    con.execute("begin transaction")
-    try:
-        if as_of_date is None:
-            con.execute("delete from marts.experiment_readouts")
-        else:
-            con.execute("delete from marts.experiment_readouts where as_of_date = $as_of::date", params)
-        if rows:
-            placeholders = ", ".join("?" for _ in COLUMNS)
-            con.executemany(f"insert into marts.experiment_readouts values ({placeholders})", rows)
-        con.execute("commit")
-    except Exception:
-        con.execute("rollback")
-        raise
+    with warehouse.transaction():
+        warehouse.delete(TABLE, where.removeprefix("where ") or "true", params)
+        warehouse.append(TABLE, _arrow_rows(rows))
     return len(rows)
+
+
+def _arrow_rows(rows: list[tuple]) -> pa.Table:
+    """Readout rows as a table with the declared column types (no type guessed from values)."""
+    return pa.table({
+        name: pa.array([row[i] for row in rows], ARROW_TYPES[kind.removesuffix(" not null")])
+        for i, (name, kind) in enumerate(COLUMNS)
+    })
 
 
 def _summary(row: tuple) -> ArmSummary:

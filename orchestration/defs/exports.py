@@ -43,9 +43,9 @@ def build_export_asset(audience: Audience) -> dg.AssetsDefinition:
         pool=WAREHOUSE_POOL,
     )
     def export(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
-        with warehouse.connect() as con:
-            results = export_audience(con, audience, warehouse.export_dir, context.run.run_id)
-            change = audience_size_change(con, audience.name, results[0].as_of) if results else None
+        with warehouse.open() as opened:
+            results = export_audience(opened, audience, warehouse.export_dir, context.run.run_id)
+            change = audience_size_change(opened, audience.name, results[0].as_of) if results else None
         for r in results:
             log = context.log.info if r.status in ("exported", "unchanged") else context.log.warning
             log(f"{audience.name} -> {r.destination}: {r.status}: {r.message}")

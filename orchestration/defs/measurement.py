@@ -78,8 +78,8 @@ def _measurement_key(model: str) -> dg.AssetKey:
     pool=WAREHOUSE_POOL,
 )
 def experiment_readouts(warehouse: WarehouseResource) -> dg.MaterializeResult:
-    with warehouse.connect() as con:
-        rows = write_experiment_readouts(con)
+    with warehouse.open() as opened:
+        rows = write_experiment_readouts(opened)
     return dg.MaterializeResult(metadata={"rows": dg.MetadataValue.int(rows)})
 
 
