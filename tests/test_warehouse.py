@@ -135,6 +135,18 @@ def test_duckdb_transaction_is_all_or_nothing(tmp_path):
     assert warehouse.scalar("select count(*) from t.scores") == 2
 
 
+def test_duckdb_catalogue_is_the_warehouse_own_not_an_attached_database(tmp_path):
+    import duckdb
+
+    with duckdb.connect(str(tmp_path / "other.duckdb")) as other:
+        other.execute("create schema t; create table t.scores (x int)")
+    warehouse = DuckDBWarehouse(duckdb.connect(str(tmp_path / "w.duckdb")))
+    warehouse.execute(f"attach '{tmp_path / 'other.duckdb'}' as other (read_only)")
+    assert not warehouse.has_table("t.scores") and warehouse.tables(["t"]) == []
+    warehouse.replace("t.scores", scores(1), COLUMNS)
+    assert warehouse.has_table("t.scores") and warehouse.columns("t.scores") == list(COLUMNS)
+
+
 def test_as_warehouse_wraps_connections_and_keeps_warehouses(tmp_path):
     import duckdb
 

@@ -42,13 +42,15 @@ class DuckDBWarehouse(Warehouse):
     def has_table(self, table: str) -> bool:
         schema, name = split_name(table)
         return bool(self.con.execute(
-            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+            "select count(*) from information_schema.tables where table_catalog = current_database() "
+            "and table_schema = ? and table_name = ?",
             [schema, name]).fetchall()[0][0])
 
     def columns(self, table: str) -> list[str]:
         schema, name = split_name(table)
         return [row[0] for row in self.con.execute(
-            "select column_name from information_schema.columns where table_schema = ? and table_name = ? "
+            "select column_name from information_schema.columns where table_catalog = current_database() "
+            "and table_schema = ? and table_name = ? "
             "order by ordinal_position", [schema, name]).fetchall()]
 
     def tables(self, schemas: Sequence[str]) -> list[str]:
@@ -56,8 +58,8 @@ class DuckDBWarehouse(Warehouse):
             return []
         marks = ", ".join("?" for _ in schemas)
         return [f"{schema}.{name}" for schema, name in self.con.execute(
-            f"select table_schema, table_name from information_schema.tables where table_type = 'BASE TABLE' "
-            f"and table_schema in ({marks}) order by 1, 2", list(schemas)).fetchall()]
+            f"select table_schema, table_name from information_schema.tables where table_catalog = current_database() "
+            f"and table_type = 'BASE TABLE' and table_schema in ({marks}) order by 1, 2", list(schemas)).fetchall()]
 
     def execute(self, sql: str, params: Params = None) -> None:
         self.con.execute(sql, plain(params))

@@ -6,7 +6,6 @@ experiment readouts -> report.
 """
 
 # No `from __future__ import annotations`: Dagster reads config and resource types from annotations.
-import os
 from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
@@ -57,7 +56,7 @@ def cdp_measurement_models(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource, config: PipelineConfig
 ):
     """KPIs by dimension and experiment outcomes, as of ``config.as_of`` (docs/measurement.md)."""
-    os.environ["CDP_WAREHOUSE"] = warehouse.warehouse_path
+    warehouse.dbt_environment()
     yield from dbt.cli(dbt_build_args(config), context=context).stream()
 
 
