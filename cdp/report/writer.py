@@ -8,7 +8,7 @@ import tempfile
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-import duckdb
+from duckdb import DuckDBPyConnection
 
 from cdp.report.context import ReportContext, default_as_of, default_run_id, redact, reporting_currency
 from cdp.report.model import Section
@@ -26,6 +26,7 @@ from cdp.report.sections import (
     rfm,
     segments,
 )
+from cdp.warehouse import Warehouse, as_warehouse
 
 logger = logging.getLogger(__name__)
 
@@ -40,15 +41,17 @@ def report_filename(as_of: date) -> str:
 
 
 def write_report(
-    con: duckdb.DuckDBPyConnection,
+    warehouse: Warehouse | DuckDBPyConnection,
     report_dir: Path,
     as_of_date: date | None = None,
     run_id: str | None = None,
 ) -> Path:
     """Write ``report_dir/cdp_report_<as_of>.html`` and ``report_dir/latest.html`` (the same page) and return the
-    dated path. ``as_of_date`` defaults to the warehouse's latest as-of, ``run_id`` to the run that wrote it."""
-    as_of = as_of_date or default_as_of(con)
-    ctx = ReportContext(con, as_of, run_id or default_run_id(con, as_of), reporting_currency())
+    dated path. ``as_of_date`` defaults to the warehouse's latest as-of, ``run_id`` to the run that wrote it.
+    ``warehouse`` is a ``Warehouse`` on any engine, or a DuckDB connection (or a Spark session)."""
+    warehouse = as_warehouse(warehouse)
+    as_of = as_of_date or default_as_of(warehouse)
+    ctx = ReportContext(warehouse, as_of, run_id or default_run_id(warehouse, as_of), reporting_currency())
     sections = [build_section(module, ctx) for module in SECTIONS]
     top_tiles = []
     for section in sections:

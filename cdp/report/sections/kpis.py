@@ -35,9 +35,9 @@ def build(ctx: ReportContext) -> Section:
     ))
     if not ctx.has_table(KPIS):
         return section.note(missing_table_note(KPIS, "the KPI marts (dbt)"))
-    windows = [row[0] for row in ctx.con.execute(
+    windows = [row[0] for row in ctx.rows(
         f"select distinct window_days from {KPIS} where as_of_date = ? order by 1 desc", [ctx.as_of]
-    ).fetchall()]
+    )]
     if not windows:
         return section.note(no_rows_note(ctx, KPIS, "KPIs"))
     window = windows[0]

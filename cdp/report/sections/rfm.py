@@ -20,9 +20,9 @@ def build(ctx: ReportContext) -> Section:
     ))
     if not ctx.has_table(RFM):
         return section.note(missing_table_note(RFM, "dbt (marts.fct_customer_rfm)"))
-    total, scored = ctx.con.execute(
+    total, scored = ctx.rows(
         f"select count(*), count(recency_score) from {RFM} where as_of_date = ?", [ctx.as_of]
-    ).fetchall()[0]
+    )[0]
     if not total:
         return section.note(no_rows_note(ctx, RFM, "RFM scores"))
     section.tiles = [
