@@ -95,7 +95,7 @@ def revenue_per_week(ctx: ReportContext) -> Chart:
 def rows_per_source(ctx: ReportContext) -> Chart:
     sources = ctx.df(
         "select source, sum(rows_loaded) as loaded, sum(rows_rejected) as rejected, count(*) as files "
-        "from audit.load_history group by 1 order by loaded"
+        "from audit.load_history group by 1 order by loaded, source"
     )
     fig = charts.figure(max(260, 60 + 30 * len(sources)), barmode="stack")
     for column, colour, label in (("loaded", charts.ACCENT, "loaded"), ("rejected", charts.BAD, "rejected")):
@@ -115,8 +115,7 @@ def quarantine_by_field(ctx: ReportContext) -> Chart | None:
     rejects = ctx.df(
         """
         select source,
-               case when regexp_matches(reason, '^[a-z_][a-z0-9_]*: ') then split_part(reason, ':', 1)
-                    else 'whole row' end as field,
+               coalesce(nullif(regexp_extract(reason, '^([a-z_][a-z0-9_]*): ', 1), ''), 'whole row') as field,
                count(*) as rows
         from audit.quarantine group by all order by rows desc, source, field
         """

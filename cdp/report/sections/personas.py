@@ -52,7 +52,7 @@ def cluster_sizes(ctx: ReportContext, personas, section: Section):
 
 
 def size_chart(sizes) -> Chart:
-    sizes = sizes.sort_values("customers")
+    sizes = sizes.sort_values("customers", kind="stable")
     share = sizes["customers"] / max(1, sizes["customers"].sum())
     fig = charts.figure(max(240, 80 + 40 * len(sizes)))
     fig.add_trace(go.Bar(

@@ -79,7 +79,7 @@ def grid(ctx: ReportContext) -> Chart:
 def segment_counts(ctx: ReportContext) -> Chart:
     segments = ctx.df(
         f"select rfm_segment, count(*) as customers, avg(monetary) as mean_monetary from {RFM} "
-        "where as_of_date = ? group by 1 order by customers",
+        "where as_of_date = ? group by 1 order by customers, rfm_segment",
         [ctx.as_of],
     )
     colours = [charts.MUTED if s == NO_PURCHASES else charts.ACCENT for s in segments["rfm_segment"]]
