@@ -70,6 +70,12 @@ class ReportContext:
     def scalar(self, sql: str, params: list[Any] | None = None) -> Any:
         return self.warehouse.scalar(sql, params)
 
+    def average(self, column: str) -> str:
+        """SQL for the mean of a numeric column. Spark averages a decimal column as a decimal rounded to six places,
+        DuckDB as a double: Spark is asked for a double too, DuckDB's expression is left as it was (a cast would move
+        its figures by an ulp)."""
+        return f"avg({column})" if self.warehouse.engine == "duckdb" else f"avg(cast({column} as double))"
+
     def money(self, value: Any, decimals: int = 0) -> str:
         """An amount in the reporting currency: "€1,234" (or "1,234 SEK" for a currency without a symbol here)."""
         if value is None or pd.isna(value):

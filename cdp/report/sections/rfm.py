@@ -40,7 +40,7 @@ def grid(ctx: ReportContext) -> Chart:
     cells = ctx.df(
         f"""
         select recency_score, frequency_score, count(*) as customers,
-               avg(monetary) as mean_monetary, sum(monetary) as total_monetary
+               {ctx.average('monetary')} as mean_monetary, sum(monetary) as total_monetary
         from {RFM} where as_of_date = ? and recency_score is not null
         group by all
         """,
@@ -78,7 +78,7 @@ def grid(ctx: ReportContext) -> Chart:
 
 def segment_counts(ctx: ReportContext) -> Chart:
     segments = ctx.df(
-        f"select rfm_segment, count(*) as customers, avg(monetary) as mean_monetary from {RFM} "
+        f"select rfm_segment, count(*) as customers, {ctx.average('monetary')} as mean_monetary from {RFM} "
         "where as_of_date = ? group by 1 order by customers, rfm_segment",
         [ctx.as_of],
     )
