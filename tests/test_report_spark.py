@@ -124,7 +124,8 @@ def assert_same_report(warehouse: Path, spark, as_of: date | None) -> dict[str, 
         on_duckdb = report_content(read_report(con, as_of))
     on_spark = report_content(read_report(as_warehouse(spark), as_of))
     assert not failed_sections(on_duckdb) and not failed_sections(on_spark)
-    assert differences(on_duckdb, on_spark) == []
+    found = differences(on_duckdb, on_spark)
+    assert not found, "DuckDB vs Spark:\n" + "\n".join(found[:20])
     return on_duckdb
 
 
