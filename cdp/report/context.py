@@ -9,11 +9,12 @@ from datetime import date
 from functools import cache
 from typing import Any
 
-import duckdb
 import pandas as pd
+import pyarrow as pa
 import yaml
 
 from cdp import settings
+from cdp.warehouse import Warehouse
 
 # Tables whose latest as_of_date is the report's default as-of, in order of preference.
 AS_OF_TABLES = (
@@ -44,33 +45,36 @@ def redact(text: Any) -> str:
 
 @dataclass
 class ReportContext:
-    con: duckdb.DuckDBPyConnection
+    warehouse: Warehouse
     as_of: date
     run_id: str | None
     currency: str | None = None
-    _tables: set[str] = field(default_factory=set, repr=False)
-
-    def __post_init__(self) -> None:
-        self._tables = existing_tables(self.con)
+    _tables: dict[str, bool] = field(default_factory=dict, repr=False)
 
     def has_table(self, name: str) -> bool:
-        return name.lower() in self._tables
+        """Whether ``schema.name`` exists, asked of the catalogue once per table."""
+        key = name.lower()
+        if key not in self._tables:
+            self._tables[key] = self.warehouse.has_table(key)
+        return self._tables[key]
 
     def has_column(self, table: str, column: str) -> bool:
-        schema, name = table.split(".")
-        rows = self.con.execute(
-            "select count(*) from information_schema.columns where table_schema = ? and table_name = ? "
-            "and column_name = ?",
-            [schema, name, column],
-        ).fetchall()
-        return rows[0][0] > 0
+        return column in self.warehouse.columns(table)
 
     def df(self, sql: str, params: list[Any] | None = None) -> pd.DataFrame:
-        return self.con.execute(sql, params or []).df()
+        return frame(self.warehouse, sql, params)
+
+    def rows(self, sql: str, params: list[Any] | None = None) -> list[tuple]:
+        return self.warehouse.rows(sql, params)
 
     def scalar(self, sql: str, params: list[Any] | None = None) -> Any:
-        rows = self.con.execute(sql, params or []).fetchall()
-        return rows[0][0] if rows else None
+        return self.warehouse.scalar(sql, params)
+
+    def average(self, column: str) -> str:
+        """SQL for the mean of a numeric column. Spark averages a decimal column as a decimal rounded to six places,
+        DuckDB as a double: Spark is asked for a double too, DuckDB's expression is left as it was (a cast would move
+        its figures by an ulp)."""
+        return f"avg({column})" if self.warehouse.engine == "duckdb" else f"avg(cast({column} as double))"
 
     def money(self, value: Any, decimals: int = 0) -> str:
         """An amount in the reporting currency: "€1,234" (or "1,234 SEK" for a currency without a symbol here)."""
@@ -83,47 +87,49 @@ class ReportContext:
         return f"{amount} {self.currency}" if self.currency else amount
 
 
-def existing_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
-    rows = con.execute(
-        "select table_schema || '.' || table_name from information_schema.tables "
-        "where table_catalog = current_database()"
-    ).fetchall()
-    return {name.lower() for (name,) in rows}
+def frame(warehouse: Warehouse, sql: str, params: list[Any] | None = None) -> pd.DataFrame:
+    """The query's rows as DuckDB's pandas conversion gives them, whatever the engine: the sections were written
+    against it. Spark's result is shaped alike: decimals as floats (DuckDB converts them so, and Spark also
+    keeps sums and averages of decimals as decimals) and dates as datetime64 rather than date objects."""
+    if warehouse.engine == "duckdb":
+        return warehouse.frame(sql, params)
+    table = warehouse.arrow(sql, params)
+    table = table.cast(pa.schema([
+        pa.field(f.name, pa.float64()) if pa.types.is_decimal(f.type) else f for f in table.schema
+    ]))
+    return table.to_pandas(date_as_object=False)
 
 
-def default_as_of(con: duckdb.DuckDBPyConnection) -> date:
+def default_as_of(warehouse: Warehouse) -> date:
     """The latest as-of date the warehouse holds (that of the last run), else the last order date, else today."""
-    tables = existing_tables(con)
     for table in AS_OF_TABLES:
-        if table in tables:
-            value = con.execute(f"select max(as_of_date) from {table}").fetchall()[0][0]
+        if warehouse.has_table(table):
+            value = warehouse.scalar(f"select max(as_of_date) from {table}")
             if value is not None:
                 return value
-    if "marts.fct_orders" in tables:
-        value = con.execute("select max(ordered_date) from marts.fct_orders").fetchall()[0][0]
+    if warehouse.has_table("marts.fct_orders"):
+        value = warehouse.scalar("select max(ordered_date) from marts.fct_orders")
         if value is not None:
             return value
     return date.today()
 
 
-def default_run_id(con: duckdb.DuckDBPyConnection, as_of: date) -> str | None:
+def default_run_id(warehouse: Warehouse, as_of: date) -> str | None:
     """The pipeline run that last wrote this as-of's model runs or exports, when the caller does not say."""
-    tables = existing_tables(con)
     candidates = []
-    if "ml.model_runs" in tables:
+    if warehouse.has_table("ml.model_runs"):
         candidates.append(
             "select pipeline_run_id as run_id, finished_at as written_at from ml.model_runs where as_of_date = ?"
         )
-    if "audit.export_log" in tables:
+    if warehouse.has_table("audit.export_log"):
         candidates.append("select run_id, logged_at as written_at from audit.export_log where as_of_date = ?")
     if not candidates:
         return None
     sql = " union all ".join(candidates)
-    rows = con.execute(
-        f"select run_id from ({sql}) where run_id is not null order by written_at desc limit 1",
+    return warehouse.scalar(
+        f"select run_id from ({sql}) as written where run_id is not null order by written_at desc nulls last limit 1",
         [as_of] * len(candidates),
-    ).fetchall()
-    return rows[0][0] if rows else None
+    )
 
 
 @cache
@@ -142,9 +148,9 @@ def missing_table_note(table: str, written_by: str) -> str:
 
 def no_rows_note(ctx: ReportContext, table: str, what: str) -> str:
     """Why a table with an as_of_date shows nothing for the report's as-of: empty, or other dates only."""
-    dates = [row[0] for row in ctx.con.execute(
+    dates = [row[0] for row in ctx.rows(
         f"select distinct as_of_date from {table} where as_of_date is not null order by 1"
-    ).fetchall()]
+    )]
     if not dates:
         return f"{table} is empty: no {what} yet."
     held = dates[0].isoformat() if len(dates) == 1 else f"{dates[0].isoformat()} to {dates[-1].isoformat()}"

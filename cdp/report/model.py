@@ -1,8 +1,10 @@
-"""What a section hands to the page: tiles, charts (Plotly figures with a caption), notes and tables."""
+"""What a section hands to the page: tiles, charts (Plotly figures with a caption), notes and tables; and the
+whole report, the sections read for one as-of."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import plotly.graph_objects as go
@@ -51,3 +53,13 @@ class Section:
     def note(self, text: str) -> Section:
         self.notes.append(text)
         return self
+
+
+@dataclass
+class Report:
+    """The whole page's content: its as-of and run, the headline tiles and the sections in order."""
+
+    as_of: date
+    run_id: str | None
+    top_tiles: list[Tile]
+    sections: list[Section]

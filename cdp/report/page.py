@@ -8,15 +8,15 @@ import jinja2
 from plotly.offline import get_plotlyjs
 
 from cdp.report import charts
-from cdp.report.context import ReportContext
-from cdp.report.model import Section, Tile
+from cdp.report.model import Report, Section
 from cdp.report.template import PAGE
 
 _ENVIRONMENT = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True)
 _TEMPLATE = _ENVIRONMENT.from_string(PAGE)
 
 
-def render_page(ctx: ReportContext, sections: list[Section], top_tiles: list[Tile], generated_at: datetime) -> str:
+def render_page(report: Report, generated_at: datetime) -> str:
+    sections = report.sections
     for section in sections:
         widen_unpaired_chart(section)
     chart_html = {
@@ -25,11 +25,11 @@ def render_page(ctx: ReportContext, sections: list[Section], top_tiles: list[Til
         for chart in section.charts
     }
     return _TEMPLATE.render(
-        as_of=ctx.as_of.isoformat(),
-        run_id=ctx.run_id,
+        as_of=report.as_of.isoformat(),
+        run_id=report.run_id,
         generated_at=generated_at.strftime("%Y-%m-%d %H:%M UTC"),
         sections=sections,
-        top_tiles=top_tiles,
+        top_tiles=report.top_tiles,
         chart_html=chart_html,
         chart_count=len(chart_html),
         plotly_js=get_plotlyjs(),

@@ -8,10 +8,10 @@ import tempfile
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-import duckdb
+from duckdb import DuckDBPyConnection
 
 from cdp.report.context import ReportContext, default_as_of, default_run_id, redact, reporting_currency
-from cdp.report.model import Section
+from cdp.report.model import Report, Section
 from cdp.report.page import render_page
 from cdp.report.sections import (
     audiences,
@@ -26,6 +26,7 @@ from cdp.report.sections import (
     rfm,
     segments,
 )
+from cdp.warehouse import Warehouse, as_warehouse
 
 logger = logging.getLogger(__name__)
 
@@ -39,26 +40,39 @@ def report_filename(as_of: date) -> str:
     return f"cdp_report_{as_of.isoformat()}.html"
 
 
-def write_report(
-    con: duckdb.DuckDBPyConnection,
-    report_dir: Path,
+def read_report(
+    warehouse: Warehouse | DuckDBPyConnection,
     as_of_date: date | None = None,
     run_id: str | None = None,
-) -> Path:
-    """Write ``report_dir/cdp_report_<as_of>.html`` and ``report_dir/latest.html`` (the same page) and return the
-    dated path. ``as_of_date`` defaults to the warehouse's latest as-of, ``run_id`` to the run that wrote it."""
-    as_of = as_of_date or default_as_of(con)
-    ctx = ReportContext(con, as_of, run_id or default_run_id(con, as_of), reporting_currency())
+) -> Report:
+    """Every section read from the warehouse: what the page shows, before it is rendered. ``warehouse`` is a
+    ``Warehouse`` on any engine, or a DuckDB connection; ``as_of_date`` defaults to the warehouse's latest as-of,
+    ``run_id`` to the run that wrote it."""
+    warehouse = as_warehouse(warehouse)
+    as_of = as_of_date or default_as_of(warehouse)
+    ctx = ReportContext(warehouse, as_of, run_id or default_run_id(warehouse, as_of), reporting_currency())
     sections = [build_section(module, ctx) for module in SECTIONS]
     top_tiles = []
     for section in sections:
         if section.key in TOP_TILE_SECTIONS:
             top_tiles += section.tiles
             section.tiles = []
-    html = render_page(ctx, sections, top_tiles, datetime.now(UTC))
+    return Report(ctx.as_of, ctx.run_id, top_tiles, sections)
+
+
+def write_report(
+    warehouse: Warehouse | DuckDBPyConnection,
+    report_dir: Path,
+    as_of_date: date | None = None,
+    run_id: str | None = None,
+) -> Path:
+    """Write ``report_dir/cdp_report_<as_of>.html`` and ``report_dir/latest.html`` (the same page) and return the
+    dated path; the arguments as for ``read_report``."""
+    report = read_report(warehouse, as_of_date, run_id)
+    html = render_page(report, datetime.now(UTC))
     report_dir = Path(report_dir)
     report_dir.mkdir(parents=True, exist_ok=True)
-    dated = report_dir / report_filename(as_of)
+    dated = report_dir / report_filename(report.as_of)
     write_atomically(dated, html)
     write_atomically(report_dir / LATEST, html)
     return dated

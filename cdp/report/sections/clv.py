@@ -71,13 +71,15 @@ def segment_boxes(ctx: ReportContext) -> Chart | None:
     stats = ctx.df(
         f"""
         select rfm.rfm_segment as segment, count(*) as customers,
-               min(clv.clv_12m) as low, quantile_cont(clv.clv_12m, 0.25) as q1,
-               median(clv.clv_12m) as median, quantile_cont(clv.clv_12m, 0.75) as q3,
-               quantile_cont(clv.clv_12m, 0.95) as p95
+               min(clv.clv_12m) as low,
+               percentile_cont(0.25) within group (order by clv.clv_12m) as q1,
+               percentile_cont(0.5) within group (order by clv.clv_12m) as median,
+               percentile_cont(0.75) within group (order by clv.clv_12m) as q3,
+               percentile_cont(0.95) within group (order by clv.clv_12m) as p95
         from {CLV} as clv
         inner join {RFM} as rfm on rfm.customer_id = clv.customer_id and rfm.as_of_date = clv.as_of_date
         where clv.as_of_date = ? and clv.clv_12m is not null
-        group by 1 order by median
+        group by 1 order by median, segment
         """,
         [ctx.as_of],
     )

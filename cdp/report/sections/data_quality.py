@@ -82,7 +82,7 @@ def failing_checks(ctx: ReportContext, section: Section) -> None:
         select source, criterion, check_name, attribute, checked, passed, score, threshold, status, detail
         from {CHECKS}
         where as_of_date = ? and lower(status) in ('warn', 'fail')
-        order by lower(status) = 'warn', score, source, check_name
+        order by lower(status) = 'warn', score nulls last, source, check_name
         """,
         [ctx.as_of],
     )

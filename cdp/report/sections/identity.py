@@ -142,7 +142,7 @@ def weight_histogram(ctx: ReportContext) -> Chart | None:
         f"""
         select floor(match_weight) as low, coalesce(is_strong, false) as is_strong, count(*) as links
         from {LINKS} where link_rule = 'probabilistic' and match_weight is not null
-        group by all order by all
+        group by all order by 1, 2
         """
     )
     if bins.empty:

@@ -35,16 +35,17 @@ def build(ctx: ReportContext) -> Section:
     ))
     if not ctx.has_table(KPIS):
         return section.note(missing_table_note(KPIS, "the KPI marts (dbt)"))
-    windows = [row[0] for row in ctx.con.execute(
+    windows = [row[0] for row in ctx.rows(
         f"select distinct window_days from {KPIS} where as_of_date = ? order by 1 desc", [ctx.as_of]
-    ).fetchall()]
+    )]
     if not windows:
         return section.note(no_rows_note(ctx, KPIS, "KPIs"))
     window = windows[0]
     if len(windows) > 1:
         section.note(f"KPIs are computed over {', '.join(map(str, sorted(windows)))} days; the charts show the "
                      f"{window}-day window.")
-    kpis = ctx.df(f"select * from {KPIS} where as_of_date = ? and window_days = ?", [ctx.as_of, window])
+    kpis = ctx.df(f"select * from {KPIS} where as_of_date = ? and window_days = ? order by dimension, dimension_value",
+                  [ctx.as_of, window])
     overall = kpis[kpis["dimension"] == "overall"]
     if not overall.empty:
         section.tiles = overall_tiles(overall.iloc[0], window, ctx)
@@ -78,7 +79,7 @@ def overall_tiles(row, window: int, ctx: ReportContext) -> list[Tile]:
 
 
 def by_dimension(rows: pd.DataFrame, dimension: str, label: str, window: int) -> Chart:
-    rows = rows.sort_values("customers", ascending=True)
+    rows = rows.sort_values("customers", ascending=True, kind="stable")
     fig = make_subplots(rows=1, cols=len(MEASURES), shared_yaxes=True, horizontal_spacing=0.03,
                         subplot_titles=[title for _, title, _, _ in MEASURES])
     fig.update_layout(template=charts.TEMPLATE, height=max(240, 110 + 30 * len(rows)), showlegend=False)

@@ -62,14 +62,14 @@ def build(ctx: ReportContext) -> Section:
 
 def latest_evaluation(ctx: ReportContext, model: str) -> tuple[Evaluation | None, str | None]:
     """The latest trained run at or before the as-of, and a note when it is missing, older or was skipped."""
-    runs = ctx.con.execute(
+    runs = ctx.rows(
         f"""
         select status, message, as_of_date, model_version, metrics from {RUNS}
         where model_name = ? and as_of_date <= ?
         order by as_of_date desc, finished_at desc
         """,
         [model, ctx.as_of],
-    ).fetchall()
+    )
     label = MODELS[model]
     if not runs:
         return None, f"No {label} model run is recorded up to {ctx.as_of.isoformat()}."

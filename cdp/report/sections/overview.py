@@ -36,36 +36,36 @@ def tiles(ctx: ReportContext) -> list[Tile]:
     result = []
     if ctx.has_table("marts.dim_customers"):
         erased_filter = "coalesce(is_erased, false)" if ctx.has_column("marts.dim_customers", "is_erased") else "false"
-        customers, erased = ctx.con.execute(
+        customers, erased = ctx.rows(
             f"select count(*) filter (where not {erased_filter}), count(*) filter (where {erased_filter}) "
             "from marts.dim_customers"
-        ).fetchall()[0]
+        )[0]
         result.append(Tile("Customers", f"{customers:,}", f"{erased:,} erased" if erased else "resolved profiles"))
     if ctx.has_table("marts.customer_identity_map"):
         records = ctx.scalar("select count(*) from marts.customer_identity_map")
         result.append(Tile("Source records", f"{records:,}", "customer records from every system"))
     if ctx.has_table("marts.fct_orders"):
-        orders, revenue, other = ctx.con.execute(
+        orders, revenue, other = ctx.rows(
             "select count(*) filter (where is_completed), sum(total_amount_reporting) filter (where is_completed), "
             "count(*) filter (where not is_completed) from marts.fct_orders where ordered_date <= ?",
             [ctx.as_of],
-        ).fetchall()[0]
+        )[0]
         result.append(Tile("Orders", f"{orders:,}", f"completed; {other:,} cancelled or returned"))
         result.append(Tile("Revenue", ctx.money(float(revenue or 0)), "completed orders up to the as-of"))
     if ctx.has_table("audit.load_history"):
-        files, reconciled, failed = ctx.con.execute(
+        files, reconciled, failed = ctx.rows(
             "select count(*), count(*) filter (where rows_in = rows_loaded + rows_rejected), "
             "count(*) filter (where status = 'failed') from audit.load_history"
-        ).fetchall()[0]
+        )[0]
         detail = f"rows in = loaded + rejected; {failed:,} failed" if failed else "rows in = loaded + rejected"
         result.append(Tile("Loads reconciled", f"{reconciled:,} / {files:,}", detail))
     if ctx.has_table("audit.quarantine"):
         quarantined = ctx.scalar("select count(*) from audit.quarantine")
         result.append(Tile("Quarantined rows", f"{quarantined:,}", "rejected with a reason (audit.quarantine)"))
     if ctx.has_table("audit.erasure_log"):
-        requests, customers = ctx.con.execute(
+        requests, customers = ctx.rows(
             "select count(*), coalesce(sum(customers_erased), 0) from audit.erasure_log"
-        ).fetchall()[0]
+        )[0]
         result.append(Tile("Erasures processed", f"{requests:,}", f"requests; {customers:,} customers erased"))
     return result
 
@@ -95,7 +95,7 @@ def revenue_per_week(ctx: ReportContext) -> Chart:
 def rows_per_source(ctx: ReportContext) -> Chart:
     sources = ctx.df(
         "select source, sum(rows_loaded) as loaded, sum(rows_rejected) as rejected, count(*) as files "
-        "from audit.load_history group by 1 order by loaded"
+        "from audit.load_history group by 1 order by loaded, source"
     )
     fig = charts.figure(max(260, 60 + 30 * len(sources)), barmode="stack")
     for column, colour, label in (("loaded", charts.ACCENT, "loaded"), ("rejected", charts.BAD, "rejected")):
@@ -115,8 +115,7 @@ def quarantine_by_field(ctx: ReportContext) -> Chart | None:
     rejects = ctx.df(
         """
         select source,
-               case when regexp_matches(reason, '^[a-z_][a-z0-9_]*: ') then split_part(reason, ':', 1)
-                    else 'whole row' end as field,
+               coalesce(nullif(regexp_extract(reason, '^([a-z_][a-z0-9_]*): ', 1), ''), 'whole row') as field,
                count(*) as rows
         from audit.quarantine group by all order by rows desc, source, field
         """

@@ -52,7 +52,7 @@ def cluster_sizes(ctx: ReportContext, personas, section: Section):
 
 
 def size_chart(sizes) -> Chart:
-    sizes = sizes.sort_values("customers")
+    sizes = sizes.sort_values("customers", kind="stable")
     share = sizes["customers"] / max(1, sizes["customers"].sum())
     fig = charts.figure(max(240, 80 + 40 * len(sizes)))
     fig.add_trace(go.Bar(
@@ -70,8 +70,10 @@ def size_chart(sizes) -> Chart:
 def profile_heatmap(personas) -> Chart | None:
     z_scores = {row.persona_name: json.loads(row.distinguishing_features or "{}") for row in personas.itertuples()}
     medians = {row.persona_name: json.loads(row.centroid or "{}") for row in personas.itertuples()}
+    # ties by name: features that move together (monetary, spend 90d) share a z-score, and a set has no order
     features = sorted({f for scores in z_scores.values() for f in scores},
-                      key=lambda f: -max(abs(scores.get(f) or 0.0) for scores in z_scores.values()))[:MAX_FEATURES]
+                      key=lambda f: (-max(abs(scores.get(f) or 0.0) for scores in z_scores.values()), f))
+    features = features[:MAX_FEATURES]
     if not features:
         return None
     names = list(z_scores)

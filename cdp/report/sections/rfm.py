@@ -20,9 +20,9 @@ def build(ctx: ReportContext) -> Section:
     ))
     if not ctx.has_table(RFM):
         return section.note(missing_table_note(RFM, "dbt (marts.fct_customer_rfm)"))
-    total, scored = ctx.con.execute(
+    total, scored = ctx.rows(
         f"select count(*), count(recency_score) from {RFM} where as_of_date = ?", [ctx.as_of]
-    ).fetchall()[0]
+    )[0]
     if not total:
         return section.note(no_rows_note(ctx, RFM, "RFM scores"))
     section.tiles = [
@@ -40,7 +40,7 @@ def grid(ctx: ReportContext) -> Chart:
     cells = ctx.df(
         f"""
         select recency_score, frequency_score, count(*) as customers,
-               avg(monetary) as mean_monetary, sum(monetary) as total_monetary
+               {ctx.average('monetary')} as mean_monetary, sum(monetary) as total_monetary
         from {RFM} where as_of_date = ? and recency_score is not null
         group by all
         """,
@@ -78,8 +78,8 @@ def grid(ctx: ReportContext) -> Chart:
 
 def segment_counts(ctx: ReportContext) -> Chart:
     segments = ctx.df(
-        f"select rfm_segment, count(*) as customers, avg(monetary) as mean_monetary from {RFM} "
-        "where as_of_date = ? group by 1 order by customers",
+        f"select rfm_segment, count(*) as customers, {ctx.average('monetary')} as mean_monetary from {RFM} "
+        "where as_of_date = ? group by 1 order by customers, rfm_segment",
         [ctx.as_of],
     )
     colours = [charts.MUTED if s == NO_PURCHASES else charts.ACCENT for s in segments["rfm_segment"]]

@@ -20,7 +20,7 @@ def build(ctx: ReportContext) -> Section:
     if not ctx.has_table(SIZES):
         return section.note(missing_table_note(SIZES, "dbt (segments)"))
     sizes = ctx.df(f"select * from {SIZES} where as_of_date <= ? order by as_of_date, segment_name", [ctx.as_of])
-    current = ctx.df(f"select * from {SIZES} where as_of_date = ?", [ctx.as_of])
+    current = ctx.df(f"select * from {SIZES} where as_of_date = ? order by segment_name", [ctx.as_of])
     if current.empty:
         return section.note(no_rows_note(ctx, SIZES, "segment sizes"))
     section.charts.append(current_sizes(current, ctx))
@@ -33,7 +33,7 @@ def build(ctx: ReportContext) -> Section:
 
 
 def current_sizes(current, ctx: ReportContext) -> Chart:
-    current = current.sort_values("member_count")
+    current = current.sort_values("member_count", kind="stable")
     fig = charts.figure(max(280, 80 + 34 * len(current)), barmode="group")
     for column, name, colour in (("member_count", "members", charts.ACCENT),
                                  ("entered_count", "entered", charts.GOOD),
