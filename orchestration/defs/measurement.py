@@ -103,7 +103,7 @@ def html_report(
 ) -> dg.MaterializeResult:
     as_of = date.fromisoformat(config.as_of) if config.as_of else None
     # read-only: the report never changes the warehouse
-    with warehouse.connect(read_only=True) as con:
+    with warehouse.open(read_only=True) as con:
         path = write_report(con, Path(warehouse.report_dir), as_of_date=as_of, run_id=context.run.run_id)
     return dg.MaterializeResult(
         metadata={"path": dg.MetadataValue.path(str(path)), "bytes": dg.MetadataValue.int(path.stat().st_size)}
