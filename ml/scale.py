@@ -7,6 +7,11 @@ in SQL, so only the sample is pulled) and ``scoring.batch_rows`` (customers scor
 bounded by the batch, not by the number of customers). The sample is the customers with the lowest
 ``md5(customer_id || '|' || cutoff)``: the same customers on DuckDB and Spark, the same from run to run for
 one cutoff, and a different draw for another cutoff.
+
+Scores do not depend on the batch size, except in the last bits of floats: NumPy's and BLAS's vector loops
+round a row's arithmetic by where it falls in the array (tests/test_ml_batches.py: 37-customer batches agree
+with one batch to 1e-15 relative; ids, tiers, deciles, ranks and clusters exactly). A population of one
+batch is scored exactly as before batching.
 """
 
 from __future__ import annotations
