@@ -107,7 +107,7 @@ class PopulationCounts:
     def __init__(self, reference_profiles: dict[str, dict], columns: list[str], score_bins: int):
         self.edges = {c: np.asarray(reference_profiles[c]["edges"], dtype=float)
                       for c in columns if c in reference_profiles}
-        self.feature_counts = {c: np.zeros(1, dtype=np.int64) for c in self.edges}
+        self.feature_counts = {c: bin_counts(np.empty(0), edges) for c, edges in self.edges.items()}
         self.score_bins = score_bins
         self.scores = np.zeros(score_bins, dtype=np.int64)
         self.rows = 0

@@ -48,9 +48,6 @@ class Scale:
             raise ValueError(f"{where}: {SCORING_KEY}.batch_rows must be a whole number, 1 or more; got {batch_rows!r}")
         return cls(cap, batch_rows)
 
-    def samples(self, population: int) -> bool:
-        return self.max_training_customers is not None and population > self.max_training_customers
-
     def record(self, population: int, used: int) -> dict[str, Any]:
         """What the run record keeps of one training population: how many there were and how many were used."""
         return {"max_customers": self.max_training_customers, "customers": int(population), "used": int(used),

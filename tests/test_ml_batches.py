@@ -23,6 +23,7 @@ from ml import runners
 from ml.features import FeatureSpec, load_features, load_labelled_cutoffs
 from ml.outputs import OUTPUT_TABLES
 from ml.runners import RUNNERS
+from ml.scale import Scale
 from ml.settings import load_model_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -160,3 +161,13 @@ def test_training_runs_record_the_population_and_the_sample(warehouse, tmp_path,
     # churn's buyers are fewer than its cap: everyone is used, and the record says so
     churn = outcomes["churn"].run.parameters.get("training_sample") or {}
     assert all(not role["sampled"] and role["used"] == role["customers"] for role in churn.values())
+
+
+def test_scale_settings_are_checked_and_default_to_one_hundred_thousand_a_batch():
+    assert Scale.from_config("personas", {}) == Scale(None, 100_000)
+    assert Scale.from_config("clv", {"training_sample": {"max_customers": 5}, "scoring": {"batch_rows": 7}}) == \
+        Scale(5, 7)
+    for bad in ({"training_sample": {"max_customers": 0}}, {"scoring": {"batch_rows": "many"}},
+                {"scoring": {"batch_rows": True}}):
+        with pytest.raises(ValueError, match="ml/config/clv.yml"):
+            Scale.from_config("clv", bad)
