@@ -445,7 +445,7 @@ def _parity(
                 from {target.table}
             )
             select
-                coalesce(cast(features.{attribute} as string), 'unknown') as "group",
+                coalesce(cast(features.{attribute} as string), 'unknown') as group_name,
                 count(*) as customers,
                 cast(sum(case when ranked.position <= {selected} then 1 else 0 end) as bigint) as selected
             from ranked
@@ -453,7 +453,7 @@ def _parity(
                 on features.customer_id = ranked.customer_id and features.cutoff_date = ?
             group by coalesce(cast(features.{attribute} as string), 'unknown')
         """, [run.as_of_date])
-        rates = rates.sort_values("group", ignore_index=True)
+        rates = rates.rename(columns={"group_name": "group"}).sort_values("group", ignore_index=True)
         verdicts[attribute] = parity_of_rates(attribute, rates, fairness)
     return verdicts
 
@@ -627,17 +627,15 @@ def run_recommendations(
         run.parameters = {**model.params, "lookback_days": settings.get("lookback_days"),
                           "holdout_days": settings["holdout_days"]}
         del interactions  # scoring reads them again, batch by batch of customers
-        scoring = _recommend(warehouse, run, model, outputs)
+        scoring = _recommend(run, model, outputs)
         run.metrics = {"training": model.metrics, "holdout": evaluation, "scoring": scoring}
         return []
 
     def score(run: ModelRun, model: ItemToItemRecommender, trained: dict[str, Any], outputs: RunOutputs) -> Checks:
-        run.metrics = {"scoring": _recommend(warehouse, run, model, outputs)}
+        run.metrics = {"scoring": _recommend(run, model, outputs)}
         return []
 
-    def _recommend(
-        warehouse: Warehouse, run: ModelRun, model: ItemToItemRecommender, outputs: RunOutputs
-    ) -> dict[str, Any]:
+    def _recommend(run: ModelRun, model: ItemToItemRecommender, outputs: RunOutputs) -> dict[str, Any]:
         """Top-N for every customer known at the as-of date from their interactions up to it, in batches of
         customers (a customer's recommendations depend on their own interactions and the model only)."""
         table = "ml.product_recommendations"
