@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-import duckdb
 import pandas as pd
 
+from cdp.warehouse import Warehouse, as_warehouse
 from ml.clv import BetaGeoModel, FitReport, GammaGammaModel, customer_lifetime_value, rfm_summary
 from ml.registry import JoblibArtifact
+from ml.scale import date_literal, sample_clause
 
 MODEL_VERSION = "bgnbd-gamma-gamma-1"
 CLV_MONTHS = 12  # the horizon is part of the column names (clv_12m)
@@ -18,24 +19,29 @@ COLUMNS = [
     "expected_purchases_12m", "probability_alive", "expected_order_value", "clv_12m",
 ]
 
-# Completed orders up to the as-of date, one row per customer and UTC day (ordered_date is the UTC
-# date): the set-based work stays in SQL.
-PURCHASE_DAYS_SQL = """
+# Completed, priced orders of customers up to the as-of date: who counts as a buyer.
+PRICED_PURCHASES = """
+    is_completed
+    and customer_id is not null
+    and total_amount_reporting is not null
+    and ordered_date <= ?
+"""
+# One row per customer and UTC day (ordered_date is the UTC date): the set-based work stays in SQL.
+# {customers} narrows it to a sample or a batch of customers.
+PURCHASE_DAYS_SQL = f"""
 select
     customer_id,
     ordered_date as purchase_date,
     sum(total_amount_reporting) as amount
 from marts.fct_orders
-where is_completed
-    and customer_id is not null
-    and total_amount_reporting is not null
-    and ordered_date <= ?
-group by all
+where {PRICED_PURCHASES} {{customers}}
+group by customer_id, ordered_date
 """
 UNPRICED_ORDERS_SQL = """
 select count(*) from marts.fct_orders
 where is_completed and customer_id is not null and total_amount_reporting is null and ordered_date <= ?
 """
+BATCH_VIEW = "ml_clv_batch_customers"
 
 
 @dataclass
@@ -73,12 +79,39 @@ class ClvPredictions:
     model_version: str = MODEL_VERSION
 
 
-def purchase_summary(con: duckdb.DuckDBPyConnection, as_of: date, time_unit: str = "W") -> tuple[pd.DataFrame, int]:
+def purchase_summary(
+    warehouse: Warehouse, as_of: date, time_unit: str = "W", max_customers: int | None = None
+) -> tuple[pd.DataFrame, int]:
     """Every buyer's frequency, recency, age (T) and mean spend at ``as_of`` (an ``rfm_summary``), and the
-    count of completed orders left out for having no reporting amount. What a fitted model scores."""
-    days = con.execute(PURCHASE_DAYS_SQL, [as_of]).df()
-    unpriced = int(con.execute(UNPRICED_ORDERS_SQL, [as_of]).fetchall()[0][0])
-    return rfm_summary(days, as_of, time_unit, at_col="purchase_date"), unpriced
+    count of completed orders left out for having no reporting amount. What a fitted model scores. With
+    ``max_customers``, more buyers than that are sampled in the warehouse (ml/scale.py)."""
+    warehouse = as_warehouse(warehouse)
+    customers = ""
+    if max_customers is not None and count_buyers(warehouse, as_of) > max_customers:
+        customers = (f"and customer_id in (select customer_id from (select distinct customer_id from "
+                     f"marts.fct_orders where {PRICED_PURCHASES}) as buyers "
+                     f"{sample_clause(max_customers, cutoff_sql=date_literal(as_of))})")
+    params = [as_of, as_of] if customers else [as_of]
+    days = warehouse.frame(PURCHASE_DAYS_SQL.format(customers=customers), params)
+    return rfm_summary(days, as_of, time_unit, at_col="purchase_date"), unpriced_orders(warehouse, as_of)
+
+
+def count_buyers(warehouse: Warehouse, as_of: date) -> int:
+    """Customers with a completed, priced order on or before ``as_of``: the population BG/NBD is fitted on."""
+    return int(as_warehouse(warehouse).scalar(
+        f"select count(distinct customer_id) from marts.fct_orders where {PRICED_PURCHASES}", [as_of]))
+
+
+def unpriced_orders(warehouse: Warehouse, as_of: date) -> int:
+    """Completed orders up to ``as_of`` left out of CLV for having no reporting amount."""
+    return int(as_warehouse(warehouse).scalar(UNPRICED_ORDERS_SQL, [as_of]))
+
+
+def purchase_days_of(warehouse: Warehouse, as_of: date, customers: pd.Series) -> pd.DataFrame:
+    """The purchase days up to ``as_of`` of the ``customers`` (a batch of ids) only."""
+    with warehouse.registered(BATCH_VIEW, pd.DataFrame({"customer_id": customers.astype(str)})):
+        return warehouse.frame(PURCHASE_DAYS_SQL.format(
+            customers=f"and customer_id in (select customer_id from {BATCH_VIEW})"), [as_of])
 
 
 def fit_clv(summary: pd.DataFrame, time_unit: str = "W", monthly_discount_rate: float = 0.0) -> ClvModel:
@@ -90,7 +123,7 @@ def fit_clv(summary: pd.DataFrame, time_unit: str = "W", monthly_discount_rate: 
 
 
 def predict_clv(
-    con: duckdb.DuckDBPyConnection,
+    warehouse: Warehouse,
     as_of: str | date,
     time_unit: str = "W",
     monthly_discount_rate: float = 0.0,
@@ -103,7 +136,7 @@ def predict_clv(
     Raises ``ml.clv.NotEnoughData`` / ``ml.clv.FitFailed`` when the data cannot support the models.
     """
     as_of_date = as_of if isinstance(as_of, date) else datetime.strptime(as_of, "%Y-%m-%d").date()
-    summary, unpriced = purchase_summary(con, as_of_date, time_unit)
+    summary, unpriced = purchase_summary(warehouse, as_of_date, time_unit)
     model = fit_clv(summary, time_unit, monthly_discount_rate)
     return ClvPredictions(
         model.predict(summary), model.purchases.report_, model.spend.report_, as_of_date, time_unit, CLV_MONTHS,

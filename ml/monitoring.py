@@ -49,8 +49,13 @@ def psi_from_shares(expected: np.ndarray, actual: np.ndarray) -> float:
 
 
 def _shares(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """Shares per bin between ``edges`` (the outer bins open-ended), then the share missing. A
+    return bin_counts(values, edges) / max(len(values), 1)
+
+
+def bin_counts(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Counts per bin between ``edges`` (the outer bins open-ended), then the count missing. A
     reference with fewer than two distinct values has two bins: equal to it, and anything else."""
+    values = np.asarray(values, dtype=float)
     missing = np.isnan(values)
     present = values[~missing]
     if len(edges) >= 2:
@@ -58,7 +63,7 @@ def _shares(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     else:
         same = np.isin(present, edges)
         counts = np.array([same.sum(), (~same).sum()])
-    return np.append(counts, missing.sum()) / max(len(values), 1)
+    return np.append(counts, missing.sum())
 
 
 def feature_profiles(reference: pd.DataFrame, columns: list[str], settings: dict | None = None) -> dict[str, dict]:
@@ -73,19 +78,56 @@ def feature_drift(
     """PSI of every feature, current against reference (the training data, or its ``feature_profiles`` as a
     training run recorded them), worst first. A feature the reference lacks is left out."""
     settings = settings or load_model_config("monitoring")
-    limit = settings["psi"]["warn_above"]
     profiles = reference if isinstance(reference, dict) else feature_profiles(reference, columns, settings)
     rows = [{"feature": c, "psi": psi_against_profile(profiles[c], current[c])} for c in columns if c in profiles]
+    return _ranked_drift(rows, settings)
+
+
+def _ranked_drift(rows: list[dict[str, Any]], settings: dict) -> pd.DataFrame:
     drift = pd.DataFrame(rows, columns=["feature", "psi"]).sort_values("psi", ascending=False, ignore_index=True)
-    drift["is_shifted"] = drift["psi"] > limit
+    drift["is_shifted"] = drift["psi"] > settings["psi"]["warn_above"]
     return drift
 
 
 def score_histogram(scores: np.ndarray | pd.Series, bins: int) -> list[float]:
     """Shares of scores in equal-width bins of [0, 1]: small enough to keep in a run's metrics."""
+    return (score_counts(scores, bins) / max(len(scores), 1)).tolist()
+
+
+def score_counts(scores: np.ndarray | pd.Series, bins: int) -> np.ndarray:
     scores = np.clip(np.asarray(scores, dtype=float), 0.0, 1.0)
-    counts = np.histogram(scores, bins=bins, range=(0.0, 1.0))[0]
-    return (counts / max(len(scores), 1)).tolist()
+    return np.histogram(scores, bins=bins, range=(0.0, 1.0))[0]
+
+
+class PopulationCounts:
+    """The bin counts behind the drift and score-shift checks, added up batch by batch: a population scored
+    in batches gets exactly the PSIs and histogram of the whole population at once (counts add up; shares
+    are taken once, at the end)."""
+
+    def __init__(self, reference_profiles: dict[str, dict], columns: list[str], score_bins: int):
+        self.edges = {c: np.asarray(reference_profiles[c]["edges"], dtype=float)
+                      for c in columns if c in reference_profiles}
+        self.feature_counts = {c: bin_counts(np.empty(0), edges) for c, edges in self.edges.items()}
+        self.score_bins = score_bins
+        self.scores = np.zeros(score_bins, dtype=np.int64)
+        self.rows = 0
+        self.profiles = reference_profiles
+
+    def add(self, features: pd.DataFrame, scores: np.ndarray) -> None:
+        for column, edges in self.edges.items():
+            self.feature_counts[column] = self.feature_counts[column] + bin_counts(features[column], edges)
+        self.scores += score_counts(scores, self.score_bins)
+        self.rows += len(features)
+
+    def feature_drift(self, settings: dict) -> pd.DataFrame:
+        """As ``feature_drift`` of the whole population against the reference profiles."""
+        n = max(self.rows, 1)
+        rows = [{"feature": c, "psi": psi_from_shares(np.asarray(self.profiles[c]["shares"]), counts / n)}
+                for c, counts in self.feature_counts.items()]
+        return _ranked_drift(rows, settings)
+
+    def score_histogram(self) -> list[float]:
+        return (self.scores / max(self.rows, 1)).tolist()
 
 
 @dataclass(frozen=True)
@@ -126,6 +168,14 @@ def selection_rate_parity(
         .agg(customers=("selected", "size"), selected=("selected", "sum"))
         .reset_index()
     )
+    return parity_of_rates(attribute, rates, settings)
+
+
+def parity_of_rates(attribute: str, rates: pd.DataFrame, settings: dict[str, Any]) -> ParityCheck:
+    """The parity verdict from per-group counts (``group``, ``customers``, ``selected``, sorted by group):
+    what ``selection_rate_parity`` computes from scores, or the warehouse from a scored table
+    (``settings``: the ``fairness`` block)."""
+    rates = rates.copy()
     rates["selection_rate"] = rates["selected"] / rates["customers"]
     rates["is_compared"] = (rates["customers"] >= settings["min_group_size"]) & ~rates["group"].isin(
         settings["ignore_groups"]

@@ -267,10 +267,14 @@ class PersonaModel(JoblibArtifact):
         """``personas`` with each persona's customer count and share taken from ``assignments`` (the output of
         ``assign``): a model scoring later days keeps its names, descriptions and typical values, while the
         sizes follow today's customers. On the data the model was fitted on the sizes are the fit's."""
-        counts = assignments["cluster_id"].value_counts()
+        return self.personas_of_sizes(assignments["cluster_id"].value_counts(), len(assignments))
+
+    def personas_of_sizes(self, sizes: pd.Series, customers: int) -> pd.DataFrame:
+        """``personas_for`` from the customers per cluster id (``sizes``) out of ``customers`` assigned: what
+        batches of assignments add up to."""
         personas = self.personas.copy()
-        personas["customer_count"] = personas["cluster_id"].map(counts).fillna(0).astype("int64")
-        personas["customer_share"] = personas["customer_count"] / max(len(assignments), 1)
+        personas["customer_count"] = personas["cluster_id"].map(sizes).fillna(0).astype("int64")
+        personas["customer_share"] = personas["customer_count"] / max(customers, 1)
         return personas
 
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-import duckdb
 import numpy as np
 import pandas as pd
+
+from cdp.warehouse import Warehouse, as_warehouse
 
 INTERACTION_TYPES = ("purchase", "cart", "view")
 INTERACTION_COLUMNS = ["customer_id", "product_id", "interaction_type", "occurred_date", "interaction_count"]
@@ -26,7 +27,8 @@ orders as (
     from marts.fct_orders
     where is_completed
         and customer_id is not null
-        and ordered_date between $window_start and $cutoff_date
+        and ordered_date between ? and ?
+        {customers}
 ),
 
 order_items as (
@@ -41,10 +43,10 @@ purchases as (
         order_items.product_id,
         'purchase' as interaction_type,
         orders.ordered_date as occurred_date,
-        count(distinct orders.order_id) as interaction_count,
+        count(distinct orders.order_id) as interaction_count
     from orders
     inner join order_items on order_items.order_id = orders.order_id
-    group by all
+    group by orders.customer_id, order_items.product_id, orders.ordered_date
 ),
 
 product_events as (
@@ -53,13 +55,14 @@ product_events as (
         product_id,
         case event_type when 'add_to_cart' then 'cart' else 'view' end as interaction_type,
         occurred_date,
-        count(*) as interaction_count,
+        count(*) as interaction_count
     from intermediate.int_events_identified
     where event_type in ('product_view', 'add_to_cart')
         and customer_id is not null
         and product_id is not null
-        and occurred_date between $window_start and $cutoff_date
-    group by all
+        and occurred_date between ? and ?
+        {customers}
+    group by customer_id, product_id, case event_type when 'add_to_cart' then 'cart' else 'view' end, occurred_date
 ),
 
 final as (
@@ -70,6 +73,7 @@ final as (
 
 select * from final
 """
+BATCH_VIEW = "ml_recommendation_batch_customers"
 
 
 def as_date(value: str | date | datetime) -> date:
@@ -82,19 +86,27 @@ def as_date(value: str | date | datetime) -> date:
 
 
 def load_interactions(
-    con: duckdb.DuckDBPyConnection, cutoff_date: str | date, lookback_days: int | None = 365
+    warehouse: Warehouse, cutoff_date: str | date, lookback_days: int | None = 365,
+    customers: pd.Series | None = None,
 ) -> pd.DataFrame:
     """Product interactions of identified customers in the ``lookback_days`` UTC days ending on ``cutoff_date``.
 
     Point-in-time: the SQL reads nothing dated after ``cutoff_date`` (inclusive). ``lookback_days=None``
-    reads all history. Ids come back as categoricals (cheap at millions of rows), dates as datetime64.
+    reads all history; ``customers`` (a batch of ids), only theirs. Ids come back as categoricals (cheap at
+    millions of rows), dates as datetime64.
     """
+    warehouse = as_warehouse(warehouse)
     cutoff = as_date(cutoff_date)
     if lookback_days is not None and lookback_days < 1:
         raise ValueError(f"lookback_days must be at least 1, got {lookback_days}")
     window_start = date.min if lookback_days is None else cutoff - timedelta(days=lookback_days - 1)
-    params = {"window_start": window_start, "cutoff_date": cutoff}
-    table = con.sql(INTERACTIONS_SQL, params=params).to_arrow_table()
+    params = [window_start, cutoff, window_start, cutoff]
+    if customers is None:
+        table = warehouse.arrow(INTERACTIONS_SQL.format(customers=""), params)
+    else:
+        with warehouse.registered(BATCH_VIEW, pd.DataFrame({"customer_id": customers.astype(str)})):
+            only = f"and customer_id in (select customer_id from {BATCH_VIEW})"
+            table = warehouse.arrow(INTERACTIONS_SQL.format(customers=only), params)
     frame = table.to_pandas(strings_to_categorical=True, date_as_object=False)
     frame["interaction_count"] = frame["interaction_count"].astype(np.int32)
     return frame[INTERACTION_COLUMNS]

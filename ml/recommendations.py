@@ -17,12 +17,12 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Self
 
-import duckdb
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from scipy.stats import binomtest
 
+from cdp.warehouse import Warehouse
 from ml.errors import NotEnoughData
 from ml.recommendation_data import INTERACTION_TYPES, as_date, load_interactions
 from ml.settings import load_model_config
@@ -568,7 +568,7 @@ class RecommendationRun:
 
 
 def recommend_products(
-    con: duckdb.DuckDBPyConnection, as_of: str | date, settings: dict[str, Any] | None = None
+    warehouse: Warehouse, as_of: str | date, settings: dict[str, Any] | None = None
 ) -> RecommendationRun:
     """Evaluate on the last ``holdout_days``, then fit on everything up to ``as_of`` and recommend for all.
 
@@ -577,7 +577,7 @@ def recommend_products(
     """
     settings = settings or load_model_config("recommendations")
     as_of_date = as_date(as_of)
-    interactions = load_interactions(con, as_of_date, settings.get("lookback_days"))
+    interactions = load_interactions(warehouse, as_of_date, settings.get("lookback_days"))
     model_settings = dict(settings.get("model", {}))
     holdout_start = as_of_date - timedelta(days=settings["holdout_days"] - 1)
     try:

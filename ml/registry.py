@@ -16,9 +16,11 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Self
 
-import duckdb
 import joblib
 import numpy as np
+import pandas as pd
+
+from cdp.warehouse import Warehouse, as_warehouse
 
 MODEL_RUNS_TABLE = "ml.model_runs"
 
@@ -47,6 +49,14 @@ create table if not exists {MODEL_RUNS_TABLE} (
 );
 alter table {MODEL_RUNS_TABLE} add column if not exists config_hash varchar;  -- of the settings the model depends on
 """
+# The same columns as Spark spells them (no varchar, json or constraints): Spark's table is created with them.
+MODEL_RUNS_COLUMNS = {
+    "model_run_id": "string", "pipeline_run_id": "string", "model_name": "string", "model_version": "string",
+    "status": "string", "message": "string", "as_of_date": "date", "training_window_start": "date",
+    "training_window_end": "date", "rows_trained": "bigint", "rows_scored": "bigint", "parameters": "string",
+    "metrics": "string", "artifact_path": "string", "started_at": "timestamp", "finished_at": "timestamp",
+    "seconds": "double", "config_hash": "string",
+}
 
 TRAINED = "trained"
 SCORED = "scored"
@@ -102,9 +112,11 @@ def artifact_path(artifact_dir: Path | str, run: ModelRun, suffix: str = ".jobli
     return path
 
 
-def record_run(con: duckdb.DuckDBPyConnection, run: ModelRun) -> None:
-    """Insert the run into ``ml.model_runs`` (created on first use)."""
-    con.execute(MODEL_RUNS_DDL)
+def record_run(warehouse: Warehouse, run: ModelRun) -> None:
+    """Insert the run into ``ml.model_runs`` (created on first use). ``warehouse``: a ``Warehouse`` or a
+    DuckDB connection."""
+    warehouse = as_warehouse(warehouse)
+    _create_model_runs(warehouse)
     finished = datetime.now(UTC).replace(tzinfo=None)
     values = {
         "model_run_id": run.model_run_id, "pipeline_run_id": run.pipeline_run_id, "model_name": run.model_name,
@@ -115,10 +127,22 @@ def record_run(con: duckdb.DuckDBPyConnection, run: ModelRun) -> None:
         "artifact_path": run.artifact_path, "started_at": run.started_at, "finished_at": finished,
         "seconds": (finished - run.started_at).total_seconds(), "config_hash": run.config_hash,
     }
-    con.execute(
-        f"insert into {MODEL_RUNS_TABLE} ({', '.join(values)}) values ({', '.join('?' * len(values))})",
-        list(values.values()),
-    )
+    # one row typed as the table is, so the engines agree on nulls (a column of None has no type of its own)
+    row = pd.DataFrame({name: pd.Series([value], dtype=_DTYPES.get(MODEL_RUNS_COLUMNS[name], "object"))
+                        for name, value in values.items()})
+    warehouse.append(MODEL_RUNS_TABLE, row)
+
+
+_DTYPES = {"bigint": "Int64", "double": "float64"}
+
+
+def _create_model_runs(warehouse: Warehouse) -> None:
+    """DuckDB keeps its DDL (primary key, not null, json; an older table gains config_hash); Spark's Parquet
+    tables take no constraints, so there the table is created from the plain column list."""
+    if warehouse.engine == "duckdb":
+        warehouse.execute(MODEL_RUNS_DDL)
+    elif not warehouse.has_table(MODEL_RUNS_TABLE):
+        warehouse.replace(MODEL_RUNS_TABLE, pd.DataFrame(columns=list(MODEL_RUNS_COLUMNS)), MODEL_RUNS_COLUMNS)
 
 
 RUN_COLUMNS = [
@@ -128,42 +152,40 @@ RUN_COLUMNS = [
 
 
 def previous_trained_run(
-    con: duckdb.DuckDBPyConnection, model_name: str, before_run_id: str | None = None
+    warehouse: Warehouse, model_name: str, before_run_id: str | None = None
 ) -> dict[str, Any] | None:
     """The latest trained run of a model (other than ``before_run_id``), with parameters and
     metrics parsed; None when there is none."""
     where = f"model_name = ? and status = '{TRAINED}' and model_run_id is distinct from ?"
-    return _latest_run(con, where, [model_name, before_run_id], "finished_at desc")
+    return _latest_run(warehouse, where, [model_name, before_run_id], "finished_at desc")
 
 
-def published_run(con: duckdb.DuckDBPyConnection, model_name: str, as_of: date) -> dict[str, Any] | None:
+def published_run(warehouse: Warehouse, model_name: str, as_of: date) -> dict[str, Any] | None:
     """The trained run whose artifact a run as of ``as_of`` may score with: the latest trained at or before
     that date (a model trained on later data would leak it into earlier scores); None when there is none."""
     return _latest_run(
-        con, f"model_name = ? and status = '{TRAINED}' and as_of_date <= ?", [model_name, as_of],
+        warehouse, f"model_name = ? and status = '{TRAINED}' and as_of_date <= ?", [model_name, as_of],
         "as_of_date desc, finished_at desc",
     )
 
 
-def latest_run(con: duckdb.DuckDBPyConnection, model_name: str, as_of: date) -> dict[str, Any] | None:
+def latest_run(warehouse: Warehouse, model_name: str, as_of: date) -> dict[str, Any] | None:
     """The latest run of a model, trained, scored or skipped, at or before ``as_of``; None when there is none."""
     where = "model_name = ? and as_of_date <= ?"
-    return _latest_run(con, where, [model_name, as_of], "as_of_date desc, finished_at desc")
+    return _latest_run(warehouse, where, [model_name, as_of], "as_of_date desc, finished_at desc")
 
 
-def _latest_run(con: duckdb.DuckDBPyConnection, where: str, params: list, order: str) -> dict[str, Any] | None:
+def _latest_run(warehouse: Warehouse, where: str, params: list, order: str) -> dict[str, Any] | None:
     # read without DDL, so a read-only connection can ask too: no table, no run; a column the table does not
     # have yet (a warehouse from before it, until record_run adds it) reads as null
-    schema, table = MODEL_RUNS_TABLE.split(".")
-    existing = {row[0] for row in con.execute(
-        "select column_name from duckdb_columns() where schema_name = ? and table_name = ? "
-        "and database_name = current_database()", [schema, table]).fetchall()}
-    if not existing:
+    warehouse = as_warehouse(warehouse)
+    if not warehouse.has_table(MODEL_RUNS_TABLE):
         return None
+    existing = set(warehouse.columns(MODEL_RUNS_TABLE))
     select = ", ".join(c if c in existing else f"null as {c}" for c in RUN_COLUMNS)
-    rows = con.execute(
+    rows = warehouse.rows(
         f"select {select} from {MODEL_RUNS_TABLE} where {where} order by {order} limit 1", params
-    ).fetchall()
+    )
     if not rows:
         return None
     run = dict(zip(RUN_COLUMNS, rows[0], strict=True))

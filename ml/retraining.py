@@ -30,6 +30,7 @@ from typing import Any
 from ml.registry import jsonable
 
 POLICY_KEY = "retraining"
+UNHASHED_KEYS = (POLICY_KEY, "scoring")  # when and how a model runs, not what it fits
 
 
 @dataclass(frozen=True)
@@ -72,9 +73,10 @@ class Decision:
 
 
 def settings_hash(model_config: Mapping[str, Any], inputs: Mapping[str, Any] | None = None) -> str:
-    """A short hash of the settings a fitted model depends on: its YAML less the retraining block, plus
+    """A short hash of the settings a fitted model depends on: its YAML less the retraining and scoring
+    blocks (the batch size changes how scores are computed, not what they are), plus
     ``inputs`` (the feature list, a label horizon). Equal settings give equal hashes in any key order."""
-    settings = {key: value for key, value in model_config.items() if key != POLICY_KEY}
+    settings = {key: value for key, value in model_config.items() if key not in UNHASHED_KEYS}
     payload = json.dumps(jsonable({"settings": settings, "inputs": dict(inputs or {})}), sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 

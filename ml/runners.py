@@ -8,6 +8,12 @@ replaces the model's output tables and inserts a row into ``ml.model_runs``, and
 the artifact behind the scores. A model that cannot be trained (``ModelSkipped``) leaves empty output
 tables and a skipped run with the reason, so everything downstream still runs. No Dagster here: the
 assets in orchestration/defs/ml.py call these.
+
+Every read and write goes through a ``cdp.warehouse.Warehouse`` (DuckDB or Spark; a DuckDB connection is
+wrapped). Training pulls its rows, sampled in the warehouse above ``training_sample.max_customers``;
+scoring reads the customers in batches of ``scoring.batch_rows`` and appends each batch's scores, and what
+needs the whole population (deciles, the parity audience) is computed in SQL (ml/scale.py, docs/ml.md).
+On DuckDB a run's outputs and its record are written in one transaction.
 """
 
 from __future__ import annotations
@@ -18,16 +24,33 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import numpy as np
 import pandas as pd
 
-from ml.clv_predictions import ClvModel, fit_clv, purchase_summary
+from cdp.warehouse import Warehouse, as_warehouse
+from ml.clv import rfm_summary
+from ml.clv_predictions import ClvModel, count_buyers, fit_clv, purchase_days_of, purchase_summary, unpriced_orders
 from ml.errors import ModelSkipped, NotEnoughData
-from ml.features import FEATURES_TABLE, FeatureSpec, load_features, load_labelled_cutoffs, scoring_cutoff
-from ml.monitoring import feature_drift, feature_profiles, psi_from_shares, score_histogram, selection_rate_parity
+from ml.features import (
+    FEATURES_TABLE,
+    FeatureSpec,
+    count_features,
+    feature_batches,
+    load_features,
+    load_labelled_cutoffs,
+    scoring_cutoff,
+)
+from ml.monitoring import (
+    ParityCheck,
+    PopulationCounts,
+    feature_profiles,
+    parity_of_rates,
+    psi_from_shares,
+    score_histogram,
+)
+from ml.outputs import OUTPUT_TABLES, RunOutputs
 from ml.personas import PersonaModel, fit_personas
-from ml.propensity import PropensityModel, train_propensity
+from ml.propensity import PropensityModel, assign_tiers, train_propensity
 from ml.recommendation_data import load_interactions
 from ml.recommendations import ItemToItemRecommender
 from ml.recommendations import evaluate as evaluate_recommendations
@@ -43,37 +66,8 @@ from ml.registry import (
     record_run,
 )
 from ml.retraining import Decision, RetrainingPolicy, decide, settings_hash
+from ml.scale import Scale
 from ml.settings import load_model_config
-
-# Output tables: column -> DuckDB type. An empty (skipped) output keeps this shape.
-OUTPUT_TABLES: dict[str, dict[str, str]] = {
-    "ml.clv_predictions": {
-        "customer_id": "varchar", "frequency": "double", "recency": "double", "T": "double", "monetary": "double",
-        "expected_purchases_12m": "double", "probability_alive": "double", "expected_order_value": "double",
-        "clv_12m": "double", "model_version": "varchar", "as_of_date": "date",
-    },
-    "ml.churn_scores": {
-        "customer_id": "varchar", "churn_probability": "double", "risk_tier": "varchar", "decile": "integer",
-        "model_version": "varchar", "as_of_date": "date",
-    },
-    "ml.purchase_propensity_scores": {
-        "customer_id": "varchar", "purchase_probability": "double", "propensity_tier": "varchar",
-        "decile": "integer", "model_version": "varchar", "as_of_date": "date",
-    },
-    "ml.product_recommendations": {
-        "customer_id": "varchar", "product_id": "varchar", "rank": "smallint", "score": "double", "source": "varchar",
-        "model_version": "varchar", "as_of_date": "date",
-    },
-    "ml.customer_clusters": {
-        "customer_id": "varchar", "cluster_id": "integer", "persona_name": "varchar",
-        "distance_to_centroid": "double", "model_version": "varchar", "as_of_date": "date",
-    },
-    "ml.personas": {
-        "cluster_id": "integer", "persona_name": "varchar", "description": "varchar", "customer_count": "bigint",
-        "customer_share": "double", "centroid": "json", "distinguishing_features": "json",
-        "model_version": "varchar", "as_of_date": "date",
-    },
-}
 
 
 @dataclass
@@ -102,80 +96,61 @@ class ModelOutcome:
         return self.run.status == TRAINED
 
 
-Frames = dict[str, pd.DataFrame]
-Scored = tuple[Frames, list[CheckOutcome]]
+Checks = list[CheckOutcome]
 
 
 @dataclass(frozen=True)
 class ModelLifecycle:
     """One model as ``run_model`` drives it: where its scores go, what its fit depends on, how to train it
-    (fit, save the artifact, reload it, score) and how to score with a published artifact."""
+    (fit, save the artifact, reload it, score) and how to score with a published artifact. Both write the
+    scores into the run's ``RunOutputs`` and return the monitoring checks."""
 
     name: str
     tables: list[str]
     settings: Mapping[str, Any]  # ml/config/<name>.yml: the retraining policy, and hashed with hashed_inputs
     hashed_inputs: Mapping[str, Any]  # what else the fitted model depends on (feature list, label horizon)
     load: Callable[[str], Any]  # artifact path -> model
-    train: Callable[[ModelRun], Scored]
-    score: Callable[[ModelRun, Any, dict[str, Any]], Scored]  # (run, loaded model, its training run's record)
-
-
-def write_table(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> int:
-    """Replace ``table`` with ``frame`` in the declared column order and types."""
-    columns = OUTPUT_TABLES[table]
-    schema = table.split(".")[0]
-    con.execute(f"create schema if not exists {schema}")
-    con.execute(f"create or replace table {table} ({', '.join(f'{_q(c)} {t}' for c, t in columns.items())})")
-    if len(frame):
-        con.register("output_frame", frame[list(columns)])
-        try:
-            con.execute(f"insert into {table} select * from output_frame")
-        finally:
-            con.unregister("output_frame")
-    return len(frame)
+    train: Callable[[ModelRun, RunOutputs], Checks]
+    score: Callable[[ModelRun, Any, dict[str, Any], RunOutputs], Checks]  # (run, model, its training run's record)
 
 
 def run_model(
-    con: duckdb.DuckDBPyConnection,
+    warehouse: Warehouse,
     model: ModelLifecycle,
     pipeline_run_id: str | None = None,
     force_retrain: bool = False,
 ) -> ModelOutcome:
     """The shared frame of every runner: decide train or score, skip cleanly, write the outputs and the run
-    record together."""
-    run = ModelRun(model.name, scoring_cutoff(con), pipeline_run_id)
+    record together (one transaction on DuckDB; on Spark every write is a replace, so a rerun repairs)."""
+    warehouse = as_warehouse(warehouse)
+    run = ModelRun(model.name, scoring_cutoff(warehouse), pipeline_run_id)
     run.config_hash = settings_hash(model.settings, model.hashed_inputs)
     policy = RetrainingPolicy.from_config(model.name, model.settings)
-    published = published_run(con, model.name, run.as_of_date)
+    published = published_run(warehouse, model.name, run.as_of_date)
     decision = decide(policy, run.as_of_date, run.config_hash, published,
-                      latest_run(con, model.name, run.as_of_date), force_retrain)
-    checks: list[CheckOutcome] = []
-    try:
-        loaded, decision = _load_published(model, published, decision)
-        if decision.train:
-            run.model_version = model_version(run)
-            frames, checks = model.train(run)
-        else:
-            _scoring_with(run, published)
-            frames, checks = model.score(run, loaded, published)
-        run.message = decision.reason
-        run.parameters = {**run.parameters, "retraining": policy.as_dict()}
-        frames = {t: f.assign(model_version=run.model_version, as_of_date=run.as_of_date) for t, f in frames.items()}
-    except ModelSkipped as reason:
-        run.skip(str(reason))
-        run.metrics = reason.metrics
-        run.model_version = None
-        frames = {t: pd.DataFrame(columns=list(OUTPUT_TABLES[t])) for t in model.tables}
-    run.rows_scored = len(frames[model.tables[0]])
-    con.execute("begin transaction")
-    try:
-        written = [write_table(con, table, frames[table]) for table in model.tables]
-        record_run(con, run)
-        con.execute("commit")
-    except Exception:
-        con.execute("rollback")
-        raise
-    return ModelOutcome(run, model.tables[0], written[0], checks)
+                      latest_run(warehouse, model.name, run.as_of_date), force_retrain)
+    outputs = RunOutputs(warehouse, model.tables, run)
+    checks: Checks = []
+    with warehouse.transaction():
+        try:
+            loaded, decision = _load_published(model, published, decision)
+            outputs.create()
+            if decision.train:
+                run.model_version = model_version(run)
+                checks = model.train(run, outputs)
+            else:
+                _scoring_with(run, published)
+                checks = model.score(run, loaded, published, outputs)
+            run.message = decision.reason
+            run.parameters = {**run.parameters, "retraining": policy.as_dict()}
+        except ModelSkipped as reason:
+            run.skip(str(reason))
+            run.metrics = reason.metrics
+            run.model_version = None
+            outputs.create()
+        run.rows_scored = outputs.rows[model.tables[0]]
+        record_run(warehouse, run)
+    return ModelOutcome(run, model.tables[0], outputs.rows[model.tables[0]], checks)
 
 
 def _load_published(model: ModelLifecycle, published: dict | None, decision: Decision) -> tuple[Any, Decision]:
@@ -210,39 +185,40 @@ def model_version(run: ModelRun) -> str:
     return f"{run.as_of_date:%Y%m%d}.{run.model_run_id[:8]}"
 
 
-def known_customers(con: duckdb.DuckDBPyConnection, cutoff) -> pd.Index:
-    """Customers with a feature row at the cutoff: known then, and not erased."""
-    rows = con.execute(f"select customer_id from {FEATURES_TABLE} where cutoff_date = ?", [cutoff]).fetchall()
-    return pd.Index([r[0] for r in rows], name="customer_id")
-
-
 # --------------------------------------------------------------------------- lifetime value
 
 
 def run_clv(
-    con: duckdb.DuckDBPyConnection, artifact_dir: Path | str, pipeline_run_id: str | None = None,
+    warehouse: Warehouse, artifact_dir: Path | str, pipeline_run_id: str | None = None,
     force_retrain: bool = False,
 ) -> ModelOutcome:
-    """BG/NBD + Gamma-Gamma on completed orders up to the as-of date -> ``ml.clv_predictions``. Scoring
-    needs only the fitted parameters: every buyer's purchase summary is rebuilt at the as-of date."""
+    """BG/NBD + Gamma-Gamma on completed orders up to the as-of date -> ``ml.clv_predictions``. The fit reads
+    every buyer's purchase summary (a sample of buyers above ``training_sample.max_customers``: the models
+    have four and three parameters); scoring needs only the fitted parameters, and rebuilds each known
+    customer's summary at the as-of date, batch by batch."""
+    warehouse = as_warehouse(warehouse)
     settings = load_model_config("clv")
+    scale = Scale.from_config("clv", settings)
 
-    def train(run: ModelRun) -> Scored:
-        summary, unpriced = purchase_summary(con, run.as_of_date, settings["time_unit"])
+    def train(run: ModelRun, outputs: RunOutputs) -> Checks:
+        buyers = count_buyers(warehouse, run.as_of_date)
+        summary, unpriced = purchase_summary(warehouse, run.as_of_date, settings["time_unit"],
+                                             scale.max_training_customers)
         path = artifact_path(artifact_dir, run)
         fit_clv(summary, settings["time_unit"], settings["monthly_discount_rate"]).save(path)
         model = ClvModel.load(path)
         purchases, spend = model.purchases.report_, model.spend.report_
-        first_purchase = con.execute(
+        first_purchase = warehouse.scalar(
             "select min(ordered_date) from marts.fct_orders where is_completed and ordered_date <= ?",
             [run.as_of_date],
-        ).fetchall()[0][0]
+        )
         run.artifact_path = str(path)
         run.training_window_start, run.training_window_end = first_purchase, run.as_of_date
         run.rows_trained = purchases.n_customers
         run.parameters = {
             "time_unit": model.time_unit, "months": model.months, "monthly_discount_rate": model.monthly_discount_rate,
             "bg_nbd": purchases.params, "gamma_gamma": spend.params,
+            "training_sample": scale.record(buyers, len(summary)),
         }
         run.metrics = {
             "bg_nbd_log_likelihood": purchases.log_likelihood,
@@ -254,25 +230,44 @@ def run_clv(
             "bg_nbd_log_parameter_standard_errors": purchases.extra["log_parameter_standard_errors"],
             "gamma_gamma_log_parameter_standard_errors": spend.extra["log_parameter_standard_errors"],
         }
-        return _clv_scores(run, model, summary, unpriced)
+        del summary  # scoring reads the customers again, batch by batch
+        _clv_scores(run, model, unpriced, outputs)
+        return []
 
-    def score(run: ModelRun, model: ClvModel, trained: dict[str, Any]) -> Scored:
-        return _clv_scores(run, model, *purchase_summary(con, run.as_of_date, model.time_unit))
+    def score(run: ModelRun, model: ClvModel, trained: dict[str, Any], outputs: RunOutputs) -> Checks:
+        _clv_scores(run, model, unpriced_orders(warehouse, run.as_of_date), outputs)
+        return []
 
-    def _clv_scores(run: ModelRun, model: ClvModel, summary: pd.DataFrame, unpriced: int) -> Scored:
-        predictions = model.predict(summary)
-        predictions = predictions[predictions["customer_id"].isin(known_customers(con, run.as_of_date))]
+    def _clv_scores(run: ModelRun, model: ClvModel, unpriced: int, outputs: RunOutputs) -> None:
+        """Every known customer who has bought, scored in batches of customers."""
+        table = "ml.clv_predictions"
+        expected_purchases = clv_total = 0.0
+        for customers in _known_customer_batches(warehouse, run.as_of_date, scale.batch_rows):
+            days = purchase_days_of(warehouse, run.as_of_date, customers)
+            if days.empty:
+                continue
+            predictions = model.predict(rfm_summary(days, run.as_of_date, model.time_unit, at_col="purchase_date"))
+            outputs.append(table, predictions)
+            expected_purchases += float(predictions["expected_purchases_12m"].sum())
+            clv_total += float(predictions["clv_12m"].sum())
+        scored = outputs.rows[table]
         run.metrics = {
             **run.metrics,
             "unpriced_orders": unpriced,
-            "expected_purchases_12m_total": float(predictions["expected_purchases_12m"].sum()),
-            "clv_12m_mean": float(predictions["clv_12m"].mean()) if len(predictions) else None,
-            "clv_12m_total": float(predictions["clv_12m"].sum()),
+            "expected_purchases_12m_total": expected_purchases,
+            "clv_12m_mean": clv_total / scored if scored else None,
+            "clv_12m_total": clv_total,
         }
-        return {"ml.clv_predictions": predictions}, []
 
     lifecycle = ModelLifecycle("clv", ["ml.clv_predictions"], settings, {}, ClvModel.load, train, score)
-    return run_model(con, lifecycle, pipeline_run_id, force_retrain)
+    return run_model(warehouse, lifecycle, pipeline_run_id, force_retrain)
+
+
+def _known_customer_batches(warehouse: Warehouse, cutoff, batch_rows: int):
+    """The ids of customers with a feature row at the cutoff (known then, and not erased), in batches."""
+    query = f"select customer_id from {FEATURES_TABLE} where cutoff_date = ? order by customer_id"
+    for batch in warehouse.batches(query, [cutoff], rows=batch_rows):
+        yield batch["customer_id"].sort_values(ignore_index=True)
 
 
 # --------------------------------------------------------------------------- churn and purchase propensity
@@ -302,77 +297,72 @@ PURCHASE_PROPENSITY = PropensityTable(
 
 
 def run_churn(
-    con: duckdb.DuckDBPyConnection, artifact_dir: Path | str, pipeline_run_id: str | None = None,
+    warehouse: Warehouse, artifact_dir: Path | str, pipeline_run_id: str | None = None,
     force_retrain: bool = False,
 ) -> ModelOutcome:
     """Churn in the horizon after the as-of date for every buyer -> ``ml.churn_scores``."""
-    return _run_propensity(con, CHURN, artifact_dir, pipeline_run_id, force_retrain)
+    return _run_propensity(warehouse, CHURN, artifact_dir, pipeline_run_id, force_retrain)
 
 
 def run_purchase_propensity(
-    con: duckdb.DuckDBPyConnection, artifact_dir: Path | str, pipeline_run_id: str | None = None,
+    warehouse: Warehouse, artifact_dir: Path | str, pipeline_run_id: str | None = None,
     force_retrain: bool = False,
 ) -> ModelOutcome:
     """A completed order in the next 30 days, for every known customer -> ``ml.purchase_propensity_scores``."""
-    return _run_propensity(con, PURCHASE_PROPENSITY, artifact_dir, pipeline_run_id, force_retrain)
+    return _run_propensity(warehouse, PURCHASE_PROPENSITY, artifact_dir, pipeline_run_id, force_retrain)
 
 
 def _run_propensity(
-    con: duckdb.DuckDBPyConnection, target: PropensityTable, artifact_dir: Path | str, pipeline_run_id: str | None,
+    warehouse: Warehouse, target: PropensityTable, artifact_dir: Path | str, pipeline_run_id: str | None,
     force_retrain: bool,
 ) -> ModelOutcome:
+    warehouse = as_warehouse(warehouse)
     spec = FeatureSpec.load()
     monitoring = load_model_config("monitoring")
+    settings = load_model_config(target.model_name)
+    scale = Scale.from_config(target.model_name, settings)
 
-    def population(run: ModelRun) -> pd.DataFrame:
-        features = load_features(con, run.as_of_date, spec)
-        if target.buyers_only:
-            features = features[features["frequency"] > 0].reset_index(drop=True)
-        return features
-
-    def scores_of(model: PropensityModel, features: pd.DataFrame) -> pd.DataFrame:
-        scores = model.score(features).drop(columns="model_version")
-        return scores.rename(columns={"probability": target.probability_column, "risk_tier": target.tier_column})
-
-    def train(run: ModelRun) -> Scored:
-        data = load_labelled_cutoffs(con, target.model_name, spec)
+    def train(run: ModelRun, outputs: RunOutputs) -> Checks:
+        data = load_labelled_cutoffs(warehouse, target.model_name, spec, scale.max_training_customers)
         cutoffs = {"training": data.training_cutoff, "validation": data.validation_cutoff,
                    "horizon_days": data.horizon_days}
         model = train_propensity(
-            data.training, data.validation, spec.model_features, "label", load_model_config(target.model_name),
-            cutoffs,
+            data.training, data.validation, spec.model_features, "label", settings, cutoffs,
         )
         path = artifact_path(artifact_dir, run)
         model.save(path)
         model = PropensityModel.load(path)
-        features = population(run)
-        scores = scores_of(model, features)
         run.artifact_path = str(path)
         run.training_window_start, run.training_window_end = data.training_cutoff, run.as_of_date
         run.rows_trained = len(data.training) + len(data.validation)
-        run.parameters = {**model.params, "model_fingerprint": model.version}
+        run.parameters = {
+            **model.params, "model_fingerprint": model.version,
+            "training_sample": {role: scale.record(data.population[role], len(frame))
+                                for role, frame in (("training", data.training), ("validation", data.validation))},
+        }
         # the final model was fitted on the validation cutoff: that is the distribution later runs drift from
         reference = feature_profiles(data.validation, spec.model_features, monitoring)
-        previous = previous_trained_run(con, target.model_name)
+        previous = previous_trained_run(warehouse, target.model_name)
         previous_histogram = (previous or {}).get("metrics", {}).get("monitoring", {}).get("score_histogram")
         if previous_histogram:
             score_reference = (previous_histogram, f"run {previous['model_version']}")
         else:
             fitted_scores = score_histogram(model.predict_proba(data.validation), monitoring["score_bins"])
             score_reference = (fitted_scores, "the scores of the data it was fitted on")
-        checks, watched = _propensity_checks(reference, features, scores, score_reference, target, spec, monitoring)
+        del data  # scoring reads the population batch by batch
+        counts, parity = _score_propensity(warehouse, run, target, model, spec, reference, monitoring, outputs,
+                                           scale.batch_rows)
+        checks, watched = _propensity_checks(counts, parity, score_reference, monitoring)
         checks.append(metric_regression(model.metrics, (previous or {}).get("metrics", {}), previous, monitoring))
         run.metrics = {**model.metrics, "monitoring": {**watched, "reference_profiles": reference}}
-        return {target.table: scores}, checks
+        return checks
 
-    def score(run: ModelRun, model: PropensityModel, trained: dict[str, Any]) -> Scored:
-        features = population(run)
-        scores = scores_of(model, features)
+    def score(run: ModelRun, model: PropensityModel, trained: dict[str, Any], outputs: RunOutputs) -> Checks:
         recorded = trained["metrics"]["monitoring"]
+        counts, parity = _score_propensity(warehouse, run, target, model, spec, recorded["reference_profiles"],
+                                           monitoring, outputs, scale.batch_rows)
         score_reference = (recorded["score_histogram"], f"the training run's scores ({trained['model_version']})")
-        checks, watched = _propensity_checks(
-            recorded["reference_profiles"], features, scores, score_reference, target, spec, monitoring
-        )
+        checks, watched = _propensity_checks(counts, parity, score_reference, monitoring)
         checks.append(CheckOutcome(
             METRIC_REGRESSION_CHECK,
             True,
@@ -381,33 +371,103 @@ def _run_propensity(
             {"evaluated": False, "trained_run_id": trained["model_run_id"]},
         ))
         run.metrics = {"monitoring": watched}
-        return {target.table: scores}, checks
+        return checks
 
-    settings = load_model_config(target.model_name)
-    horizon = con.execute(
+    horizon = warehouse.scalar(
         "select max(horizon_days) from ml.feature_cutoffs where model_name = ?", [target.model_name]
-    ).fetchall()[0][0]
+    )
     lifecycle = ModelLifecycle(
         target.model_name, [target.table], settings,
         {"model_features": spec.model_features, "horizon_days": horizon},
         PropensityModel.load, train, score,
     )
-    return run_model(con, lifecycle, pipeline_run_id, force_retrain)
+    return run_model(warehouse, lifecycle, pipeline_run_id, force_retrain)
+
+
+def _score_propensity(
+    warehouse: Warehouse, run: ModelRun, target: PropensityTable, model: PropensityModel, spec: FeatureSpec,
+    reference_profiles: dict[str, dict], monitoring: dict[str, Any], outputs: RunOutputs, batch_rows: int,
+) -> tuple[PopulationCounts, dict[str, ParityCheck]]:
+    """Scores every customer of the population in batches: probabilities and tiers per batch into a scratch
+    table, while the drift and score-histogram counts add up; then deciles over the whole population and the
+    parity audience (the top share by score) in SQL, so no step holds more than a batch."""
+    counts = PopulationCounts(reference_profiles, spec.model_features, monitoring["score_bins"])
+    scratch = f"{target.table}_unranked"
+    columns = {"customer_id": "string", "probability": "double", "tier": "string", "model_version": "string",
+               "as_of_date": "date"}
+    warehouse.replace(scratch, pd.DataFrame(columns=list(columns)), columns)
+    try:
+        for features in feature_batches(warehouse, run.as_of_date, spec, batch_rows, target.buyers_only):
+            probability = model.predict_proba(features)
+            warehouse.append(scratch, pd.DataFrame({
+                "customer_id": features["customer_id"].to_numpy(), "probability": probability,
+                "tier": assign_tiers(probability, model.risk_tiers), "model_version": run.model_version,
+                "as_of_date": run.as_of_date,
+            }))
+            counts.add(features, probability)
+        outputs.inserted(target.table, _rank_scores(warehouse, scratch, target.table, counts.rows))
+        parity = _parity(warehouse, run, target, counts.rows, monitoring["fairness"])
+    finally:
+        warehouse.execute(f"drop table if exists {scratch}")
+    return counts, parity
+
+
+def _rank_scores(warehouse: Warehouse, scratch: str, table: str, rows: int) -> int:
+    """The scratch scores into ``table`` with their decile: 1 = the 10 % highest probabilities, equal-sized,
+    ties by customer_id (``assign_deciles`` on customers in id order)."""
+    warehouse.execute(f"""
+        insert into {table}
+        select
+            customer_id,
+            probability,
+            tier,
+            cast(floor((row_number() over (order by probability desc, customer_id) - 1) * 10 / {max(rows, 1)})
+                as integer) + 1,
+            model_version,
+            as_of_date
+        from {scratch}
+    """)
+    return rows
+
+
+def _parity(
+    warehouse: Warehouse, run: ModelRun, target: PropensityTable, rows: int, fairness: dict[str, Any]
+) -> dict[str, ParityCheck]:
+    """``selection_rate_parity`` of the scored table per attribute, its group counts taken in the warehouse:
+    the audience is the top ``top_share`` by score (ties by customer_id), as the function ranks it."""
+    selected = int(np.ceil(rows * fairness["top_share"]))
+    verdicts = {}
+    for attribute in PARITY_CHECKS:
+        rates = warehouse.frame(f"""
+            with ranked as (
+                select customer_id, row_number() over (order by {target.probability_column} desc, customer_id)
+                    as position
+                from {target.table}
+            )
+            select
+                coalesce(cast(features.{attribute} as string), 'unknown') as group_name,
+                count(*) as customers,
+                cast(sum(case when ranked.position <= {selected} then 1 else 0 end) as bigint) as selected
+            from ranked
+            inner join {FEATURES_TABLE} as features
+                on features.customer_id = ranked.customer_id and features.cutoff_date = ?
+            group by coalesce(cast(features.{attribute} as string), 'unknown')
+        """, [run.as_of_date])
+        rates = rates.rename(columns={"group_name": "group"}).sort_values("group", ignore_index=True)
+        verdicts[attribute] = parity_of_rates(attribute, rates, fairness)
+    return verdicts
 
 
 def _propensity_checks(
-    reference_profiles: dict[str, dict],
-    population: pd.DataFrame,
-    scores: pd.DataFrame,
+    counts: PopulationCounts,
+    parity: dict[str, ParityCheck],
     score_reference: tuple[list[float], str],
-    target: PropensityTable,
-    spec: FeatureSpec,
     settings: dict[str, Any],
-) -> tuple[list[CheckOutcome], dict[str, Any]]:
+) -> tuple[Checks, dict[str, Any]]:
     """Drift of the features against the data the model was fitted on (kept as quantile profiles, so a
     scoring run can compare too), shift of the scores against a reference histogram, and fairness of the
-    top decile. Needs only features and scores: these run on training and scoring days alike."""
-    drift = feature_drift(reference_profiles, population, spec.model_features, settings)
+    top decile. Needs only counts of the scored population: these run on training and scoring days alike."""
+    drift = counts.feature_drift(settings)
     shifted = drift[drift["is_shifted"]]
     checks = [CheckOutcome(
         FEATURE_DRIFT_CHECK,
@@ -417,7 +477,7 @@ def _propensity_checks(
         + ", ".join(shifted["feature"]),
         {"psi": {r.feature: round(r.psi, 4) for r in drift.head(10).itertuples()}},
     )]
-    histogram = score_histogram(scores[target.probability_column], settings["score_bins"])
+    histogram = counts.score_histogram()
     reference, reference_name = score_reference
     score_psi = psi_from_shares(np.asarray(reference), np.asarray(histogram))
     checks.append(CheckOutcome(
@@ -426,11 +486,8 @@ def _propensity_checks(
         f"score distribution PSI {score_psi:.3f} against {reference_name}",
         {"psi": round(score_psi, 4), "histogram": [round(x, 4) for x in histogram]},
     ))
-    audience = scores.merge(population[["customer_id", *PARITY_CHECKS]], on="customer_id")
-    parity = {}
     for attribute, check_name in PARITY_CHECKS.items():
-        verdict = selection_rate_parity(audience, target.probability_column, attribute, settings)
-        parity[attribute] = verdict.as_metadata()
+        verdict = parity[attribute]
         ratio = "not enough groups to compare" if verdict.rate_ratio is None else f"{verdict.rate_ratio:.2f}"
         checks.append(CheckOutcome(
             check_name,
@@ -444,7 +501,7 @@ def _propensity_checks(
         "shifted_features": shifted["feature"].tolist(),
         "score_histogram": histogram,
         "score_psi": score_psi,
-        "parity": parity,
+        "parity": {attribute: verdict.as_metadata() for attribute, verdict in parity.items()},
     }
     return checks, monitoring
 
@@ -476,69 +533,83 @@ def metric_regression(
 
 
 def run_personas(
-    con: duckdb.DuckDBPyConnection, artifact_dir: Path | str, pipeline_run_id: str | None = None,
+    warehouse: Warehouse, artifact_dir: Path | str, pipeline_run_id: str | None = None,
     force_retrain: bool = False,
 ) -> ModelOutcome:
     """K-means personas -> ``ml.customer_clusters`` and ``ml.personas``. Training fits on the as-of features
-    and keeps cluster ids from the previous trained model; scoring assigns customers to the saved centroids."""
+    (a sample above ``training_sample.max_customers``) and keeps cluster ids from the previous trained model;
+    every run then assigns all customers to the centroids, batch by batch."""
+    warehouse = as_warehouse(warehouse)
     spec = FeatureSpec.load()
+    settings = load_model_config("personas")
+    scale = Scale.from_config("personas", settings)
 
-    def train(run: ModelRun) -> Scored:
-        features = load_features(con, run.as_of_date, spec)
-        previous = _previous_model(con, "personas", PersonaModel.load)
-        model = fit_personas(features, spec.model_features, load_model_config("personas"), previous)
+    def train(run: ModelRun, outputs: RunOutputs) -> Checks:
+        population = count_features(warehouse, run.as_of_date)
+        features = load_features(warehouse, run.as_of_date, spec, scale.max_training_customers)
+        previous = _previous_model(warehouse, "personas", PersonaModel.load)
+        model = fit_personas(features, spec.model_features, settings, previous)
         path = artifact_path(artifact_dir, run)
         model.save(path)
         model = PersonaModel.load(path)
         run.artifact_path = str(path)
         run.training_window_start = run.training_window_end = run.as_of_date
         run.rows_trained = len(features)
-        run.parameters = model.params
+        run.parameters = {**model.params, "training_sample": scale.record(population, len(features))}
         run.metrics = {**model.metrics, "selection": model.selection.to_dict("records")}
-        return _persona_tables(model, features), []
+        del features  # scoring reads the customers again, batch by batch
+        _assign_personas(run, model, outputs)
+        return []
 
-    def score(run: ModelRun, model: PersonaModel, trained: dict[str, Any]) -> Scored:
-        features = load_features(con, run.as_of_date, spec)
-        tables = _persona_tables(model, features)
-        assigned = tables["ml.customer_clusters"]
+    def score(run: ModelRun, model: PersonaModel, trained: dict[str, Any], outputs: RunOutputs) -> Checks:
+        sizes, squared_distance = _assign_personas(run, model, outputs)
+        assigned = int(sizes.sum())
         run.metrics = {
-            "n_customers": len(assigned),
-            "cluster_sizes": {str(k): int(v) for k, v in assigned["cluster_id"].value_counts().sort_index().items()},
-            "mean_squared_distance": float((assigned["distance_to_centroid"] ** 2).mean()) if len(assigned) else None,
+            "n_customers": assigned,
+            "cluster_sizes": {str(k): int(v) for k, v in sizes[sizes > 0].sort_index().items()},
+            "mean_squared_distance": squared_distance / assigned if assigned else None,
         }
-        return tables, []
+        return []
+
+    def _assign_personas(run: ModelRun, model: PersonaModel, outputs: RunOutputs) -> tuple[pd.Series, float]:
+        """Every known customer assigned to a persona in batches; ``ml.personas`` with the sizes they add up to.
+        Returns the customers per cluster id and the sum of squared distances."""
+        sizes = pd.Series(0, index=pd.Index(model.cluster_ids, name="cluster_id"), dtype="int64")
+        squared_distance = 0.0
+        for features in feature_batches(warehouse, run.as_of_date, spec, scale.batch_rows):
+            assigned = model.assign(features)
+            outputs.append("ml.customer_clusters", assigned)
+            sizes = sizes.add(assigned["cluster_id"].value_counts(), fill_value=0).astype("int64")
+            squared_distance += float((assigned["distance_to_centroid"] ** 2).sum())
+        outputs.append("ml.personas", model.personas_of_sizes(sizes, int(sizes.sum())))
+        return sizes, squared_distance
 
     lifecycle = ModelLifecycle(
-        "personas", ["ml.customer_clusters", "ml.personas"], load_model_config("personas"),
+        "personas", ["ml.customer_clusters", "ml.personas"], settings,
         {"model_features": spec.model_features}, PersonaModel.load, train, score,
     )
-    return run_model(con, lifecycle, pipeline_run_id, force_retrain)
-
-
-def _persona_tables(model: PersonaModel, features: pd.DataFrame) -> Frames:
-    assigned = model.assign(features)
-    return {"ml.customer_clusters": assigned, "ml.personas": model.personas_for(assigned)}
+    return run_model(warehouse, lifecycle, pipeline_run_id, force_retrain)
 
 
 # --------------------------------------------------------------------------- recommendations
 
 
 def run_recommendations(
-    con: duckdb.DuckDBPyConnection, artifact_dir: Path | str, pipeline_run_id: str | None = None,
+    warehouse: Warehouse, artifact_dir: Path | str, pipeline_run_id: str | None = None,
     force_retrain: bool = False,
 ) -> ModelOutcome:
     """Item-to-item top-N for every known customer (popular products for those without history) ->
     ``ml.product_recommendations``. Training evaluates hit rate at N on the last ``holdout_days``, then
-    learns product similarities and popularity; scoring reads each customer's current interactions and
-    ranks products with the saved similarities."""
+    learns product similarities and popularity from every interaction in the lookback (no sample: a
+    product's neighbours come from the few customers who touched it, and a customer sample loses the long
+    tail); scoring reads each batch of customers' interactions and ranks products with the saved similarities."""
+    warehouse = as_warehouse(warehouse)
     settings = load_model_config("recommendations")
+    scale = Scale.from_config("recommendations", settings)
 
-    def interactions_at(run: ModelRun) -> pd.DataFrame:
-        return load_interactions(con, run.as_of_date, settings.get("lookback_days"))
-
-    def train(run: ModelRun) -> Scored:
+    def train(run: ModelRun, outputs: RunOutputs) -> Checks:
         model_settings = dict(settings.get("model", {}))
-        interactions = interactions_at(run)
+        interactions = load_interactions(warehouse, run.as_of_date, settings.get("lookback_days"))
         holdout_start = run.as_of_date - timedelta(days=settings["holdout_days"] - 1)
         try:
             evaluation = evaluate_recommendations(interactions, holdout_start, run.as_of_date, **model_settings)
@@ -555,51 +626,52 @@ def run_recommendations(
         run.rows_trained = len(interactions)
         run.parameters = {**model.params, "lookback_days": settings.get("lookback_days"),
                           "holdout_days": settings["holdout_days"]}
-        recommendations, scoring = _recommend(con, run, model, interactions)
+        del interactions  # scoring reads them again, batch by batch of customers
+        scoring = _recommend(run, model, outputs)
         run.metrics = {"training": model.metrics, "holdout": evaluation, "scoring": scoring}
-        return {"ml.product_recommendations": recommendations}, []
+        return []
 
-    def score(run: ModelRun, model: ItemToItemRecommender, trained: dict[str, Any]) -> Scored:
-        recommendations, scoring = _recommend(con, run, model, interactions_at(run))
-        run.metrics = {"scoring": scoring}
-        return {"ml.product_recommendations": recommendations}, []
+    def score(run: ModelRun, model: ItemToItemRecommender, trained: dict[str, Any], outputs: RunOutputs) -> Checks:
+        run.metrics = {"scoring": _recommend(run, model, outputs)}
+        return []
+
+    def _recommend(run: ModelRun, model: ItemToItemRecommender, outputs: RunOutputs) -> dict[str, Any]:
+        """Top-N for every customer known at the as-of date from their interactions up to it, in batches of
+        customers (a customer's recommendations depend on their own interactions and the model only)."""
+        table = "ml.product_recommendations"
+        interaction_rows = customers = item_to_item = 0
+        for batch in _known_customer_batches(warehouse, run.as_of_date, scale.batch_rows):
+            interactions = load_interactions(warehouse, run.as_of_date, settings.get("lookback_days"), batch)
+            recommendations = model.recommend(interactions, customer_ids=batch.to_numpy())
+            for column in ("customer_id", "product_id", "source"):
+                recommendations[column] = recommendations[column].astype(str)
+            outputs.append(table, recommendations)
+            interaction_rows += len(interactions)
+            customers += int(recommendations["customer_id"].nunique())
+            item_to_item += int((recommendations["source"] == "item_to_item").sum())
+        written = outputs.rows[table]
+        return {
+            "interaction_rows": interaction_rows,
+            "customers": customers,
+            "item_to_item_share": item_to_item / written if written else None,
+        }
 
     lifecycle = ModelLifecycle(
         "recommendations", ["ml.product_recommendations"], settings, {}, ItemToItemRecommender.load, train, score
     )
-    return run_model(con, lifecycle, pipeline_run_id, force_retrain)
+    return run_model(warehouse, lifecycle, pipeline_run_id, force_retrain)
 
 
-def _recommend(
-    con: duckdb.DuckDBPyConnection, run: ModelRun, model: ItemToItemRecommender, interactions: pd.DataFrame
-) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Top-N for every customer known at the as-of date from their interactions up to it."""
-    recommendations = model.recommend(interactions, customer_ids=known_customers(con, run.as_of_date).to_numpy())
-    for column in ("customer_id", "product_id", "source"):
-        recommendations[column] = recommendations[column].astype(str)
-    scoring = {
-        "interaction_rows": len(interactions),
-        "customers": int(recommendations["customer_id"].nunique()),
-        "item_to_item_share": float((recommendations["source"] == "item_to_item").mean()) if len(recommendations)
-        else None,
-    }
-    return recommendations, scoring
-
-
-def _previous_model(con: duckdb.DuckDBPyConnection, model_name: str, load: Callable[[str], Any]) -> Any | None:
+def _previous_model(warehouse: Warehouse, model_name: str, load: Callable[[str], Any]) -> Any | None:
     """The model saved by the latest trained run, or None (first run, or its file is gone or unreadable:
     a fresh model then gets fresh ids rather than failing)."""
-    previous = previous_trained_run(con, model_name)
+    previous = previous_trained_run(warehouse, model_name)
     if previous is None or not previous["artifact_path"]:
         return None
     try:
         return load(previous["artifact_path"])
     except Exception:  # noqa: BLE001 - missing or corrupt file: carry no ids over
         return None
-
-
-def _q(column: str) -> str:
-    return f'"{column}"'
 
 
 # Every model, in the order the ML stage runs them.
@@ -610,3 +682,5 @@ RUNNERS: dict[str, Callable[..., ModelOutcome]] = {
     "clv": run_clv,
     "recommendations": run_recommendations,
 }
+
+__all__ = ["OUTPUT_TABLES", "RUNNERS", "ModelOutcome", "run_model"]

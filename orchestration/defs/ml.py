@@ -99,8 +99,8 @@ def build_model_asset(model: ModelAsset) -> dg.AssetsDefinition:
         pool=WAREHOUSE_POOL,
     )
     def train_and_score(context: dg.AssetExecutionContext, warehouse: WarehouseResource, config: PipelineConfig):
-        with warehouse.connect() as con:
-            outcome = model.runner(con, warehouse.model_artifact_dir, context.run.run_id, config.retrain)
+        with warehouse.open() as engine:  # DuckDB or Spark, as configured (engine / CDP_ENGINE)
+            outcome = model.runner(engine, warehouse.model_artifact_dir, context.run.run_id, config.retrain)
         run = outcome.run
         if outcome.skipped:
             context.log.warning(f"{model.model_name} skipped: {run.message}")
