@@ -192,7 +192,7 @@ def _suppressed_by_unfinished_run(warehouse: Warehouse) -> bool:
 
 def _add_suppressions(warehouse: Warehouse, now: datetime) -> Counter:
     """Add the rows of ``_candidates`` not on the list yet; returns how many per type."""
-    warehouse.temp_table(
+    new = warehouse.temp_table(
         "_new_suppressions",
         """
         select identifier_type, identifier_sha256, min_by(reason, reference) as reason, min(reference) as reference
@@ -206,6 +206,8 @@ def _add_suppressions(warehouse: Warehouse, now: datetime) -> Counter:
         group by identifier_type, identifier_sha256
         """,
     )
+    if not new:  # each statement costs a job on Spark
+        return Counter()
     warehouse.execute(
         "insert into privacy.suppression_list "
         "select identifier_type, identifier_sha256, reason, reference, ? from _new_suppressions",
@@ -382,7 +384,9 @@ def _purge_raw(warehouse: Warehouse, report: ErasureReport, since: int) -> None:
         )
         """
     warehouse.temp_table("_purged_raw", "\nunion all\n".join([*carrying, listed]), [since] * len(carrying))
-    for source in RAW_IDENTIFIERS:
+    # only the sources holding such rows: on Spark each delete is a job, a rewrite when it finds some
+    carrying_sources = {source for (source,) in warehouse.rows("select distinct source from _purged_raw")}
+    for source in [source for source in RAW_IDENTIFIERS if source in carrying_sources]:
         deleted = warehouse.delete(
             f"raw.{source}",
             f"(_load_id, _record_number) in (select load_id, record_number from _purged_raw where source = '{source}')",
