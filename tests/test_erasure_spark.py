@@ -1,10 +1,11 @@
 """Erasure on Spark does what it does on DuckDB, and a run that dies midway on Spark is finished
 by running it again (docs/privacy.md).
 
-Opt-in: CDP_SPARK_TEST=1, the spark extra and Java 17 (3 to 6 minutes on two busy cores). Each case builds the
-small warehouse of tests/test_erasure.py in a DuckDB file, copies every table to a local Spark
-catalogue (cdp.spark.handover), runs ``apply_erasures`` on both and compares the reports and the
-rows of every table.
+Opt-in: CDP_SPARK_TEST=1, the spark extra and Java 17. It took 6.5 minutes on two shared cores
+at load average 5; Spark's per-job overhead dominates. Each case builds the small warehouse of
+tests/test_erasure.py in a DuckDB file, copies every table to a local Spark catalogue
+(cdp.spark.handover), runs ``apply_erasures`` on both and compares the reports and the rows of
+every table.
 """
 
 from __future__ import annotations
