@@ -47,6 +47,12 @@ ANN_EMAIL, ANN_PHONE, ANN_DEVICE = "ann.smith@mail.net", "+447700900123", "devic
 
 @pytest.fixture
 def small(con):
+    return build_small_warehouse(con)
+
+
+def build_small_warehouse(con):
+    """Raw, staging and identity tables for Ann, Bob and a request naming Ann (tests/test_erasure_spark.py
+    copies them to Spark)."""
     prepare_warehouse(con, load_contract())
     con.execute("insert into audit.load_history (load_id, source, file_path, file_checksum, status, started_at) "
                 "values (1, 'customers', 'customers/a.csv', 'x', 'loaded', now())")

@@ -18,6 +18,12 @@ models and exports read the marts. In one transaction it
 8. logs each request in ``audit.erasure_log`` and the run in ``audit.privacy_runs``,
    without personal data.
 Run again with nothing new, it writes nothing.
+
+It runs through a ``Warehouse`` (cdp/warehouse), on DuckDB or Spark. On DuckDB it is one
+transaction. Spark has none, so every step can be run again: the log is written last, a
+request not logged is processed again, suppressions already listed are skipped, deletes
+and updates are by condition, and the tables erasure reads to know who is who are purged
+last, so a run that died midway finds the same people again (docs/privacy.md).
 """
 
 from __future__ import annotations
@@ -26,20 +32,22 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 
-import duckdb
-
-from cdp.privacy.personal_columns import ERASED_VALUES, plan_purges
+from cdp.privacy.personal_columns import ERASED_VALUES, TablePurge, plan_purges
 from cdp.privacy.raw_identifiers import (
     ORDER_LINK,
     QUARANTINED_IDENTIFIERS,
     RAW_IDENTIFIERS,
+    json_valid,
     quarantined_field,
     raw_column,
+    sha256,
     source_record,
     suppressed,
 )
 from cdp.privacy.suppression import ensure_privacy_schema
+from cdp.warehouse import Warehouse, as_warehouse
 
 # The dbt models erasure reads (schema.model): who asked, what was uploaded, who is who.
 ERASURE_REQUESTS = "staging.stg_landing__erasure_requests"
@@ -63,6 +71,21 @@ INPUT_RELATIONS = (
     EVENTS,
 )
 INPUT_MODELS = tuple(name.split(".")[1] for name in INPUT_RELATIONS)
+# The input relations are purged after every other table, in this order: until the last of them
+# loses the person, a run that died midway (on Spark, without a transaction) finds the same
+# people again. The hub of records and customers goes after the tables joined through it, the
+# requests last of all.
+PURGED_LAST = (
+    EVENTS,
+    DEVICES,
+    CUSTOMER_RECORDS,
+    RECORD_IDENTIFIERS,
+    SEGMENT_LIST_ENTRIES,
+    UPLOADED_SUPPRESSIONS,
+    RECORDS_RESOLVED,
+    REQUEST_CUSTOMERS,
+    ERASURE_REQUESTS,
+)
 
 TEMP_TABLES = (
     "_new_requests",
@@ -114,74 +137,65 @@ class ErasureReport:
             bucket[table] = bucket.get(table, 0) + rows
 
 
-def people_resolvable(con: duckdb.DuckDBPyConnection) -> bool:
+def people_resolvable(warehouse: Warehouse) -> bool:
     """Whether the warehouse holds every table erasure reads (a dbt build has run on it): then
     erasure can run before this run's dbt build, on the identity of the previous one."""
-    existing = {
-        f"{schema}.{name}"
-        for schema, name in con.execute(
-            "select schema_name, table_name from duckdb_tables() "
-            "union all select schema_name, view_name from duckdb_views()"
-        ).fetchall()
-    }
-    return set(INPUT_RELATIONS) <= existing
+    warehouse = as_warehouse(warehouse)
+    return all(warehouse.has_table(relation) for relation in INPUT_RELATIONS)
 
 
-def raw_holds_requests(con: duckdb.DuckDBPyConnection) -> bool:
+def raw_holds_requests(warehouse: Warehouse) -> bool:
     """Whether raw holds any erasure request or uploaded suppression (on a warehouse without identity
     tables, the only case this is asked for, none of them has been processed yet)."""
-    landed = {
-        name for (name,) in con.execute(
-            "select table_name from duckdb_tables() where schema_name = 'raw' "
-            "and table_name in ('erasure_requests', 'suppressions')"
-        ).fetchall()
-    }
-    return any(_scalar(con, f"select count(*) > 0 from raw.{name}") for name in sorted(landed))
+    warehouse = as_warehouse(warehouse)
+    landed = set(warehouse.tables(["raw"])) & {"raw.erasure_requests", "raw.suppressions"}
+    return any(warehouse.scalar(f"select count(*) > 0 from {table}") for table in sorted(landed))
 
 
-def apply_erasures(
-    con: duckdb.DuckDBPyConnection, run_id: str | None = None, now: datetime | None = None
-) -> ErasureReport:
+def apply_erasures(warehouse: Warehouse, run_id: str | None = None, now: datetime | None = None) -> ErasureReport:
     """Process new erasure requests and uploaded suppressions, and purge re-sent raw rows
-    (all or nothing)."""
+    (all or nothing on DuckDB; on Spark, finished by running it again)."""
+    warehouse = as_warehouse(warehouse)
     now = now or datetime.now(UTC).replace(tzinfo=None)
-    ensure_privacy_schema(con)
+    ensure_privacy_schema(warehouse)
     report = ErasureReport(run_id)
-    previous_scan = _scalar(con, "select coalesce(max(scanned_through_load_id), 0) from audit.privacy_runs")
+    previous_scan = warehouse.scalar("select coalesce(max(scanned_through_load_id), 0) from audit.privacy_runs")
     report.scanned_through_load_id = max(
-        previous_scan, _scalar(con, "select coalesce(max(load_id), 0) from audit.load_history")
+        previous_scan, warehouse.scalar("select coalesce(max(load_id), 0) from audit.load_history")
     )
-    con.execute("begin transaction")
     try:
-        _suppress_requested_and_uploaded(con, report, now)
-        _find_erased_people(con, report, now)
-        # someone newly suppressed may sit in any load; otherwise only new loads can hold a re-send
-        since = 0 if report.identifiers_suppressed else previous_scan
-        _purge_raw(con, report, since)
-        if _scalar(con, f"select count(*) from {ERASED_VALUES}"):
-            _purge_derived(con, report)
-        _scrub_audit(con, report, since)
-        _log(con, report, previous_scan, now)
-        con.execute("commit")
-    except Exception:
-        con.execute("rollback")
-        raise
+        with warehouse.transaction():
+            _suppress_requested_and_uploaded(warehouse, report, now)
+            _find_erased_people(warehouse, report, now)
+            # someone newly suppressed may sit in any load; otherwise only new loads can hold a re-send
+            since = 0 if report.identifiers_suppressed or _suppressed_by_unfinished_run(warehouse) else previous_scan
+            _purge_raw(warehouse, report, since)
+            if warehouse.scalar(f"select count(*) from {ERASED_VALUES}"):
+                _purge_derived(warehouse, report)
+            _scrub_audit(warehouse, report, since)
+            _log(warehouse, report, previous_scan, now)
     finally:
         for table in TEMP_TABLES:
-            con.execute(f"drop table if exists {table}")
+            warehouse.drop_temp_table(table)
     return report
 
 
-def _scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None):
-    return con.execute(sql, params or []).fetchall()[0][0]
+def _suppressed_by_unfinished_run(warehouse: Warehouse) -> bool:
+    """Whether the list holds entries added after the last logged run: a run that died after
+    suppressing (possible on Spark only) left raw loads of any age to purge."""
+    return bool(warehouse.scalar(
+        "select count(*) > 0 from privacy.suppression_list "
+        "where added_at > (select coalesce(max(processed_at), cast('1900-01-01' as timestamp)) "
+        "from audit.privacy_runs)"
+    ))
 
 
-def _add_suppressions(con: duckdb.DuckDBPyConnection, now: datetime) -> Counter:
+def _add_suppressions(warehouse: Warehouse, now: datetime) -> Counter:
     """Add the rows of ``_candidates`` not on the list yet; returns how many per type."""
-    con.execute(
+    new = warehouse.temp_table(
+        "_new_suppressions",
         """
-        create or replace temp table _new_suppressions as
-        select identifier_type, identifier_sha256, arg_min(reason, reference) as reason, min(reference) as reference
+        select identifier_type, identifier_sha256, min_by(reason, reference) as reason, min(reference) as reference
         from _candidates as candidates
         where identifier_sha256 is not null
             and not exists (
@@ -190,14 +204,16 @@ def _add_suppressions(con: duckdb.DuckDBPyConnection, now: datetime) -> Counter:
                     and list.identifier_sha256 = candidates.identifier_sha256
             )
         group by identifier_type, identifier_sha256
-        """
+        """,
     )
-    con.execute(
+    if not new:  # each statement costs a job on Spark
+        return Counter()
+    warehouse.execute(
         "insert into privacy.suppression_list "
         "select identifier_type, identifier_sha256, reason, reference, ? from _new_suppressions",
         [now],
     )
-    return Counter(dict(con.execute("select identifier_type, count(*) from _new_suppressions group by 1").fetchall()))
+    return Counter(dict(warehouse.rows("select identifier_type, count(*) from _new_suppressions group by 1")))
 
 
 def _add_counts(report: ErasureReport, counts: Counter) -> None:
@@ -205,54 +221,54 @@ def _add_counts(report: ErasureReport, counts: Counter) -> None:
         report.identifiers_suppressed[identifier_type] = report.identifiers_suppressed.get(identifier_type, 0) + n
 
 
-def _suppress_requested_and_uploaded(con: duckdb.DuckDBPyConnection, report: ErasureReport, now: datetime) -> None:
-    con.execute(
+def _suppress_requested_and_uploaded(warehouse: Warehouse, report: ErasureReport, now: datetime) -> None:
+    report.erasure_requests = warehouse.temp_table(
+        "_new_requests",
         f"""
-        create or replace temp table _new_requests as
         select erasure_request_id, requested_at, email, phone, source_system, source_customer_id
         from {ERASURE_REQUESTS} as requests
         where not exists (
             select 1 from audit.erasure_log as log where log.erasure_request_id = requests.erasure_request_id
         )
-        """
+        """,
     )
-    report.erasure_requests = _scalar(con, "select count(*) from _new_requests")
-    con.execute(
+    warehouse.temp_table(
+        "_candidates",
         f"""
-        create or replace temp table _candidates as
         select identifier_type, identifier_sha256, reason, 'suppressions load ' || _load_id as reference
         from {UPLOADED_SUPPRESSIONS}
         union all
         select 'email', email_match_key_sha256, reason, 'suppressions load ' || _load_id
         from {UPLOADED_SUPPRESSIONS}
         where email_match_key_sha256 is not null
-        """
+        """,
     )
-    uploaded = _add_suppressions(con, now)
+    uploaded = _add_suppressions(warehouse, now)
     report.suppressions_absorbed = sum(uploaded.values())
     _add_counts(report, uploaded)
-    con.execute(
+    hashed = partial(sha256, engine=warehouse.engine)
+    warehouse.temp_table(
+        "_candidates",
         f"""
-        create or replace temp table _candidates as
-        select 'email' as identifier_type, sha256(email) as identifier_sha256, 'erasure' as reason,
+        select 'email' as identifier_type, {hashed("email")} as identifier_sha256, 'erasure' as reason,
             'erasure request ' || erasure_request_id as reference
         from _new_requests
         union all
-        select 'phone', sha256(phone), 'erasure', 'erasure request ' || erasure_request_id from _new_requests
+        select 'phone', {hashed("phone")}, 'erasure', 'erasure request ' || erasure_request_id from _new_requests
         union all
-        select 'source_record', sha256({source_record("source_system", "source_customer_id")}), 'erasure',
+        select 'source_record', {hashed(source_record("source_system", "source_customer_id"))}, 'erasure',
             'erasure request ' || erasure_request_id
         from _new_requests
-        """
+        """,
     )
-    _add_counts(report, _add_suppressions(con, now))
+    _add_counts(report, _add_suppressions(warehouse, now))
 
 
-def _find_erased_people(con: duckdb.DuckDBPyConnection, report: ErasureReport, now: datetime) -> None:
+def _find_erased_people(warehouse: Warehouse, report: ErasureReport, now: datetime) -> None:
     """The people to erase and every identifier of theirs that is theirs alone."""
-    con.execute(
+    warehouse.temp_table(
+        "_customer_identifiers",
         f"""
-        create or replace temp table _customer_identifiers as
         with identifiers as (
             select customer_id, 'source_record' as identifier_type,
                 source_system || ':' || source_customer_id as value
@@ -274,15 +290,15 @@ def _find_erased_people(con: duckdb.DuckDBPyConnection, report: ErasureReport, n
             union all
             select customer_id, 'anonymous_id', anonymous_id from {DEVICES}
         )
-        select distinct customer_id, identifier_type, value, sha256(value) as identifier_sha256
+        select distinct customer_id, identifier_type, value, {sha256("value", warehouse.engine)} as identifier_sha256
         from identifiers
         where customer_id is not null and value is not null
-        """
+        """,
     )
-    con.execute(
+    report.customers_erased = warehouse.temp_table(
+        "_erased_customers",
         f"""
-        create or replace temp table _erased_customers as
-        select customer_id, arg_min(reason, reference) as reason, min(reference) as reference
+        select customer_id, min_by(reason, reference) as reason, min(reference) as reference
         from (
             select customer_id, 'erasure' as reason, 'erasure request ' || erasure_request_id as reference
             from {REQUEST_CUSTOMERS}
@@ -295,19 +311,18 @@ def _find_erased_people(con: duckdb.DuckDBPyConnection, report: ErasureReport, n
                 and list.identifier_sha256 = ids.identifier_sha256
         ) as named
         group by customer_id
-        """
+        """,
     )
-    report.customers_erased = _scalar(con, "select count(*) from _erased_customers")
     report.customers_by_request = dict(
-        con.execute(
+        warehouse.rows(
             f"select erasure_request_id, count(distinct customer_id) from {REQUEST_CUSTOMERS} "
             "where erasure_request_id in (select erasure_request_id from _new_requests) group by 1"
-        ).fetchall()
+        )
     )
     # identifiers held by a customer who stays are that customer's too: never suppressed
-    con.execute(
+    warehouse.temp_table(
+        "_candidates",
         """
-        create or replace temp table _candidates as
         select ids.identifier_type, ids.identifier_sha256, erased.reason, erased.reference, ids.value
         from _customer_identifiers as ids
         inner join _erased_customers as erased using (customer_id)
@@ -318,13 +333,13 @@ def _find_erased_people(con: duckdb.DuckDBPyConnection, report: ErasureReport, n
                 and other.value = ids.value
                 and other.customer_id not in (select customer_id from _erased_customers)
         )
-        """
+        """,
     )
-    _add_counts(report, _add_suppressions(con, now))
-    # what the purge of tables outside raw looks for, in plain form: it lives only in this transaction
-    con.execute(
+    _add_counts(report, _add_suppressions(warehouse, now))
+    # what the purge of tables outside raw looks for, in plain form: it lives only in this run
+    warehouse.temp_table(
+        ERASED_VALUES,
         f"""
-        create or replace temp table {ERASED_VALUES} as
         select distinct identifier_type, value
         from (
             select identifier_type, value from _candidates
@@ -343,25 +358,21 @@ def _find_erased_people(con: duckdb.DuckDBPyConnection, report: ErasureReport, n
             select 'source_record', {source_record("source_system", "source_customer_id")} from _new_requests
         ) as plain
         where value is not null
-        """
+        """,
     )
 
 
-def _purge_raw(con: duckdb.DuckDBPyConnection, report: ErasureReport, since: int) -> None:
-    con.execute(
-        "create or replace temp table _purged_raw (source varchar, load_id bigint, record_number bigint)"
-    )
-    for source, identifiers in RAW_IDENTIFIERS.items():
-        con.execute(
-            f"insert into _purged_raw select '{source}', _load_id, _record_number from raw.{source} "
-            f"where _load_id > ? and ({suppressed(identifiers(raw_column))})",
-            [since],
-        )
+def _purge_raw(warehouse: Warehouse, report: ErasureReport, since: int) -> None:
+    engine = warehouse.engine
+    carrying = [
+        f"select '{source}' as source, cast(_load_id as bigint) as load_id, "
+        f"cast(_record_number as bigint) as record_number from raw.{source} "
+        f"where _load_id > ? and ({suppressed(identifiers(raw_column, engine), engine)})"
+        for source, identifiers in RAW_IDENTIFIERS.items()
+    ]
     # list entries written in a form raw cannot read (a national phone number) or naming our
     # customer_id: found through their normalised staging row
-    con.execute(
-        f"""
-        insert into _purged_raw
+    listed = f"""
         select 'segment_lists', raw_entries._load_id, raw_entries._record_number
         from raw.segment_lists as raw_entries
         inner join {SEGMENT_LIST_ENTRIES} as entries
@@ -372,66 +383,66 @@ def _purge_raw(con: duckdb.DuckDBPyConnection, report: ErasureReport, since: int
             select identifier_type, value from {ERASED_VALUES}
         )
         """
-    )
-    for source in RAW_IDENTIFIERS:
-        deleted = _scalar(
-            con,
-            f"""
-            delete from raw.{source} as target
-            using (select distinct load_id, record_number from _purged_raw where source = '{source}') as purged
-            where target._load_id = purged.load_id and target._record_number = purged.record_number
-            """,
+    warehouse.temp_table("_purged_raw", "\nunion all\n".join([*carrying, listed]), [since] * len(carrying))
+    # only the sources holding such rows: on Spark each delete is a job, a rewrite when it finds some
+    carrying_sources = {source for (source,) in warehouse.rows("select distinct source from _purged_raw")}
+    for source in [source for source in RAW_IDENTIFIERS if source in carrying_sources]:
+        deleted = warehouse.delete(
+            f"raw.{source}",
+            f"(_load_id, _record_number) in (select load_id, record_number from _purged_raw where source = '{source}')",
         )
         report.count(report.rows_deleted, f"raw.{source}", deleted)
     # an order is a financial record (kept for the accounts, GDPR Art. 17(3)(b)): only its buyer goes
-    unlinked = _scalar(
-        con,
-        f"update raw.orders set source_customer_id = null "
-        f"where source_customer_id is not null and _load_id > ? and ({suppressed([ORDER_LINK])})",
+    unlinked = warehouse.update(
+        "raw.orders",
+        {"source_customer_id": "null"},
+        f"source_customer_id is not null and _load_id > ? and ({suppressed([ORDER_LINK], engine)})",
         [since],
     )
     report.count(report.rows_updated, "raw.orders", unlinked)
 
 
-def _purge_derived(con: duckdb.DuckDBPyConnection, report: ErasureReport) -> None:
+def _purge_derived(warehouse: Warehouse, report: ErasureReport) -> None:
     """Every table outside raw, by column names: rows of erased people are deleted, mentions cleared."""
-    for purge in plan_purges(con):
+    for purge in _purge_order(plan_purges(warehouse)):
         if purge.delete_when:
             where = " or ".join(f"({condition})" for condition in purge.delete_when)
-            report.count(report.rows_deleted, purge.table, _scalar(con, f"delete from {purge.relation} where {where}"))
+            report.count(report.rows_deleted, purge.table, warehouse.delete(purge.relation, where))
         for column, condition in purge.clear:
-            cleared = _scalar(con, f'update {purge.relation} set "{column}" = null where {condition}')
+            cleared = warehouse.update(purge.relation, {column: "null"}, condition)
             report.count(report.rows_updated, purge.table, cleared)
 
 
-def _scrub_audit(con: duckdb.DuckDBPyConnection, report: ErasureReport, since: int) -> None:
-    deleted = _scalar(
-        con,
-        """
-        delete from audit.field_issues as issues
-        using (select distinct source, load_id, record_number from _purged_raw) as purged
-        where issues.source = purged.source and issues.load_id = purged.load_id
-            and issues.record_number = purged.record_number
-        """,
+def _purge_order(purges: list[TablePurge]) -> list[TablePurge]:
+    """The tables erasure reads last, in the order of PURGED_LAST (see there why)."""
+    rank = {table: position for position, table in enumerate(PURGED_LAST, start=1)}
+    return sorted(purges, key=lambda purge: rank.get(purge.table, 0))
+
+
+def _scrub_audit(warehouse: Warehouse, report: ErasureReport, since: int) -> None:
+    engine = warehouse.engine
+    deleted = warehouse.delete(
+        "audit.field_issues",
+        "(source, load_id, record_number) in (select source, load_id, record_number from _purged_raw)",
     )
     report.count(report.rows_deleted, "audit.field_issues", deleted)
     # A rejected row keeps its reason and place (the load still reconciles) but loses its content.
     # Content that is no JSON (a line that could not be parsed) is searched for erased values.
     by_source = " or ".join(
-        f"(source = '{source}' and ({suppressed(identifiers(quarantined_field))}))"
+        f"(source = '{source}' and ({suppressed(identifiers(quarantined_field(engine), engine), engine)}))"
         for source, identifiers in QUARANTINED_IDENTIFIERS.items()
     )
-    scrubbed = _scalar(
-        con,
+    scrubbed = warehouse.update(
+        "audit.quarantine",
+        {"raw_content": "null"},
         f"""
-        update audit.quarantine set raw_content = null
-        where raw_content is not null and load_id > ?
+        raw_content is not null and load_id > ?
             and (
                 -- rejected uploads of identifiers to suppress
                 source = 'suppressions'
                 or {by_source}
                 or (
-                    not json_valid(raw_content)
+                    not {json_valid("raw_content", engine)}
                     and exists (
                         select 1 from {ERASED_VALUES} as erased
                         where erased.identifier_type in ('email', 'anonymous_id', 'loyalty_id')
@@ -444,11 +455,11 @@ def _scrub_audit(con: duckdb.DuckDBPyConnection, report: ErasureReport, since: i
     )
     report.count(report.rows_updated, "audit.quarantine", scrubbed)
     # a processed request keeps its id, time and system; re-sent, it is blanked again
-    blanked = _scalar(
-        con,
+    blanked = warehouse.update(
+        "raw.erasure_requests",
+        {"email": "null", "phone": "null", "source_customer_id": "null"},
         """
-        update raw.erasure_requests set email = null, phone = null, source_customer_id = null
-        where (email is not null or phone is not null or source_customer_id is not null)
+        (email is not null or phone is not null or source_customer_id is not null)
             and trim(request_id) in (
                 select erasure_request_id from audit.erasure_log
                 union all
@@ -457,35 +468,36 @@ def _scrub_audit(con: duckdb.DuckDBPyConnection, report: ErasureReport, since: i
         """,
     )
     report.count(report.rows_updated, "raw.erasure_requests", blanked)
-    hashed = _scalar(
-        con,
-        f"""
-        update raw.suppressions as uploads set identifier = hashed.identifier_sha256
-        from {UPLOADED_SUPPRESSIONS} as hashed
-        where hashed._load_id = uploads._load_id and hashed._record_number = uploads._record_number
-            and hashed.identifier_sha256 is not null
-            and uploads.identifier is distinct from hashed.identifier_sha256
-        """,
+    # the upload's plain identifier becomes the hash staging computed for its row
+    upload = (
+        f"from {UPLOADED_SUPPRESSIONS} as hashed "
+        "where hashed._load_id = suppressions._load_id and hashed._record_number = suppressions._record_number "
+        "and hashed.identifier_sha256 is not null"
+    )
+    hashed = warehouse.update(
+        "raw.suppressions",
+        {"identifier": f"(select max(hashed.identifier_sha256) {upload})"},
+        f"exists (select 1 {upload} and suppressions.identifier is distinct from hashed.identifier_sha256)",
     )
     report.count(report.rows_updated, "raw.suppressions", hashed)
 
 
-def _log(con: duckdb.DuckDBPyConnection, report: ErasureReport, previous_scan: int, now: datetime) -> None:
+def _log(warehouse: Warehouse, report: ErasureReport, previous_scan: int, now: datetime) -> None:
     if not report.changed_anything and report.scanned_through_load_id <= previous_scan:
         return
     rows_deleted = json.dumps(report.rows_deleted, sort_keys=True)
-    for request_id, requested_at in con.execute(
+    for request_id, requested_at in warehouse.rows(
         "select erasure_request_id, requested_at from _new_requests order by erasure_request_id"
-    ).fetchall():
+    ):
         customers = report.customers_by_request.get(request_id, 0)
         suppressed_types = dict(
-            con.execute(
+            warehouse.rows(
                 "select identifier_type, count(*) from privacy.suppression_list where reference = ? "
                 "group by identifier_type order by identifier_type",
                 [f"erasure request {request_id}"],
-            ).fetchall()
+            )
         )
-        con.execute(
+        warehouse.execute(
             "insert into audit.erasure_log values (?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 request_id,
@@ -498,7 +510,7 @@ def _log(con: duckdb.DuckDBPyConnection, report: ErasureReport, previous_scan: i
                 rows_deleted,
             ],
         )
-    con.execute(
+    warehouse.execute(
         "insert into audit.privacy_runs values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             report.run_id,

@@ -2,18 +2,21 @@
 
 The rules (personal_data.yml) name columns, not tables, so a table someone adds later is
 purged too when its columns follow the names. Conditions compare with the temporary table
-``_erased_values(identifier_type, value)`` the erasure step fills.
+``_erased_values(identifier_type, value)`` the erasure step fills. The SQL reads the same on
+DuckDB and Spark but for how names are quoted.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from functools import lru_cache
 from pathlib import Path
 
-import duckdb
 import yaml
+
+from cdp.warehouse import Warehouse, as_warehouse
 
 RULES_PATH = Path(__file__).with_name("personal_data.yml")
 ERASED_VALUES = "_erased_values"
@@ -60,19 +63,25 @@ def load_rules(path: Path = RULES_PATH) -> ColumnRules:
     )
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+def quoter(engine: str = "duckdb") -> Callable[[str], str]:
+    """How the engine quotes a table or column name."""
+    if engine == "spark":
+        return lambda name: "`" + name.replace("`", "``") + "`"
+    return lambda name: '"' + name.replace('"', '""') + '"'
 
 
 def _matches(expression: str, identifier_type: str) -> str:
     return (
-        f"cast({expression} as varchar) in "
+        f"cast({expression} as string) in "
         f"(select value from {ERASED_VALUES} where identifier_type = '{identifier_type}')"
     )
 
 
-def table_purge(schema: str, name: str, columns: list[str], rules: ColumnRules) -> TablePurge | None:
+def table_purge(
+    schema: str, name: str, columns: list[str], rules: ColumnRules, engine: str = "duckdb"
+) -> TablePurge | None:
     """The purge of one table from its column names, or None when no column names a person."""
+    _quote = quoter(engine)
     names = set(columns)
     delete_when, clear = [], []
     for column in columns:
@@ -89,7 +98,7 @@ def table_purge(schema: str, name: str, columns: list[str], rules: ColumnRules) 
     type_column, value_column = rules.pairs["typed"]
     if {type_column, value_column} <= names:
         delete_when.append(
-            f"({_quote(type_column)}, cast({_quote(value_column)} as varchar)) in "
+            f"({_quote(type_column)}, cast({_quote(value_column)} as string)) in "
             f"(select identifier_type, value from {ERASED_VALUES})"
         )
     unlinked = rules.unlink_only.get(f"{schema}.{name}")
@@ -103,10 +112,32 @@ def table_purge(schema: str, name: str, columns: list[str], rules: ColumnRules) 
     return TablePurge(f"{schema}.{name}", f"{_quote(schema)}.{_quote(name)}", tuple(delete_when), tuple(clear))
 
 
-def plan_purges(con: duckdb.DuckDBPyConnection, rules: ColumnRules | None = None) -> list[TablePurge]:
+def plan_purges(warehouse: Warehouse, rules: ColumnRules | None = None) -> list[TablePurge]:
     """Every base table of the warehouse that names a person, except those the rules keep."""
+    warehouse = as_warehouse(warehouse)
     rules = rules or load_rules()
-    tables = con.execute(
+    purges = []
+    for schema, name, columns in base_tables(warehouse):
+        if schema in rules.keep_schemas or f"{schema}.{name}" in rules.keep_tables:
+            continue
+        purge = table_purge(schema, name, columns, rules, warehouse.engine)
+        if purge:
+            purges.append(purge)
+    return purges
+
+
+def base_tables(warehouse: Warehouse) -> list[tuple[str, str, list[str]]]:
+    """(schema, name, column names in order) of every base table in every schema, sorted.
+
+    The one place erasure lists the catalogue itself: the Warehouse lists tables by schema,
+    and only the engine knows its schemas. DuckDB answers in one query; Spark's catalogue is
+    asked per schema, leaving out the interface's own scratch tables (cdp_scratch)."""
+    if warehouse.engine == "spark":
+        from cdp.warehouse.spark_warehouse import SCRATCH_SCHEMA
+
+        schemas = sorted(row[0] for row in warehouse.rows("show databases") if row[0] != SCRATCH_SCHEMA)
+        return [(*table.split("."), warehouse.columns(table)) for table in warehouse.tables(schemas)]
+    return warehouse.rows(
         """
         select c.table_schema, c.table_name, list(c.column_name order by c.ordinal_position)
         from information_schema.columns as c
@@ -116,12 +147,4 @@ def plan_purges(con: duckdb.DuckDBPyConnection, rules: ColumnRules | None = None
         group by all
         order by all
         """
-    ).fetchall()
-    purges = []
-    for schema, name, columns in tables:
-        if schema in rules.keep_schemas or f"{schema}.{name}" in rules.keep_tables:
-            continue
-        purge = table_purge(schema, name, columns, rules)
-        if purge:
-            purges.append(purge)
-    return purges
+    )

@@ -5,6 +5,10 @@ Each function mirrors the dbt macro named in its docstring, to the extent that n
 reference data: a phone number is read only when written internationally ('+' or '00'),
 because a national number needs the record's country (staging still leaves such a row
 out; raw keeps it, see docs/privacy.md).
+
+The SQL is written for one engine (``engine``: "duckdb", the default, or "spark"). Where
+the two differ (hashing, regular expressions, JSON, string literals) the few functions at
+the top say how, as the dbt project's dispatch macros do (macros/cross_database.sql).
 """
 
 from __future__ import annotations
@@ -12,6 +16,45 @@ from __future__ import annotations
 from collections.abc import Callable
 
 Column = Callable[[str], str]
+DUCKDB, SPARK = "duckdb", "spark"
+WHITESPACE, LOYALTY_SEPARATORS = r"\s+", r"[\s-]+"
+
+
+# -- what differs between the engines ----------------------------------------------------------
+
+
+def sha256(expression: str, engine: str = DUCKDB) -> str:
+    """Lower-case hex SHA-256 of a string (macro identifier_sha256)."""
+    return f"sha2({expression}, 256)" if engine == SPARK else f"sha256({expression})"
+
+
+def _string(value: str, engine: str) -> str:
+    """A string literal: Spark reads backslash escapes in literals, DuckDB does not."""
+    if engine == SPARK:
+        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _regexp_replace(expression: str, pattern: str, replacement: str, engine: str, every: bool = True) -> str:
+    """Spark's regexp_replace replaces every match; DuckDB's the first unless told 'g'."""
+    if engine == SPARK:
+        return f"regexp_replace({expression}, {_string(pattern, engine)}, {_string(replacement, engine)})"
+    flags = ", 'g'" if every else ""
+    return f"regexp_replace({expression}, {_string(pattern, engine)}, {_string(replacement, engine)}{flags})"
+
+
+def json_valid(expression: str, engine: str = DUCKDB) -> str:
+    """Whether the text is one JSON document (Spark's get_json_object alone would read a valid prefix)."""
+    return f"(try_parse_json({expression}) is not null)" if engine == SPARK else f"json_valid({expression})"
+
+
+def _json_member(expression: str, member: str, engine: str) -> str:
+    if engine == SPARK:
+        return f"get_json_object({expression}, '$.{member}')"
+    return f"json_extract_string({expression}, '$.{member}')"
+
+
+# -- the identifiers -----------------------------------------------------------------------------
 
 
 def source_record(system: str, record_id: str) -> str:
@@ -19,14 +62,14 @@ def source_record(system: str, record_id: str) -> str:
     return f"(nullif(lower(trim({system})), '') || ':' || nullif(trim({record_id}), ''))"
 
 
-def email(expression: str) -> str:
+def email(expression: str, engine: str = DUCKDB) -> str:
     """macro normalise_email, without its validity check (a suppressed hash is of a valid address)."""
-    return f"nullif(lower(regexp_replace({expression}, '\\s+', '', 'g')), '')"
+    return f"nullif(lower({_regexp_replace(expression, WHITESPACE, '', engine)}), '')"
 
 
-def email_match_key(expression: str) -> str:
+def email_match_key(expression: str, engine: str = DUCKDB) -> str:
     """macro email_match_key: Gmail without dots and +tags."""
-    address = email(expression)
+    address = email(expression, engine)
     return (
         f"case when split_part({address}, '@', 2) in ('gmail.com', 'googlemail.com') "
         f"then replace(split_part(split_part({address}, '@', 1), '+', 1), '.', '') || '@gmail.com' "
@@ -34,19 +77,22 @@ def email_match_key(expression: str) -> str:
     )
 
 
-def phone_international(expression: str) -> str:
+def phone_international(expression: str, engine: str = DUCKDB) -> str:
     """macros phone_digits and phone_to_e164, for numbers written with '+' or '00' only."""
-    without_extension = f"regexp_replace({expression}, '(?i)\\s*(ext\\.?|extension|x|#)\\s*[0-9]+\\s*$', '')"
-    digits = f"regexp_replace(replace({without_extension}, '(0)', ''), '[^0-9]', '', 'g')"
+    without_extension = _regexp_replace(
+        expression, r"(?i)\s*(ext\.?|extension|x|#)\s*[0-9]+\s*$", "", engine, every=False)
+    digits = _regexp_replace(f"replace({without_extension}, '(0)', '')", "[^0-9]", "", engine)
+    # DuckDB's ltrim takes the characters to trim; Spark's takes none (macro phone_has_plus)
+    opening = f"trim(leading '(' from trim({expression}))" if engine == SPARK else f"ltrim(trim({expression}), '(')"
     return (
-        f"case when ltrim(trim({expression}), '(') like '+%' then '+' || {digits} "
+        f"case when {opening} like '+%' then '+' || {digits} "
         f"when {digits} like '00%' then '+' || substr({digits}, 3) end"
     )
 
 
-def loyalty_id(expression: str) -> str:
+def loyalty_id(expression: str, engine: str = DUCKDB) -> str:
     """macro normalise_loyalty_id, without the junk check."""
-    return f"nullif(upper(regexp_replace({expression}, '[\\s-]+', '', 'g')), '')"
+    return f"nullif(upper({_regexp_replace(expression, LOYALTY_SEPARATORS, '', engine)}), '')"
 
 
 def anonymous_id(expression: str) -> str:
@@ -57,47 +103,50 @@ def _typed(column: Column, identifier_type: str, expression: str) -> str:
     return f"case when lower(trim({column('identifier_type')})) = '{identifier_type}' then {expression} end"
 
 
-def _customers(c: Column) -> list[tuple[str, str]]:
+Identifiers = Callable[[Column, str], list[tuple[str, str]]]
+
+
+def _customers(c: Column, engine: str) -> list[tuple[str, str]]:
     return [
         ("source_record", source_record(c("source_system"), c("source_customer_id"))),
-        ("email", email(c("email"))),
-        ("email", email_match_key(c("email"))),
-        ("phone", phone_international(c("phone"))),
-        ("loyalty_id", loyalty_id(c("loyalty_id"))),
+        ("email", email(c("email"), engine)),
+        ("email", email_match_key(c("email"), engine)),
+        ("phone", phone_international(c("phone"), engine)),
+        ("loyalty_id", loyalty_id(c("loyalty_id"), engine)),
     ]
 
 
-def _consent(c: Column) -> list[tuple[str, str]]:
+def _consent(c: Column, engine: str) -> list[tuple[str, str]]:
     return [
         ("source_record", source_record(c("source_system"), c("source_customer_id"))),
-        ("email", email(c("email"))),
-        ("email", email_match_key(c("email"))),
+        ("email", email(c("email"), engine)),
+        ("email", email_match_key(c("email"), engine)),
     ]
 
 
-def _email_events(c: Column) -> list[tuple[str, str]]:
-    return [("email", email(c("email"))), ("email", email_match_key(c("email")))]
+def _email_events(c: Column, engine: str) -> list[tuple[str, str]]:
+    return [("email", email(c("email"), engine)), ("email", email_match_key(c("email"), engine))]
 
 
-def _events(c: Column) -> list[tuple[str, str]]:
+def _events(c: Column, engine: str) -> list[tuple[str, str]]:
     return [
         ("source_record", source_record(c("source_system"), c("source_customer_id"))),
         ("anonymous_id", anonymous_id(c("anonymous_id"))),
     ]
 
 
-def _segment_lists(c: Column) -> list[tuple[str, str]]:
+def _segment_lists(c: Column, engine: str) -> list[tuple[str, str]]:
     return [
-        ("email", _typed(c, "email", email(c("identifier")))),
-        ("email", _typed(c, "email", email_match_key(c("identifier")))),
-        ("phone", _typed(c, "phone", phone_international(c("identifier")))),
-        ("loyalty_id", _typed(c, "loyalty_id", loyalty_id(c("identifier")))),
+        ("email", _typed(c, "email", email(c("identifier"), engine))),
+        ("email", _typed(c, "email", email_match_key(c("identifier"), engine))),
+        ("phone", _typed(c, "phone", phone_international(c("identifier"), engine))),
+        ("loyalty_id", _typed(c, "loyalty_id", loyalty_id(c("identifier"), engine))),
     ]
 
 
 # Raw tables whose rows carry a person's identifiers, and how to read them. Orders are not
 # here: an order is kept, only its buyer link goes (ORDER_LINK).
-RAW_IDENTIFIERS: dict[str, Callable[[Column], list[tuple[str, str]]]] = {
+RAW_IDENTIFIERS: dict[str, Identifiers] = {
     "customers": _customers,
     "consent": _consent,
     "email_events": _email_events,
@@ -108,36 +157,40 @@ RAW_IDENTIFIERS: dict[str, Callable[[Column], list[tuple[str, str]]]] = {
 ORDER_LINK = ("source_record", source_record("source_system", "source_customer_id"))
 
 
-def _orders(c: Column) -> list[tuple[str, str]]:
+def _orders(c: Column, engine: str) -> list[tuple[str, str]]:
     return [("source_record", source_record(c("source_system"), c("source_customer_id")))]
 
 
-def _erasure_requests(c: Column) -> list[tuple[str, str]]:
+def _erasure_requests(c: Column, engine: str) -> list[tuple[str, str]]:
     return [
         ("source_record", source_record(c("source_system"), c("source_customer_id"))),
-        ("email", email(c("email"))),
-        ("email", email_match_key(c("email"))),
-        ("phone", phone_international(c("phone"))),
+        ("email", email(c("email"), engine)),
+        ("email", email_match_key(c("email"), engine)),
+        ("phone", phone_international(c("phone"), engine)),
     ]
 
 
 # What a rejected row in audit.quarantine may carry, by its source.
-QUARANTINED_IDENTIFIERS = {**RAW_IDENTIFIERS, "orders": _orders, "erasure_requests": _erasure_requests}
+QUARANTINED_IDENTIFIERS: dict[str, Identifiers] = {
+    **RAW_IDENTIFIERS, "orders": _orders, "erasure_requests": _erasure_requests}
 
 
 def raw_column(name: str) -> str:
     return name
 
 
-def quarantined_field(name: str) -> str:
+def quarantined_field(engine: str = DUCKDB) -> Column:
     """A field of a quarantined row's raw content (JSON for rows that failed validation)."""
-    return f"(case when json_valid(raw_content) then json_extract_string(raw_content, '$.{name}') end)"
+    def field(name: str) -> str:
+        return (f"(case when {json_valid('raw_content', engine)} "
+                f"then {_json_member('raw_content', name, engine)} end)")
+    return field
 
 
-def suppressed(identifiers: list[tuple[str, str]]) -> str:
+def suppressed(identifiers: list[tuple[str, str]], engine: str = DUCKDB) -> str:
     """SQL true when any of the identifiers is on the suppression list."""
     return " or ".join(
-        f"sha256({expression}) in (select identifier_sha256 from privacy.suppression_list "
+        f"{sha256(expression, engine)} in (select identifier_sha256 from privacy.suppression_list "
         f"where identifier_type = '{identifier_type}')"
         for identifier_type, expression in identifiers
     )

@@ -18,62 +18,85 @@ from __future__ import annotations
 import hashlib
 import re
 
-import duckdb
-
 from cdp.privacy.storage import COMPACTIONS_DDL
+from cdp.warehouse import Warehouse, as_warehouse
 
 IDENTIFIER_TYPES = ("email", "phone", "source_record", "loyalty_id", "anonymous_id")
 
-PRIVACY_DDL = [
-    "create schema if not exists privacy",
-    "create schema if not exists audit",
-    """
-    create table if not exists privacy.suppression_list (
-        identifier_type varchar not null,
-        identifier_sha256 varchar not null,
-        reason varchar not null,           -- erasure | opt_out | manual
-        reference varchar,                 -- erasure request id or upload load id: never personal data
-        added_at timestamp not null,
-        primary key (identifier_type, identifier_sha256)
-    )
-    """,
+# The tables the erasure step owns: name -> (columns as (name, DuckDB type), primary key).
+PRIVACY_TABLES: dict[str, tuple[tuple[tuple[str, str], ...], tuple[str, ...]]] = {
+    "privacy.suppression_list": (
+        (
+            ("identifier_type", "varchar not null"),
+            ("identifier_sha256", "varchar not null"),
+            ("reason", "varchar not null"),  # erasure | opt_out | manual
+            ("reference", "varchar"),  # erasure request id or upload load id: never personal data
+            ("added_at", "timestamp not null"),
+        ),
+        ("identifier_type", "identifier_sha256"),
+    ),
     # One row per processed erasure request; no personal data.
-    """
-    create table if not exists audit.erasure_log (
-        erasure_request_id varchar primary key,
-        requested_at timestamp,
-        processed_at timestamp not null,
-        run_id varchar,
-        customers_erased integer not null,
-        identifiers_suppressed json,      -- per identifier type
-        requests_in_run integer not null,
-        rows_deleted json                 -- per table, for the whole run (requests_in_run share it)
-    )
-    """,
+    "audit.erasure_log": (
+        (
+            ("erasure_request_id", "varchar"),
+            ("requested_at", "timestamp"),
+            ("processed_at", "timestamp not null"),
+            ("run_id", "varchar"),
+            ("customers_erased", "integer not null"),
+            ("identifiers_suppressed", "json"),  # per identifier type
+            ("requests_in_run", "integer not null"),
+            ("rows_deleted", "json"),  # per table, for the whole run (requests_in_run share it)
+        ),
+        ("erasure_request_id",),
+    ),
     # One row per run in which the erasure step changed anything or scanned new loads.
-    """
-    create table if not exists audit.privacy_runs (
-        run_id varchar,
-        processed_at timestamp not null,
-        erasure_requests integer not null,
-        suppressions_absorbed integer not null,
-        customers_erased integer not null,
-        identifiers_suppressed json,
-        rows_deleted json,                -- per table; raw.<source> counts reconcile the load history
-        rows_updated json,
-        scanned_through_load_id bigint    -- raw rows up to this load were checked against the list
-    )
-    """,
-]
+    "audit.privacy_runs": (
+        (
+            ("run_id", "varchar"),
+            ("processed_at", "timestamp not null"),
+            ("erasure_requests", "integer not null"),
+            ("suppressions_absorbed", "integer not null"),
+            ("customers_erased", "integer not null"),
+            ("identifiers_suppressed", "json"),
+            ("rows_deleted", "json"),  # per table; raw.<source> counts reconcile the load history
+            ("rows_updated", "json"),
+            ("scanned_through_load_id", "bigint"),  # raw rows up to this load were checked against the list
+        ),
+        (),
+    ),
+}
+
+# Spark's Parquet tables take no constraints and have no JSON type: the JSON columns hold text,
+# and the erasure step's inserts skip what a table holds already.
+_SPARK_TYPES = {"varchar": "string", "json": "string", "integer": "int"}
+
+
+def privacy_ddl(engine: str = "duckdb") -> list[str]:
+    """The statements that create the privacy and audit tables the erasure step writes, if missing."""
+    statements = ["create schema if not exists privacy", "create schema if not exists audit"]
+    for table, (columns, key) in PRIVACY_TABLES.items():
+        if engine == "spark":
+            lines = [f"{name} {_SPARK_TYPES.get(kind.split()[0], kind.split()[0])}" for name, kind in columns]
+            statements.append(f"create table if not exists {table} ({', '.join(lines)}) using parquet")
+        else:
+            lines = [f"{name} {kind}" for name, kind in columns] + ([f"primary key ({', '.join(key)})"] if key else [])
+            statements.append(f"create table if not exists {table} ({', '.join(lines)})")
+    return statements
+
 
 _WHITESPACE = re.compile(r"\s+")
 _LOYALTY_SEPARATORS = re.compile(r"[\s-]+")
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 
-def ensure_privacy_schema(con: duckdb.DuckDBPyConnection) -> None:
-    for statement in [*PRIVACY_DDL, COMPACTIONS_DDL]:
-        con.execute(statement)
+def ensure_privacy_schema(warehouse: Warehouse) -> None:
+    """Create the suppression list and the erasure audit tables (and, on DuckDB, the record of
+    file rewrites, cdp/privacy/storage.py) where they are missing."""
+    warehouse = as_warehouse(warehouse)
+    for statement in privacy_ddl(warehouse.engine):
+        warehouse.execute(statement)
+    if warehouse.engine == "duckdb":
+        warehouse.execute(COMPACTIONS_DDL)
 
 
 def identifier_sha256(identifier_type: str, value: str | None) -> str | None:
@@ -97,9 +120,9 @@ def identifier_sha256(identifier_type: str, value: str | None) -> str | None:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def suppressed_hashes(con: duckdb.DuckDBPyConnection, identifier_type: str) -> set[str]:
+def suppressed_hashes(warehouse: Warehouse, identifier_type: str) -> set[str]:
     """Every suppressed hash of one identifier type (for anti-joining an export)."""
-    rows = con.execute(
+    rows = as_warehouse(warehouse).rows(
         "select identifier_sha256 from privacy.suppression_list where identifier_type = ?", [identifier_type]
-    ).fetchall()
+    )
     return {r[0] for r in rows}
