@@ -58,7 +58,7 @@ REQUEST_MODELS = ("stg_landing__erasure_requests", "stg_landing__suppressions", 
 def privacy_erasure_before_dbt(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, dbt: DbtCliResource, config: PipelineConfig
 ) -> dg.MaterializeResult:
-    with warehouse.connect(read_only=True) as con:
+    with warehouse.open(read_only=True) as con:
         ready = people_resolvable(con)
         waiting = not ready and raw_holds_requests(con)
     if not ready and not waiting:
@@ -74,7 +74,7 @@ def privacy_erasure_before_dbt(
         args = ["build", "--select", " ".join(f"+{model}" for model in INPUT_MODELS),
                 "--exclude", "resource_type:test resource_type:unit_test", "--vars", vars_json]
     dbt.cli(args, manifest=DBT_PROJECT.manifest_path).wait()
-    with warehouse.connect() as con:
+    with warehouse.open() as con:
         report = apply_erasures(con, context.run.run_id)
     return dg.MaterializeResult(metadata=_metadata(report))
 
@@ -95,7 +95,7 @@ def privacy_erasure_before_dbt(
 def privacy_erasure(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, dbt: DbtCliResource, config: PipelineConfig
 ) -> dg.MaterializeResult:
-    with warehouse.connect() as con:
+    with warehouse.open() as con:
         report = apply_erasures(con, context.run.run_id)
     if report.models_stale:
         # same warehouse and vars as the dbt asset of this run; data tests check the result
