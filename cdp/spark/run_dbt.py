@@ -65,6 +65,8 @@ def run(args: list[str]) -> bool:
     os.environ.update(spark_environment())
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     args = list(args)
+    if not args or args[0].startswith("-"):  # `--version`, `--help`: no command to point at the project
+        return dbtRunner().invoke(args).success
     if "--project-dir" not in args:
         args += ["--project-dir", str(settings.DBT_PROJECT_DIR)]
     if "--profiles-dir" not in args:
