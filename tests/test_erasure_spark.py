@@ -178,6 +178,7 @@ def test_a_spark_run_that_dies_midway_is_finished_by_running_it_again(tmp_path, 
     assert spark.sql("select count(*) from audit.erasure_log").collect()[0][0] == 0
     resumed = apply_erasures(spark, "run-1", now=RUN_AT)
     assert (resumed.erasure_requests, resumed.customers_erased) == (1, 1)
+    assert resumed.resumed and resumed.models_stale
     # the same rows everywhere; the log counts what the run that finished did
     assert_same_rows(con, spark, {"audit.erasure_log": ("rows_deleted",),
                                   "audit.privacy_runs": ("identifiers_suppressed", "rows_deleted", "rows_updated")})

@@ -2,7 +2,7 @@
 
 ``apply_erasures`` reads who is who from staging and identity: before this run's dbt build
 when an earlier build left them (orchestration/defs/privacy.py), and again after it, before
-models and exports read the marts. In one transaction it
+models and exports read the marts. In one transaction (on DuckDB; Spark below) it
 1. adds uploaded suppressions to the suppression list; raw keeps only their hashes;
 2. suppresses the identifiers each new erasure request names;
 3. finds the people to erase: the customers the new requests name, and every customer
@@ -111,6 +111,8 @@ class ErasureReport:
     rows_updated: dict[str, int] = field(default_factory=dict)
     scanned_through_load_id: int = 0
     customers_by_request: dict[str, int] = field(default_factory=dict)
+    # the list held entries of a run that died before its log (Spark): this run finished its work
+    resumed: bool = False
 
     @property
     def models_stale(self) -> bool:
@@ -119,12 +121,13 @@ class ErasureReport:
         segment sizes) what it is without the person."""
         touched = {**self.rows_deleted, **self.rows_updated}
         derived = any(not table.startswith(("raw.", "audit.")) for table in touched)
-        return derived or sum(self.identifiers_suppressed.values()) > 0
+        return derived or sum(self.identifiers_suppressed.values()) > 0 or self.resumed
 
     @property
     def changed_anything(self) -> bool:
         return bool(
-            self.erasure_requests
+            self.resumed
+            or self.erasure_requests
             or self.suppressions_absorbed
             or self.customers_erased
             or self.identifiers_suppressed
@@ -158,7 +161,7 @@ def apply_erasures(warehouse: Warehouse, run_id: str | None = None, now: datetim
     warehouse = as_warehouse(warehouse)
     now = now or datetime.now(UTC).replace(tzinfo=None)
     ensure_privacy_schema(warehouse)
-    report = ErasureReport(run_id)
+    report = ErasureReport(run_id, resumed=_suppressed_by_unfinished_run(warehouse))
     previous_scan = warehouse.scalar("select coalesce(max(scanned_through_load_id), 0) from audit.privacy_runs")
     report.scanned_through_load_id = max(
         previous_scan, warehouse.scalar("select coalesce(max(load_id), 0) from audit.load_history")
@@ -168,7 +171,7 @@ def apply_erasures(warehouse: Warehouse, run_id: str | None = None, now: datetim
             _suppress_requested_and_uploaded(warehouse, report, now)
             _find_erased_people(warehouse, report, now)
             # someone newly suppressed may sit in any load; otherwise only new loads can hold a re-send
-            since = 0 if report.identifiers_suppressed or _suppressed_by_unfinished_run(warehouse) else previous_scan
+            since = 0 if report.identifiers_suppressed or report.resumed else previous_scan
             _purge_raw(warehouse, report, since)
             if warehouse.scalar(f"select count(*) from {ERASED_VALUES}"):
                 _purge_derived(warehouse, report)
@@ -182,7 +185,8 @@ def apply_erasures(warehouse: Warehouse, run_id: str | None = None, now: datetim
 
 def _suppressed_by_unfinished_run(warehouse: Warehouse) -> bool:
     """Whether the list holds entries added after the last logged run: a run that died after
-    suppressing (possible on Spark only) left raw loads of any age to purge."""
+    suppressing (possible on Spark only) left raw loads of any age to purge, and perhaps tables
+    dbt builds purged already (the models are stale)."""
     return bool(warehouse.scalar(
         "select count(*) > 0 from privacy.suppression_list "
         "where added_at > (select coalesce(max(processed_at), cast('1900-01-01' as timestamp)) "
