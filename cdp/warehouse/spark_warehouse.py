@@ -120,9 +120,16 @@ class SparkWarehouse(Warehouse):
         self.create_schema(SCRATCH_SCHEMA)
         try:
             rows.write.mode("overwrite").format("parquet").saveAsTable(scratch)
-            self.spark.table(scratch).write.insertInto(table, overwrite=True)
-        finally:
+        except Exception:
             self.spark.sql(f"drop table if exists {scratch}")
+            raise
+        try:
+            self.spark.table(scratch).write.insertInto(table, overwrite=True)
+        except Exception as error:
+            # an overwrite that failed midway may have emptied the table: the scratch keeps its rows
+            raise RuntimeError(f"rewriting {table} failed; its new rows are kept in {scratch}: "
+                               f"insert overwrite table {table} select * from {scratch}") from error
+        self.spark.sql(f"drop table if exists {scratch}")
 
     def temp_table(self, name: str, sql: str, params: Params = None) -> int:
         # written out, not cached: a cache may be dropped and recomputed from tables changed since
