@@ -50,8 +50,9 @@ setup-spark: setup
 
 # The project built on Spark (local mode) and on DuckDB from the same sources, every table
 # compared (8 to 13 minutes; not part of `make test`)
+# every test marked spark, one at a time (each starts a JVM of 2-5 GB); about an hour on 2 cores
 test-spark: setup-spark
-	CDP_SPARK_TEST=1 $(BIN)/pytest tests/test_spark.py
+	CDP_SPARK_TEST=1 $(BIN)/pytest -m spark -n 0
 
 demo: setup
 	$(BIN)/cdp backfill --start $(DEMO_FIRST_AS_OF) --end $(DEMO_LAST_AS_OF) --every 30

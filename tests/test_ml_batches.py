@@ -6,11 +6,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import json
-import os
 import shutil
-import subprocess
-import sys
 from datetime import date
 from pathlib import Path
 
@@ -18,7 +14,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from benchmarks.ml.synthetic_warehouse import build
+from benchmarks.ml.synthetic_warehouse import build, build_feature_tables
 from ml import runners
 from ml.features import FeatureSpec, load_features, load_labelled_cutoffs
 from ml.outputs import OUTPUT_TABLES
@@ -26,7 +22,6 @@ from ml.runners import RUNNERS
 from ml.scale import Scale
 from ml.settings import load_model_config
 
-ROOT = Path(__file__).resolve().parent.parent
 AS_OF = date(2026, 9, 30)
 COUNT_CUSTOMERS = "select count(*) from ml.customer_features where cutoff_date = ?"
 SCORED_COLUMNS = {table: [c for c in columns if c != "model_version"] for table, columns in OUTPUT_TABLES.items()}
@@ -37,15 +32,7 @@ def warehouse(tmp_path_factory) -> Path:
     work = tmp_path_factory.mktemp("ml_batches")
     path = work / "cdp.duckdb"
     build(path, customers=1_500, days=365, end=AS_OF)
-    result = subprocess.run(
-        [str(Path(sys.executable).parent / "dbt"), "run", "--select", "feature_cutoffs", "customer_features",
-         "customer_labels", "--vars", json.dumps({"as_of": AS_OF.isoformat(), "churn_horizon_days": 60}),
-         "--target-path", str(work / "target")],
-        cwd=ROOT / "dbt_project",
-        env={**os.environ, "CDP_WAREHOUSE": str(path), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
-        capture_output=True, text=True, check=False,
-    )
-    assert result.returncode == 0, result.stdout[-3000:]
+    build_feature_tables(path, AS_OF, churn_horizon_days=60, target_path=work / "target")
     return path
 
 

@@ -14,8 +14,6 @@ import json
 import math
 import os
 import shutil
-import subprocess
-import sys
 from datetime import date
 from pathlib import Path
 
@@ -23,7 +21,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from benchmarks.ml.synthetic_warehouse import build
+from benchmarks.ml.synthetic_warehouse import build, build_feature_tables
 from cdp.spark.handover import SourceTable, export_parquet, load_into_spark
 from cdp.warehouse import Warehouse, as_warehouse
 from ml.outputs import OUTPUT_TABLES
@@ -36,7 +34,6 @@ pytestmark = [
 ]
 pyspark = pytest.importorskip("pyspark", reason="needs the spark extra: pip install -e '.[spark]'")
 
-ROOT = Path(__file__).resolve().parent.parent
 AS_OF = date(2026, 9, 30)
 # everything the ML stage reads
 INPUTS = [
@@ -57,15 +54,7 @@ def inputs(tmp_path_factory) -> Path:
     work = tmp_path_factory.mktemp("ml_inputs")
     path = work / "cdp.duckdb"
     build(path, customers=1_500, days=365, end=AS_OF)
-    result = subprocess.run(
-        [str(Path(sys.executable).parent / "dbt"), "run", "--select", "feature_cutoffs", "customer_features",
-         "customer_labels", "--vars", json.dumps({"as_of": AS_OF.isoformat(), "churn_horizon_days": 60}),
-         "--target-path", str(work / "target")],
-        cwd=ROOT / "dbt_project",
-        env={**os.environ, "CDP_WAREHOUSE": str(path), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
-        capture_output=True, text=True, check=False,
-    )
-    assert result.returncode == 0, result.stdout[-3000:]
+    build_feature_tables(path, AS_OF, churn_horizon_days=60, target_path=work / "target")
     return path
 
 

@@ -14,6 +14,10 @@ page views), intermediate.int_email_events_identified. About 50 web events per c
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import subprocess
+import sys
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -205,6 +209,23 @@ def build(path: Path, customers: int, days: int, end: date, seed: float = 0.42) 
             select replace(email_event_id, '-o', '-c'), customer_id, 'click', occurred_date
             from intermediate.int_email_events_identified where event_type = 'open' and random() < 0.2
         """)
+
+
+FEATURE_MODELS = ("feature_cutoffs", "customer_features", "customer_labels")
+
+
+def build_feature_tables(path: Path, as_of: date, churn_horizon_days: int, target_path: Path) -> None:
+    """Run the dbt models the ML stage reads (its feature, cutoff and label tables) on a built warehouse."""
+    project = Path(__file__).resolve().parents[2] / "dbt_project"
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "dbt"), "run", "--select", *FEATURE_MODELS,
+         "--vars", json.dumps({"as_of": as_of.isoformat(), "churn_horizon_days": churn_horizon_days}),
+         "--target-path", str(target_path)],
+        cwd=project, env={**os.environ, "CDP_WAREHOUSE": str(path), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
+        capture_output=True, text=True, check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"the feature tables failed to build:\n{result.stdout[-3000:]}")
 
 
 def main() -> None:
