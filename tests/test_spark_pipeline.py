@@ -33,7 +33,8 @@ COMPARED_SCHEMAS = ("reference", "staging", "intermediate", "marts", "ml", "audi
 # run (model_run_id, the run ids) and the times are left out of the comparison; so are the tables
 # that only log runs and the paths of the run's own files.
 VOLATILE_COLUMNS = (
-    "assigned_at", "assigned_run_id", "run_id", "pipeline_run_id", "model_run_id", "model_version", "started_at", "finished_at",
+    "assigned_at", "assigned_run_id", "run_id", "pipeline_run_id", "model_run_id", "model_version",
+    "started_at", "finished_at",
     "trained_at", "scored_at", "created_at", "exported_at", "quarantined_at", "_loaded_at", "logged_at",
     "ran_at", "erased_at", "suppressed_at", "requested_at_processed", "artifact_path", "file_path",
 )
