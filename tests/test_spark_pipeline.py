@@ -37,6 +37,7 @@ VOLATILE_COLUMNS = (
     "started_at", "finished_at",
     "trained_at", "scored_at", "created_at", "exported_at", "quarantined_at", "_loaded_at", "logged_at",
     "ran_at", "erased_at", "suppressed_at", "requested_at_processed", "artifact_path", "file_path",
+    "privacy.suppression_list.added_at",  # the erasure's wall-clock time
 )
 RUN_LOGS = {"ml.model_runs", "audit.privacy_runs", "audit.erasure_log", "audit.export_log",
             "audit.file_compactions"}  # the last: DuckDB file rewrites, none on Spark
@@ -100,7 +101,7 @@ def test_the_audience_files_are_the_same_bytes(on_duckdb, on_spark):
 
     def manifests(root: Path) -> dict[str, dict]:
         return {str(p.relative_to(root)): {k: v for k, v in json.loads(p.read_text(encoding="utf-8")).items()
-                                           if k not in ("run_id", "exported_at", "generated_at")}
+                                           if k not in ("run_id", "created_at", "exported_at", "generated_at")}
                 for p in sorted(root.rglob("*.manifest.json"))}
 
     duck, spark = files(on_duckdb / "exports"), files(on_spark[0] / "exports")

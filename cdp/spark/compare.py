@@ -57,7 +57,8 @@ def _rows(columns: list[str], records: list[dict], digits: int) -> Counter:
 
 def compare_table(duckdb_con, spark, table: str, ignore_columns: tuple[str, ...] = (),
                   digits: int = SIGNIFICANT_DIGITS) -> TableDifference | None:
-    """None when `table` (schema.name) holds the same rows on both engines."""
+    """None when `table` (schema.name) holds the same rows on both engines. `ignore_columns`
+    names columns of every table (`run_id`) or of one (`privacy.suppression_list.added_at`)."""
     schema, name = table.split(".")
     if not spark.catalog.tableExists(table):
         return TableDifference(table, "missing on Spark")
@@ -66,7 +67,7 @@ def compare_table(duckdb_con, spark, table: str, ignore_columns: tuple[str, ...]
     if set(duck_columns) != set(spark_columns):
         return TableDifference(table, f"columns differ: duckdb {sorted(set(duck_columns) - set(spark_columns))}, "
                                       f"spark {sorted(set(spark_columns) - set(duck_columns))}")
-    columns = [c for c in duck_columns if c not in ignore_columns]
+    columns = [c for c in duck_columns if c not in ignore_columns and f"{table}.{c}" not in ignore_columns]
     select = ", ".join(f'"{c}"' for c in columns)
     duck_records = duckdb_con.sql(f'select {select} from "{schema}"."{name}"').to_arrow_table().to_pylist()
     spark_records = spark.table(table).select(*[f"`{c}`" for c in columns]).toArrow().to_pylist()
