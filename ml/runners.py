@@ -407,8 +407,13 @@ def _score_propensity(
             counts.add(features, probability)
         outputs.inserted(target.table, _rank_scores(warehouse, scratch, target.table, counts.rows))
         parity = _parity(warehouse, run, target, counts.rows, monitoring["fairness"])
-    finally:
-        warehouse.execute(f"drop table if exists {scratch}")
+    except BaseException:
+        # after an error DuckDB refuses every statement until the rollback, which drops the scratch
+        # table; a drop here would replace the error with "transaction is aborted"
+        if warehouse.engine != "duckdb":
+            warehouse.execute(f"drop table if exists {scratch}")
+        raise
+    warehouse.execute(f"drop table if exists {scratch}")
     return counts, parity
 
 

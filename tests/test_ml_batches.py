@@ -158,3 +158,26 @@ def test_scale_settings_are_checked_and_default_to_one_hundred_thousand_a_batch(
                 {"scoring": {"batch_rows": True}}):
         with pytest.raises(ValueError, match="ml/config/clv.yml"):
             Scale.from_config("clv", bad)
+
+
+def test_an_error_while_scoring_is_reported_as_itself_and_leaves_the_outputs_as_they_were(warehouse, tmp_path,
+                                                                                            monkeypatch):
+    path = tmp_path / "cdp.duckdb"
+    shutil.copy(warehouse, path)
+    run_all(path, tmp_path / "artifacts")
+    with duckdb.connect(str(path), read_only=True) as con:
+        before = outputs(con)
+        runs = con.execute("select count(*) from ml.model_runs").fetchone()[0]
+
+    def broken_ranking(warehouse, scratch, table, rows):
+        warehouse.execute("select * from ml.no_such_table")  # a DuckDB error inside the run's transaction
+
+    monkeypatch.setattr(runners, "_rank_scores", broken_ranking)
+    with duckdb.connect(str(path)) as con, pytest.raises(duckdb.CatalogException, match="no_such_table"):
+        RUNNERS["purchase_propensity"](con, tmp_path / "artifacts", "test-run", force_retrain=False)
+    with duckdb.connect(str(path), read_only=True) as con:
+        after = outputs(con)
+        assert con.execute("select count(*) from ml.model_runs").fetchone()[0] == runs
+        assert con.execute("select count(*) from duckdb_tables() where table_name like '%_unranked'").fetchone()[0] == 0
+    for table, frame in before.items():
+        pd.testing.assert_frame_equal(after[table], frame)

@@ -144,6 +144,26 @@ def test_report_on_spark_equals_report_on_duckdb(spark, tmp_path: Path):
     assert_same_report(warehouse, spark, date(2026, 1, 1))
 
 
+def test_the_command_reads_the_spark_catalogue_with_engine_spark(spark, tmp_path: Path, monkeypatch):
+    from click.testing import CliRunner
+
+    import cdp.spark.session as session
+    from cdp.report.__main__ import main as report_cli
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(warehouse)) as con:
+        build_warehouse(con)
+    copy_to_spark(warehouse, spark, tmp_path / "parquet")
+    warehouse.unlink()  # the page can only come from Spark
+    monkeypatch.setattr(session, "get_session", lambda directory=None: spark)
+    monkeypatch.setattr(session, "release_session", lambda: None)  # the module's session serves later tests
+    result = CliRunner().invoke(report_cli, ["--engine", "spark", "--warehouse", str(warehouse),
+                                             "--out", str(tmp_path / "out"), "--as-of", AS_OF.isoformat()])
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / "out" / f"cdp_report_{AS_OF.isoformat()}.html").read_text(encoding="utf-8")
+    assert "Champions" in page and "could not be drawn" not in page
+
+
 def test_empty_catalogue_gives_the_same_notes_as_an_empty_duckdb_warehouse(spark, tmp_path: Path):
     for schema in REPORT_SCHEMAS:
         spark.sql(f"drop database if exists {schema} cascade")

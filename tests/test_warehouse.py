@@ -88,6 +88,27 @@ def test_append_matches_columns_by_name_and_delete_removes_only_matching_rows(wa
     assert warehouse.scalar("select count(*) from t.scores") == 4
 
 
+def test_append_refuses_a_column_the_table_does_not_have(warehouse):
+    warehouse.replace("t.scores", scores(2), COLUMNS)
+    with pytest.raises(Exception, match="(?i)nickname"):  # never dropped silently
+        warehouse.append("t.scores", scores(1, start=2).assign(nickname="x"))
+    assert warehouse.scalar("select count(*) from t.scores") == 2
+
+
+def test_a_naive_datetime_parameter_is_utc_whatever_the_host_zone(warehouse, monkeypatch):
+    import time
+
+    warehouse.replace("t.scores", scores(3), COLUMNS)
+    monkeypatch.setenv("TZ", "America/New_York")  # what py4j would read a naive datetime in
+    time.tzset()
+    try:
+        assert warehouse.scalar("select count(*) from t.scores where scored_at = ?",
+                                [datetime(2026, 9, 30, 12, 30)]) == 3
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
 def test_parameters_take_dates_and_numpy_values(warehouse):
     warehouse.replace("t.scores", scores(6), COLUMNS)
     frame = warehouse.frame("select customer_id from t.scores where as_of_date = ? and rank < ? order by 1",
@@ -209,6 +230,7 @@ def test_spark_resource_lets_go_of_the_local_metastore_for_the_next_process(tmp_
 def test_a_temp_table_keeps_its_rows_when_its_source_changes(warehouse):
     warehouse.replace("t.scores", scores(5), COLUMNS)
     assert warehouse.temp_table("_chosen", "select customer_id, rank from t.scores where rank >= ?", [2]) == 3
+    assert warehouse.tables(["t", "cdp_scratch"]) == ["t.scores"]  # nothing in the catalogue outlives the process
     warehouse.delete("t.scores", "rank >= ?", [3])
     assert warehouse.scalar("select count(*) from _chosen") == 3  # computed once, not a view
     assert warehouse.delete("t.scores", "customer_id in (select customer_id from _chosen)") == 1
@@ -217,3 +239,26 @@ def test_a_temp_table_keeps_its_rows_when_its_source_changes(warehouse):
     warehouse.drop_temp_table("_chosen")
     with pytest.raises(Exception, match="(?i)_chosen"):
         warehouse.scalar("select count(*) from _chosen")
+
+
+@pytest.mark.spark
+@pytest.mark.skipif(os.environ.get("CDP_SPARK_TEST") != "1", reason="slow: set CDP_SPARK_TEST=1")
+def test_spark_delete_empties_a_partition_even_under_dynamic_partition_overwrite(spark_dir):
+    """dbt-spark's incremental models (and many clusters) set dynamic partition overwrite, which keeps
+    the partitions an overwrite does not write: a delete of all of a partition's rows must still empty it."""
+    from cdp.spark.session import get_session
+
+    spark = get_session(spark_dir)
+    spark.sql("drop database if exists t cascade")
+    spark.sql("create database t")
+    spark.sql("create table t.days (customer_id string, as_of_date date) using parquet partitioned by (as_of_date)")
+    spark.sql("insert into t.days values ('a', date'2026-09-29'), ('b', date'2026-09-30'), ('c', date'2026-09-30')")
+    key = "spark.sql.sources.partitionOverwriteMode"
+    spark.conf.set(key, "dynamic")
+    try:
+        warehouse = as_warehouse(spark)
+        assert warehouse.delete("t.days", "customer_id = ?", ["a"]) == 1
+        assert warehouse.rows("select customer_id from t.days order by 1") == [("b",), ("c",)]
+        assert spark.conf.get(key) == "dynamic"  # the session's setting is left as it was
+    finally:
+        spark.conf.set(key, "STATIC")

@@ -55,7 +55,9 @@ class Warehouse(ABC):
 
     @abstractmethod
     def batches(self, sql: str, params: Params = None, rows: int = 100_000) -> Iterator[pd.DataFrame]:
-        """The query's result in frames of at most ``rows`` rows: memory bounded by the batch, not the table."""
+        """The query's result in frames of about ``rows`` rows, in no particular order: memory bounded by
+        the batch, not the table. On DuckDB the query runs on its own cursor, which sees committed
+        tables only: not temp tables, registered frames or this connection's open transaction."""
 
     # -- catalogue ---------------------------------------------------------------------------------
     @abstractmethod

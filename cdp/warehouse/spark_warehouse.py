@@ -8,6 +8,7 @@ with Delta Lake, a ``delete from`` would do). There are no transactions (see bas
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -18,6 +19,7 @@ import pyarrow as pa
 from cdp.warehouse.base import Params, Warehouse, arrow_table, plain, split_name
 
 SCRATCH_SCHEMA = "cdp_scratch"
+BATCH_COLUMN = "__cdp_batch"
 
 
 class SparkWarehouse(Warehouse):
@@ -25,10 +27,12 @@ class SparkWarehouse(Warehouse):
 
     def __init__(self, spark):
         self.spark = spark
-        self._temp_tables: dict[str, str] = {}  # name -> its scratch table
+        self._temp_tables: dict = {}  # name -> its checkpointed DataFrame
 
     def _sql(self, sql: str, params: Params = None):
-        values = plain(params)
+        # a naive datetime is UTC here (DuckDB's TIMESTAMP); py4j would read it in the host's zone
+        values = [value.replace(tzinfo=dt.UTC) if isinstance(value, dt.datetime) and value.tzinfo is None
+                  else value for value in plain(params) or []]
         return self.spark.sql(sql, args=values) if values else self.spark.sql(sql)
 
     def arrow(self, sql: str, params: Params = None) -> pa.Table:
@@ -43,11 +47,13 @@ class SparkWarehouse(Warehouse):
         if not total:
             return
         parts = max(1, math.ceil(total / rows))
-        # pinned once, so each partition is the same rows however often Spark recomputes the plan
-        pinned = query.repartition(parts).persist(StorageLevel.MEMORY_AND_DISK)
+        # pinned once, so each partition is the same rows however often Spark recomputes the plan; the
+        # batch number is a cached column, so the scan of one batch skips the others' cached blocks
+        pinned = (query.repartition(parts).withColumn(BATCH_COLUMN, F.spark_partition_id())
+                  .persist(StorageLevel.MEMORY_AND_DISK))
         try:
             for part in range(parts):
-                table = _naive_utc(pinned.filter(F.spark_partition_id() == part).toArrow())
+                table = _naive_utc(pinned.filter(F.col(BATCH_COLUMN) == part).drop(BATCH_COLUMN).toArrow())
                 if table.num_rows:
                     yield table.to_pandas()
         finally:
@@ -81,6 +87,9 @@ class SparkWarehouse(Warehouse):
         if not len(frame):
             return 0
         existing = self.spark.table(table).schema
+        unknown = set(arrow_table(frame).column_names) - {field.name for field in existing}
+        if unknown:  # as DuckDB's insert by name: a value is never dropped silently
+            raise ValueError(f"{table} has no column {sorted(unknown)}")
         data = self._typed_frame(arrow_table(frame), {f.name: f.dataType.simpleString() for f in existing})
         data.write.insertInto(table)  # by position: _typed_frame put the columns in the table's order
         return len(frame)
@@ -123,29 +132,37 @@ class SparkWarehouse(Warehouse):
         except Exception:
             self.spark.sql(f"drop table if exists {scratch}")
             raise
+        # static: a dynamic overwrite (dbt-spark's incremental models set it) would keep every
+        # partition the new rows do not touch, so a partition whose rows were all deleted would stay
+        mode_key = "spark.sql.sources.partitionOverwriteMode"
+        mode = self.spark.conf.get(mode_key)
+        self.spark.conf.set(mode_key, "STATIC")
         try:
             self.spark.table(scratch).write.insertInto(table, overwrite=True)
         except Exception as error:
             # an overwrite that failed midway may have emptied the table: the scratch keeps its rows
             raise RuntimeError(f"rewriting {table} failed; its new rows are kept in {scratch}: "
                                f"insert overwrite table {table} select * from {scratch}") from error
+        finally:
+            self.spark.conf.set(mode_key, mode)
         self.spark.sql(f"drop table if exists {scratch}")
 
     def temp_table(self, name: str, sql: str, params: Params = None) -> int:
-        # written out, not cached: a cache may be dropped and recomputed from tables changed since
+        # checkpointed, not cached: a cache may be dropped and recomputed from tables changed since,
+        # a local checkpoint has no lineage to recompute from. Its blocks live in the session, never
+        # in the catalogue: erasure's work tables hold plain identifiers, and must not outlive a
+        # process that dies (as a scratch Parquet table would)
         self.drop_temp_table(name)
-        scratch = f"{SCRATCH_SCHEMA}.temp_{name.strip('_')}_{uuid.uuid4().hex}"
-        self.create_schema(SCRATCH_SCHEMA)
-        self._sql(sql, params).write.mode("overwrite").format("parquet").saveAsTable(scratch)
-        self._temp_tables[name] = scratch
-        self.spark.table(scratch).createOrReplaceTempView(name)
-        return self.spark.table(scratch).count()
+        frame = self._sql(sql, params).localCheckpoint(eager=True)
+        frame.createOrReplaceTempView(name)
+        self._temp_tables[name] = frame
+        return frame.count()
 
     def drop_temp_table(self, name: str) -> None:
-        scratch = self._temp_tables.pop(name, None)
-        if scratch is not None:
+        frame = self._temp_tables.pop(name, None)
+        if frame is not None:
             self.spark.catalog.dropTempView(name)
-            self.spark.sql(f"drop table if exists {scratch}")
+            frame.unpersist()
 
     def register(self, name: str, frame: pd.DataFrame | pa.Table) -> None:
         self._frame(arrow_table(frame)).createOrReplaceTempView(name)
