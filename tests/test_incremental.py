@@ -1,7 +1,8 @@
 """Incremental facts: a sequence of incremental builds gives the tables a full refresh gives.
 
 Landing files arrive in two batches (daily drops up to a date, then the rest); the fact
-staging models and the identified events built on them are built after each batch and at
+staging models, the identified events built on them and the golden record's ranked
+candidates are built after each batch and at
 as-of dates moving forward and back, and every time compared with a full refresh of the
 same warehouse (the identity they read is the same in both).
 """
@@ -26,7 +27,9 @@ from cdp.ingest import ingest_landing
 ROOT = Path(__file__).resolve().parent.parent
 STAGED_FACTS = ("stg_landing__events", "stg_landing__email_events", "stg_landing__orders")
 IDENTIFIED_FACTS = ("int_events_identified", "int_email_events_identified")
-FACTS = STAGED_FACTS + IDENTIFIED_FACTS
+# built on identity too: a daily build ranks again only the customers whose records changed
+GOLDEN_CANDIDATES = ("int_customer_attribute_candidates_ranked",)
+FACTS = STAGED_FACTS + IDENTIFIED_FACTS + GOLDEN_CANDIDATES
 SCHEMAS = {"stg": "staging", "int": "intermediate"}
 END = date(2026, 9, 30)
 FIRST_BATCH_END = date(2026, 9, 10)
@@ -47,7 +50,8 @@ def dbt(warehouse: Path, target: Path, *args: str, as_of: str | None = None) -> 
 def build_facts(warehouse: Path, target: Path, as_of: str | None = None, full_refresh: bool = False,
                 upstream: bool = True) -> None:
     """The incremental facts and, with upstream, the identity models the identified ones read."""
-    selection = (*STAGED_FACTS, *(f"+{model}" for model in IDENTIFIED_FACTS)) if upstream else FACTS
+    selection = ((*STAGED_FACTS, *(f"+{model}" for model in IDENTIFIED_FACTS + GOLDEN_CANDIDATES)) if upstream
+                 else FACTS)
     dbt(warehouse, target, "run", "--select", *selection, *(["--full-refresh"] if full_refresh else []), as_of=as_of)
 
 
@@ -68,6 +72,14 @@ def _event_customers(warehouse: Path) -> dict[str, dict[str, str | None]]:
                 for model in IDENTIFIED_FACTS}
 
 
+def _record_customers(warehouse: Path) -> dict[str, str]:
+    """The customer each record's golden record candidates are ranked under."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return dict(con.execute(
+            "select distinct customer_record_id, customer_id from intermediate.int_customer_attribute_candidates_ranked"
+        ).fetchall())
+
+
 def _add_newcomer(landing: Path) -> None:
     """An address the ESP mails in the first batch that no customer holds until the second brings
     the CRM record holding it: its held e-mail events must move to that customer."""
@@ -80,6 +92,23 @@ def _add_newcomer(landing: Path) -> None:
     (landing / "customers" / "crm_newcomer_2026-09-20.csv").write_text(
         f"{header}\ncrm,C-NEWCOMER,nova.newcomer@outlook.com,,Nova,Newcomer,1990-01-01,,,,,,,,,"
         "2026-09-20T09:00:00Z,2026-09-20T09:00:00Z\n", encoding="utf-8")
+
+
+def _add_merger(landing: Path) -> None:
+    """Two records of one person that nothing ties in the first batch (an e-mail-only CRM record, a
+    phone-only webshop record) and, in the second, a record holding both identifiers: the two customers
+    merge, so records move from one to the other."""
+    header = next((landing / "customers").glob("crm_customers_*.csv")).read_text(encoding="utf-8").splitlines()[0]
+    rows = {
+        "crm_merger_2026-09-02.csv": "crm,C-MERGE-A,mira.stone@example.org,,Mira,Stone,,,,,,,,,,"
+                                     "2026-09-02T09:00:00Z,2026-09-02T09:00:00Z",
+        "crm_merger_2026-09-03.csv": "webshop,W-MERGE-B,,+44 7700 900123,,,,,,,,,United Kingdom,,,"
+                                     "2026-09-03T09:00:00Z,2026-09-03T09:00:00Z",
+        "crm_merger_2026-09-20.csv": "pos,P-MERGE-C,mira.stone@example.org,+44 7700 900123,Mira,Stone,,,,,,,"
+                                     "United Kingdom,,,2026-09-20T09:00:00Z,2026-09-20T09:00:00Z",
+    }
+    for name, row in rows.items():
+        (landing / "customers" / name).write_text(f"{header}\n{row}\n", encoding="utf-8")
 
 
 def _file_date(path: Path) -> date | None:
@@ -97,6 +126,7 @@ def landing(tmp_path_factory) -> tuple[Path, Path]:
     full = root / "full"
     generate_landing(full, customers=250, days=45, seed=5, end_date=END, progress=False)
     _add_newcomer(full)
+    _add_merger(full)
     first = root / "first"
     shutil.copytree(full, first)
     for path in first.rglob("*"):
@@ -127,7 +157,7 @@ def test_incremental_builds_equal_a_full_refresh(landing, tmp_path):
     build_facts(warehouse, target, FIRST_BATCH_END.isoformat())
     assert_same_as_full_refresh(FIRST_BATCH_END.isoformat())
     # the second batch lands (new versions of orders among it); the daily run reads it
-    held = _event_customers(warehouse)
+    held, held_records = _event_customers(warehouse), _record_customers(warehouse)
     ingest_landing(warehouse, full_landing)
     build_facts(warehouse, target)
     latest = assert_same_as_full_refresh(None)
@@ -137,6 +167,9 @@ def test_incremental_builds_equal_a_full_refresh(landing, tmp_path):
     for model in IDENTIFIED_FACTS:
         moved = {key for key, customer in held[model].items() if key in now[model] and now[model][key] != customer}
         assert moved, f"no held row of {model} changed customer: the test does not exercise re-attribution"
+    # and records moved between customers: ranked again on both sides
+    now_records = _record_customers(warehouse)
+    assert any(now_records.get(record, customer) != customer for record, customer in held_records.items())
     # nothing new: the build changes nothing
     build_facts(warehouse, target)
     assert fingerprints(warehouse) == latest

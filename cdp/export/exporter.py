@@ -31,11 +31,11 @@ from cdp.export import selection as rules
 from cdp.export.assignment import HOLDOUT, assign
 from cdp.export.audiences import Audience, DestinationConfig
 from cdp.export.destinations import DESTINATIONS, Destination
-from cdp.export.dialect import sha256_hex as sql_sha256
 from cdp.export.profile import profile_sql
 from cdp.export.state import column_types, ensure_export_tables
 from cdp.export.writer import file_bytes, json_bytes, row_fingerprints, sha256_hex, write_atomically
 from cdp.warehouse import Warehouse, as_warehouse
+from cdp.warehouse.dialect import sha256_hex as sql_sha256
 
 EXPORTED, UNCHANGED = "exported", "unchanged"
 NOT_DUE, BELOW_MIN_SIZE, BELOW_DESTINATION_MINIMUM, TOO_LARGE = (

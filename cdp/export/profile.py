@@ -14,7 +14,7 @@ from functools import cache
 from pathlib import Path
 
 from cdp import settings
-from cdp.export.dialect import sorted_string_agg
+from cdp.warehouse.dialect import sorted_string_agg
 
 # Columns beyond int_customer_profile's, with the expression that computes each.
 EXTRA_COLUMNS: dict[str, str] = {

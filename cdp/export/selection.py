@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from cdp.export.dialect import string_literal
+from cdp.warehouse.dialect import string_literal
 
 OPERATORS = ("=", "!=", ">", ">=", "<", "<=", "in", "not in", "between", "is null", "is not null")
 FORMS = ("field", "segment", "all", "any", "not")

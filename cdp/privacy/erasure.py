@@ -39,15 +39,14 @@ from cdp.privacy.raw_identifiers import (
     ORDER_LINK,
     QUARANTINED_IDENTIFIERS,
     RAW_IDENTIFIERS,
-    json_valid,
     quarantined_field,
     raw_column,
-    sha256,
     source_record,
     suppressed,
 )
 from cdp.privacy.suppression import ensure_privacy_schema
 from cdp.warehouse import Warehouse, as_warehouse
+from cdp.warehouse.dialect import json_valid, sha256_hex
 
 # The dbt models erasure reads (schema.model): who asked, what was uploaded, who is who.
 ERASURE_REQUESTS = "staging.stg_landing__erasure_requests"
@@ -250,7 +249,7 @@ def _suppress_requested_and_uploaded(warehouse: Warehouse, report: ErasureReport
     uploaded = _add_suppressions(warehouse, now)
     report.suppressions_absorbed = sum(uploaded.values())
     _add_counts(report, uploaded)
-    hashed = partial(sha256, engine=warehouse.engine)
+    hashed = partial(sha256_hex, engine=warehouse.engine)
     warehouse.temp_table(
         "_candidates",
         f"""
@@ -294,7 +293,8 @@ def _find_erased_people(warehouse: Warehouse, report: ErasureReport, now: dateti
             union all
             select customer_id, 'anonymous_id', anonymous_id from {DEVICES}
         )
-        select distinct customer_id, identifier_type, value, {sha256("value", warehouse.engine)} as identifier_sha256
+        select distinct
+            customer_id, identifier_type, value, {sha256_hex("value", warehouse.engine)} as identifier_sha256
         from identifiers
         where customer_id is not null and value is not null
         """,

@@ -11,12 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 
 import yaml
 
 from cdp.warehouse import Warehouse, as_warehouse
+from cdp.warehouse.dialect import quote_identifier
 
 RULES_PATH = Path(__file__).with_name("personal_data.yml")
 ERASED_VALUES = "_erased_values"
@@ -65,9 +66,7 @@ def load_rules(path: Path = RULES_PATH) -> ColumnRules:
 
 def quoter(engine: str = "duckdb") -> Callable[[str], str]:
     """How the engine quotes a table or column name."""
-    if engine == "spark":
-        return lambda name: "`" + name.replace("`", "``") + "`"
-    return lambda name: '"' + name.replace('"', '""') + '"'
+    return partial(quote_identifier, engine=engine)
 
 
 def _matches(expression: str, identifier_type: str) -> str:

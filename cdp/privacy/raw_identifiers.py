@@ -7,51 +7,18 @@ because a national number needs the record's country (staging still leaves such 
 out; raw keeps it, see docs/privacy.md).
 
 The SQL is written for one engine (``engine``: "duckdb", the default, or "spark"). Where
-the two differ (hashing, regular expressions, JSON, string literals) the few functions at
-the top say how, as the dbt project's dispatch macros do (macros/cross_database.sql).
+the two differ (hashing, regular expressions, JSON, string literals) cdp/warehouse/dialect.py
+says how, as the dbt project's dispatch macros do (macros/cross_database.sql).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from cdp.warehouse.dialect import DUCKDB, SPARK, json_member, json_valid, regexp_replace, sha256_hex
+
 Column = Callable[[str], str]
-DUCKDB, SPARK = "duckdb", "spark"
 WHITESPACE, LOYALTY_SEPARATORS = r"\s+", r"[\s-]+"
-
-
-# -- what differs between the engines ----------------------------------------------------------
-
-
-def sha256(expression: str, engine: str = DUCKDB) -> str:
-    """Lower-case hex SHA-256 of a string (macro identifier_sha256)."""
-    return f"sha2({expression}, 256)" if engine == SPARK else f"sha256({expression})"
-
-
-def _string(value: str, engine: str) -> str:
-    """A string literal: Spark reads backslash escapes in literals, DuckDB does not."""
-    if engine == SPARK:
-        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-    return "'" + value.replace("'", "''") + "'"
-
-
-def _regexp_replace(expression: str, pattern: str, replacement: str, engine: str, every: bool = True) -> str:
-    """Spark's regexp_replace replaces every match; DuckDB's the first unless told 'g'."""
-    if engine == SPARK:
-        return f"regexp_replace({expression}, {_string(pattern, engine)}, {_string(replacement, engine)})"
-    flags = ", 'g'" if every else ""
-    return f"regexp_replace({expression}, {_string(pattern, engine)}, {_string(replacement, engine)}{flags})"
-
-
-def json_valid(expression: str, engine: str = DUCKDB) -> str:
-    """Whether the text is one JSON document (Spark's get_json_object alone would read a valid prefix)."""
-    return f"(try_parse_json({expression}) is not null)" if engine == SPARK else f"json_valid({expression})"
-
-
-def _json_member(expression: str, member: str, engine: str) -> str:
-    if engine == SPARK:
-        return f"get_json_object({expression}, '$.{member}')"
-    return f"json_extract_string({expression}, '$.{member}')"
 
 
 # -- the identifiers -----------------------------------------------------------------------------
@@ -64,7 +31,7 @@ def source_record(system: str, record_id: str) -> str:
 
 def email(expression: str, engine: str = DUCKDB) -> str:
     """macro normalise_email, without its validity check (a suppressed hash is of a valid address)."""
-    return f"nullif(lower({_regexp_replace(expression, WHITESPACE, '', engine)}), '')"
+    return f"nullif(lower({regexp_replace(expression, WHITESPACE, '', engine)}), '')"
 
 
 def email_match_key(expression: str, engine: str = DUCKDB) -> str:
@@ -79,9 +46,9 @@ def email_match_key(expression: str, engine: str = DUCKDB) -> str:
 
 def phone_international(expression: str, engine: str = DUCKDB) -> str:
     """macros phone_digits and phone_to_e164, for numbers written with '+' or '00' only."""
-    without_extension = _regexp_replace(
+    without_extension = regexp_replace(
         expression, r"(?i)\s*(ext\.?|extension|x|#)\s*[0-9]+\s*$", "", engine, every=False)
-    digits = _regexp_replace(f"replace({without_extension}, '(0)', '')", "[^0-9]", "", engine)
+    digits = regexp_replace(f"replace({without_extension}, '(0)', '')", "[^0-9]", "", engine)
     # DuckDB's ltrim takes the characters to trim; Spark's takes none (macro phone_has_plus)
     opening = f"trim(leading '(' from trim({expression}))" if engine == SPARK else f"ltrim(trim({expression}), '(')"
     return (
@@ -92,7 +59,7 @@ def phone_international(expression: str, engine: str = DUCKDB) -> str:
 
 def loyalty_id(expression: str, engine: str = DUCKDB) -> str:
     """macro normalise_loyalty_id, without the junk check."""
-    return f"nullif(upper({_regexp_replace(expression, LOYALTY_SEPARATORS, '', engine)}), '')"
+    return f"nullif(upper({regexp_replace(expression, LOYALTY_SEPARATORS, '', engine)}), '')"
 
 
 def anonymous_id(expression: str) -> str:
@@ -183,14 +150,14 @@ def quarantined_field(engine: str = DUCKDB) -> Column:
     """A field of a quarantined row's raw content (JSON for rows that failed validation)."""
     def field(name: str) -> str:
         return (f"(case when {json_valid('raw_content', engine)} "
-                f"then {_json_member('raw_content', name, engine)} end)")
+                f"then {json_member('raw_content', name, engine)} end)")
     return field
 
 
 def suppressed(identifiers: list[tuple[str, str]], engine: str = DUCKDB) -> str:
     """SQL true when any of the identifiers is on the suppression list."""
     return " or ".join(
-        f"{sha256(expression, engine)} in (select identifier_sha256 from privacy.suppression_list "
+        f"{sha256_hex(expression, engine)} in (select identifier_sha256 from privacy.suppression_list "
         f"where identifier_type = '{identifier_type}')"
         for identifier_type, expression in identifiers
     )

@@ -182,3 +182,15 @@
         {%- endfor -%}
     )
 {%- endmacro %}
+
+{#- After an incremental build of int_customer_attribute_candidates_ranked: the rows of records
+    whose (customer, fingerprint) is no longer current (docs/incremental.md). -#}
+{% macro delete_stale_attribute_candidates() -%}
+    {%- if execute and this is not none and is_incremental() -%}
+    delete from {{ this }}
+    where (customer_record_id, customer_id, record_fingerprint) not in (
+        select customer_record_id, customer_id, record_fingerprint
+        from {{ ref('int_customer_record_fingerprints') }}
+    )
+    {%- endif -%}
+{%- endmacro %}

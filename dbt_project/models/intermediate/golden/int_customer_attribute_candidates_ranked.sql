@@ -1,5 +1,22 @@
+{{ config(
+    materialized=incremental_fact_materialization(),
+    incremental_strategy='delete+insert',
+    unique_key='customer_id',
+    on_schema_change='fail',
+    post_hook="{{ delete_stale_attribute_candidates() }}",
+) }}
 {%- set attributes = golden_record_attributes() -%}
 {%- set units = survivorship_units() -%}
+
+{#-
+    Incremental (docs/incremental.md): a daily build ranks again only the customers one of
+    whose records is new, changed, or moved to them, and those a record left (each record's
+    fingerprint in int_customer_record_fingerprints against the one held here); delete+insert
+    replaces those customers' rows. The post-hook then deletes the rows of records that are
+    gone or hold another fingerprint or customer now: those a record left whose other
+    records offer no value, and records erased. On Spark (Parquet tables allow no delete) it
+    is a table built in full, as the incremental facts are (docs/spark.md).
+-#}
 
 with
 
@@ -7,14 +24,44 @@ customers as (
     select * from {{ ref('stg_landing__customers') }}
 ),
 
-customer_records as (
-    select * from {{ ref('int_customer_records_resolved') }}
+fingerprints as (
+    select * from {{ ref('int_customer_record_fingerprints') }}
 ),
+
+{% if is_incremental() -%}
+held_fingerprints as (
+    select distinct customer_record_id, customer_id, record_fingerprint
+    from {{ this }}
+),
+
+-- customers a record joined or changed in (current side) or left (held side)
+changed_customers as (
+    select distinct coalesce(fingerprints.customer_id, held_fingerprints.customer_id) as customer_id
+    from fingerprints
+    full outer join held_fingerprints
+        on held_fingerprints.customer_record_id = fingerprints.customer_record_id
+        and held_fingerprints.customer_id = fingerprints.customer_id
+        and held_fingerprints.record_fingerprint = fingerprints.record_fingerprint
+    where fingerprints.customer_record_id is null or held_fingerprints.customer_record_id is null
+),
+
+customer_records as (
+    select fingerprints.*
+    from fingerprints
+    inner join changed_customers
+        on changed_customers.customer_id = fingerprints.customer_id
+),
+{%- else -%}
+customer_records as (
+    select * from fingerprints
+),
+{%- endif %}
 
 -- each record with its customer
 customer_source_records as (
     select
         customer_records.customer_id,
+        customer_records.record_fingerprint,
         customers.*
     from customers
     inner join customer_records
@@ -77,7 +124,8 @@ candidates as (
         {{ unit.name ~ '__completeness' if is_group else 1 }} as group_completeness,
         record_completeness,
         record_recency_rank,
-        record_changed_at
+        record_changed_at,
+        record_fingerprint
     from records
     where {{ attribute }} is not null
     {%- if not loop.last %}
@@ -136,7 +184,8 @@ final as (
         record_recency_rank,
         survivorship_rank,
         survivorship_rank = 1 as is_survivor,
-        record_changed_at
+        record_changed_at,
+        record_fingerprint
     from ranked
 )
 
