@@ -35,7 +35,7 @@ from orchestration.defs.dbt import (
     dbt_build_args,
     dbt_vars,
 )
-from orchestration.defs.dbt_parse_cache import target_reusing_parse
+from orchestration.defs.dbt_targets import invocation_target
 from orchestration.defs.ingestion import CONTRACT, raw_asset_key
 from orchestration.defs.resources import WAREHOUSE_POOL, PipelineConfig, WarehouseResource
 
@@ -74,7 +74,7 @@ def privacy_erasure_before_dbt(
         # every model once without them; erasing after it would mean a second build of every model.
         args = ["build", "--select", " ".join(f"+{model}" for model in INPUT_MODELS),
                 "--exclude", "resource_type:test resource_type:unit_test", "--vars", vars_json]
-    with target_reusing_parse(dbt, context) as target_path:
+    with invocation_target(dbt, context) as target_path:
         dbt.cli(args, manifest=DBT_PROJECT.manifest_path, target_path=target_path).wait()
     with warehouse.open() as con:
         report = apply_erasures(con, context.run.run_id)
@@ -103,7 +103,7 @@ def privacy_erasure(
         # same warehouse and vars as the dbt asset of this run; data tests check the result
         warehouse.dbt_environment()
         args = [*dbt_build_args(config), "--exclude", MEASUREMENT_SELECTOR]
-        with target_reusing_parse(dbt, context) as target_path:
+        with invocation_target(dbt, context) as target_path:
             dbt.cli(args, manifest=DBT_PROJECT.manifest_path, target_path=target_path).wait()
     return dg.MaterializeResult(metadata={**_metadata(report), "models_rebuilt": report.models_stale})
 

@@ -1,12 +1,14 @@
-"""A run's dbt invocations parse the project once, whichever warehouse they point at."""
+"""dbt invocation folders: a run parses the project once, whichever warehouse it points at; old folders go."""
 
 from __future__ import annotations
 
 import json
+import os
+import time
 from pathlib import Path
 
 from cdp import settings
-from orchestration.defs.dbt_parse_cache import PARTIAL_PARSE, parse_cache_key, target_reusing_parse
+from orchestration.defs.dbt_targets import PARTIAL_PARSE, invocation_target, parse_cache_key, prune_invocation_folders
 from orchestration.defs.resources import make_resources
 
 PROFILES_YML = settings.DBT_PROJECT_DIR / "profiles.yml"
@@ -40,7 +42,7 @@ def test_the_second_invocation_on_a_new_warehouse_reuses_the_first_ones_parse(tm
     dbt = make_resources(warehouse_path=str(tmp_path / "cdp.duckdb"))["dbt"]
     args = ["ls", "--select", "stg_landing__customers", "--quiet"]
 
-    with target_reusing_parse(dbt, name="first") as first:
+    with invocation_target(dbt, name="first") as first:
         dbt.cli(args, target_path=first).wait()
     # the default parse (another warehouse) did not fit: dbt parsed again and the cache keeps that parse
     assert _reparse_reasons(first) == ["profile has changed"]
@@ -49,6 +51,24 @@ def test_the_second_invocation_on_a_new_warehouse_reuses_the_first_ones_parse(tm
     ))
     assert cached and cached[0].read_bytes() == (first / PARTIAL_PARSE).read_bytes()
 
-    with target_reusing_parse(dbt, name="second") as second:
+    with invocation_target(dbt, name="second") as second:
         dbt.cli(args, target_path=second).wait()
     assert _reparse_reasons(second) == []
+
+
+def test_invocation_folders_past_their_retention_are_pruned_and_nothing_else(tmp_path):
+    eight_days_ago = time.time() - 8 * 86400
+    names = ["cdp_dbt_models-9731442-be6bf10", "db969e3", "first-ac0fdfd", "compiled", "run", "parse_cache"]
+    for name in names:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "dbt.log").write_text("x")
+        os.utime(tmp_path / name, (eight_days_ago, eight_days_ago))
+    (tmp_path / "manifest.json").write_text("{}")
+    os.utime(tmp_path / "manifest.json", (eight_days_ago, eight_days_ago))
+    (tmp_path / "cdp_measurement_models-9731442-061608e").mkdir()  # this week's
+
+    pruned = prune_invocation_folders(tmp_path, retention_days=7)
+
+    assert sorted(p.name for p in pruned) == sorted(names[:3])
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "cdp_measurement_models-9731442-061608e", "compiled", "manifest.json", "parse_cache", "run"]
