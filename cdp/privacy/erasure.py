@@ -39,6 +39,7 @@ from cdp.privacy.raw_identifiers import (
     ORDER_LINK,
     QUARANTINED_IDENTIFIERS,
     RAW_IDENTIFIERS,
+    Identifiers,
     quarantined_field,
     raw_column,
     source_record,
@@ -368,10 +369,12 @@ def _find_erased_people(warehouse: Warehouse, report: ErasureReport, now: dateti
 
 def _purge_raw(warehouse: Warehouse, report: ErasureReport, since: int) -> None:
     engine = warehouse.engine
+    since = int(since)  # a load id of ours, written into the SQL: the condition repeats it per identifier
     carrying = [
         f"select '{source}' as source, cast(_load_id as bigint) as load_id, "
         f"cast(_record_number as bigint) as record_number from raw.{source} "
-        f"where _load_id > ? and ({suppressed(identifiers(raw_column, engine), engine)})"
+        f"where _load_id > {since} "
+        f"and ({suppressed(identifiers(raw_column, engine), f'raw.{source}', f'_load_id > {since}', engine)})"
         for source, identifiers in RAW_IDENTIFIERS.items()
     ]
     # list entries written in a form raw cannot read (a national phone number) or naming our
@@ -387,7 +390,7 @@ def _purge_raw(warehouse: Warehouse, report: ErasureReport, since: int) -> None:
             select identifier_type, value from {ERASED_VALUES}
         )
         """
-    warehouse.temp_table("_purged_raw", "\nunion all\n".join([*carrying, listed]), [since] * len(carrying))
+    warehouse.temp_table("_purged_raw", "\nunion all\n".join([*carrying, listed]))
     # only the sources holding such rows: on Spark each delete is a job, a rewrite when it finds some
     carrying_sources = {source for (source,) in warehouse.rows("select distinct source from _purged_raw")}
     for source in [source for source in RAW_IDENTIFIERS if source in carrying_sources]:
@@ -397,11 +400,11 @@ def _purge_raw(warehouse: Warehouse, report: ErasureReport, since: int) -> None:
         )
         report.count(report.rows_deleted, f"raw.{source}", deleted)
     # an order is a financial record (kept for the accounts, GDPR Art. 17(3)(b)): only its buyer goes
+    linked = f"source_customer_id is not null and _load_id > {since}"
     unlinked = warehouse.update(
         "raw.orders",
         {"source_customer_id": "null"},
-        f"source_customer_id is not null and _load_id > ? and ({suppressed([ORDER_LINK], engine)})",
-        [since],
+        f"{linked} and ({suppressed([ORDER_LINK], 'raw.orders', linked, engine)})",
     )
     report.count(report.rows_updated, "raw.orders", unlinked)
 
@@ -432,15 +435,22 @@ def _scrub_audit(warehouse: Warehouse, report: ErasureReport, since: int) -> Non
     report.count(report.rows_deleted, "audit.field_issues", deleted)
     # A rejected row keeps its reason and place (the load still reconciles) but loses its content.
     # Content that is no JSON (a line that could not be parsed) is searched for erased values.
+    since = int(since)
+    rejected = f"raw_content is not null and load_id > {since}"
+
+    def carries_suppressed(source: str, identifiers: Identifiers) -> str:
+        read = identifiers(quarantined_field(engine), engine)
+        return suppressed(read, "audit.quarantine", f"source = '{source}' and {rejected}", engine)
+
     by_source = " or ".join(
-        f"(source = '{source}' and ({suppressed(identifiers(quarantined_field(engine), engine), engine)}))"
+        f"(source = '{source}' and ({carries_suppressed(source, identifiers)}))"
         for source, identifiers in QUARANTINED_IDENTIFIERS.items()
     )
     scrubbed = warehouse.update(
         "audit.quarantine",
         {"raw_content": "null"},
         f"""
-        raw_content is not null and load_id > ?
+        {rejected}
             and (
                 -- rejected uploads of identifiers to suppress
                 source = 'suppressions'
@@ -455,7 +465,6 @@ def _scrub_audit(warehouse: Warehouse, report: ErasureReport, since: int) -> Non
                 )
             )
         """,
-        [since],
     )
     report.count(report.rows_updated, "audit.quarantine", scrubbed)
     # a processed request keeps its id, time and system; re-sent, it is blanked again
