@@ -591,3 +591,56 @@ def test_a_resent_person_is_purged_again_and_nothing_else_changes(resent_run):
         assert customers == 0 and deleted == {"raw.customers": 1, "raw.email_events": 1}
         for source in ("customers", "email_events"):
             assert reconcile_source(con, source).passed
+
+
+def test_suppressed_rows_are_found_per_distinct_value_as_per_row_hashing_finds_them():
+    """suppressed() hashes each distinct value once and matches rows on the field as sent: every
+    spelling of a listed address, a listed source record read from two fields, nothing with a null."""
+    from cdp.privacy.raw_identifiers import RAW_IDENTIFIERS, raw_column, suppressed
+    from cdp.privacy.suppression import ensure_privacy_schema, identifier_sha256
+    from cdp.warehouse.dialect import sha256_hex
+
+    con = duckdb.connect()
+    ensure_privacy_schema(con)
+    con.execute("create schema raw")
+    con.execute(
+        "create table raw.events (_load_id bigint, _record_number bigint, source_system varchar, "
+        "source_customer_id varchar, anonymous_id varchar)"
+    )
+    con.execute(
+        "insert into raw.events values "
+        "(1, 1, 'web', 'C1', 'dev-a'), (1, 2, ' WEB ', 'C1 ', null), (2, 1, 'web', null, 'dev-b'), "
+        "(2, 2, null, 'C1', null), (2, 3, 'app', 'C2', ' dev-b '), (3, 1, 'app', 'C3', 'dev-c'), "
+        "(3, 2, 'web', 'C1', 'dev-c')"
+    )
+    con.execute("create table raw.email_events (_load_id bigint, _record_number bigint, email varchar)")
+    con.execute(
+        "insert into raw.email_events values (1, 1, 'Ann.Lee+news@GMAIL.com'), (1, 2, ' annlee@gmail.com'), "
+        "(1, 3, 'bob@example.com'), (2, 1, null), (2, 2, 'ann.lee@gmail.com '), (2, 3, 'Bob@Example.com')"
+    )
+    listed = [("source_record", "web:C1"), ("anonymous_id", "dev-b"), ("email", "annlee@gmail.com")]
+    for identifier_type, value in listed:
+        con.execute(
+            "insert into privacy.suppression_list values (?, ?, 'erasure', 'test', now())",
+            [identifier_type, identifier_sha256(identifier_type, value)],
+        )
+
+    def per_row(source: str) -> str:  # the plain way: hash every row's identifiers
+        return " or ".join(
+            f"{sha256_hex(expression)} in (select identifier_sha256 from privacy.suppression_list "
+            f"where identifier_type = '{identifier_type}')"
+            for identifier_type, expression in RAW_IDENTIFIERS[source](raw_column, "duckdb")
+        )
+
+    expected = {"events": [(1, 1), (1, 2), (2, 1), (2, 3), (3, 2)], "email_events": [(1, 1), (1, 2), (2, 2)]}
+    for source, rows in expected.items():
+        for condition in (suppressed(RAW_IDENTIFIERS[source], f"raw.{source}"), per_row(source)):
+            found = con.execute(
+                f"select _load_id, _record_number from raw.{source} where {condition} order by all"
+            ).fetchall()
+            assert found == rows, (source, condition)
+    # only the rows in question are looked at (a daily purge reads the new loads only)
+    later = suppressed(RAW_IDENTIFIERS["email_events"], "raw.email_events", "_load_id > 1")
+    assert con.execute(
+        f"select _load_id, _record_number from raw.email_events where _load_id > 1 and ({later}) order by all"
+    ).fetchall() == [(2, 2)]

@@ -41,7 +41,6 @@ from cdp.privacy.raw_identifiers import (
     RAW_IDENTIFIERS,
     Identifiers,
     quarantined_field,
-    raw_column,
     source_record,
     suppressed,
 )
@@ -374,7 +373,7 @@ def _purge_raw(warehouse: Warehouse, report: ErasureReport, since: int) -> None:
         f"select '{source}' as source, cast(_load_id as bigint) as load_id, "
         f"cast(_record_number as bigint) as record_number from raw.{source} "
         f"where _load_id > {since} "
-        f"and ({suppressed(identifiers(raw_column, engine), f'raw.{source}', f'_load_id > {since}', engine)})"
+        f"and ({suppressed(identifiers, f'raw.{source}', f'_load_id > {since}', engine)})"
         for source, identifiers in RAW_IDENTIFIERS.items()
     ]
     # list entries written in a form raw cannot read (a national phone number) or naming our
@@ -404,7 +403,7 @@ def _purge_raw(warehouse: Warehouse, report: ErasureReport, since: int) -> None:
     unlinked = warehouse.update(
         "raw.orders",
         {"source_customer_id": "null"},
-        f"{linked} and ({suppressed([ORDER_LINK], 'raw.orders', linked, engine)})",
+        f"{linked} and ({suppressed(ORDER_LINK, 'raw.orders', linked, engine)})",
     )
     report.count(report.rows_updated, "raw.orders", unlinked)
 
@@ -439,8 +438,8 @@ def _scrub_audit(warehouse: Warehouse, report: ErasureReport, since: int) -> Non
     rejected = f"raw_content is not null and load_id > {since}"
 
     def carries_suppressed(source: str, identifiers: Identifiers) -> str:
-        read = identifiers(quarantined_field(engine), engine)
-        return suppressed(read, "audit.quarantine", f"source = '{source}' and {rejected}", engine)
+        where = f"source = '{source}' and {rejected}"
+        return suppressed(identifiers, "audit.quarantine", where, engine, quarantined_field(engine))
 
     by_source = " or ".join(
         f"(source = '{source}' and ({carries_suppressed(source, identifiers)}))"

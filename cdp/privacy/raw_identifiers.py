@@ -13,6 +13,7 @@ says how, as the dbt project's dispatch macros do (macros/cross_database.sql).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from cdp.warehouse.dialect import DUCKDB, SPARK, json_member, json_valid, regexp_replace, sha256_hex
@@ -71,6 +72,9 @@ def _typed(column: Column, identifier_type: str, expression: str) -> str:
 
 
 Identifiers = Callable[[Column, str], list[tuple[str, str]]]
+# how suppressed() finds the fields an identifier's SQL reads: it builds the SQL over marked names
+_FIELD_MARK = "__cdp_field_{}__"
+_FIELD = re.compile(r"__cdp_field_([A-Za-z0-9_]+?)__")
 
 
 def _customers(c: Column, engine: str) -> list[tuple[str, str]]:
@@ -121,11 +125,11 @@ RAW_IDENTIFIERS: dict[str, Identifiers] = {
     "segment_lists": _segment_lists,
 }
 
-ORDER_LINK = ("source_record", source_record("source_system", "source_customer_id"))
-
-
 def _orders(c: Column, engine: str) -> list[tuple[str, str]]:
     return [("source_record", source_record(c("source_system"), c("source_customer_id")))]
+
+
+ORDER_LINK: Identifiers = _orders
 
 
 def _erasure_requests(c: Column, engine: str) -> list[tuple[str, str]]:
@@ -154,15 +158,28 @@ def quarantined_field(engine: str = DUCKDB) -> Column:
     return field
 
 
-def suppressed(identifiers: list[tuple[str, str]], relation: str, rows: str = "true", engine: str = DUCKDB) -> str:
-    """SQL true for a row of ``relation`` when any of its identifiers is on the suppression list.
+def suppressed(
+    identifiers: Identifiers, relation: str, rows: str = "true", engine: str = DUCKDB, column: Column = raw_column
+) -> str:
+    """SQL true for a row of ``relation`` (among ``rows``, a condition on it) when any identifier it
+    carries is on the suppression list; ``column`` reads a field of the row.
 
-    Each distinct value among ``rows`` (a condition on ``relation``) is hashed once, and the row is
-    matched on its plain value: hashing every row's identifiers was most of an erasure's time on
-    large raw tables, where a value repeats over many rows (an e-mail over its events)."""
-    return " or ".join(
-        f"{expression} in (select candidate.value from (select distinct {expression} as value from {relation} "
-        f"where {rows}) as candidate where {sha256_hex('candidate.value', engine)} in "
-        f"(select identifier_sha256 from privacy.suppression_list where identifier_type = '{identifier_type}'))"
-        for identifier_type, expression in identifiers
-    )
+    Each identifier is normalised and hashed once per distinct value, not once per row: that was most
+    of an erasure's time on large raw tables, where a value repeats over many rows (an address over
+    its e-mail events). An identifier read from one field is matched on the field as it is, so rows
+    skip the normalisation (regular expressions) too; one read from several (a source record) on its
+    value. The same rows match: an identifier is null, so never listed, whenever a field it reads is
+    null, and a null field matches nothing here either."""
+    conditions = []
+    for identifier_type, expression in identifiers(_FIELD_MARK.format, engine):
+        fields = list(dict.fromkeys(_FIELD.findall(expression)))
+        if len(fields) == 1:
+            key, value = column(fields[0]), _FIELD.sub("candidate.key", expression)
+        else:
+            key, value = _FIELD.sub(lambda field: column(field.group(1)), expression), "candidate.key"
+        conditions.append(
+            f"{key} in (select candidate.key from (select distinct {key} as key from {relation} where {rows}) "
+            f"as candidate where {sha256_hex(value, engine)} in "
+            f"(select identifier_sha256 from privacy.suppression_list where identifier_type = '{identifier_type}'))"
+        )
+    return " or ".join(conditions)
