@@ -120,6 +120,11 @@ def test_erasure_on_spark_matches_duckdb_a_rerun_changes_nothing_and_a_resend_is
             "audit.quarantine", "activation.audience_members"} <= {*on_duckdb.rows_deleted, *on_duckdb.rows_updated}
     assert counts(on_spark) == counts(on_duckdb)
     assert_same_rows(con, spark)
+    # rejected rows lose the content that names an erased person, as JSON or as an unparsable line
+    assert con.execute(
+        "select source, coalesce(raw_content, 'scrubbed') from audit.quarantine order by all"
+    ).fetchall() == [("customers", "scrubbed"), ("email_events", "m4,click,carl@mail.net,x"),
+                     ("email_events", "scrubbed"), ("events", "scrubbed")]
 
     on_duckdb, on_spark = both(con, spark, "run-2", datetime(2026, 10, 2))
     assert not on_duckdb.changed_anything and not on_spark.changed_anything

@@ -434,6 +434,7 @@ def _scrub_audit(warehouse: Warehouse, report: ErasureReport, since: int) -> Non
     report.count(report.rows_deleted, "audit.field_issues", deleted)
     # A rejected row keeps its reason and place (the load still reconciles) but loses its content.
     # Content that is no JSON (a line that could not be parsed) is searched for erased values.
+    # (source, load_id, record_number) is a quarantined row's key.
     since = int(since)
     rejected = f"raw_content is not null and load_id > {since}"
 
@@ -454,13 +455,21 @@ def _scrub_audit(warehouse: Warehouse, report: ErasureReport, since: int) -> Non
                 -- rejected uploads of identifiers to suppress
                 source = 'suppressions'
                 or {by_source}
-                or (
-                    not {json_valid("raw_content", engine)}
-                    and exists (
-                        select 1 from {ERASED_VALUES} as erased
-                        where erased.identifier_type in ('email', 'anonymous_id', 'loyalty_id')
-                            and contains(lower(raw_content), lower(erased.value))
-                    )
+                -- a join, not a correlated exists: OR-ed with the rest, that one ran per row (14 s for
+                -- 900 people erased at once at 100k customers, 1 s as a join)
+                or (source, load_id, record_number) in (
+                    select unparsed.source, unparsed.load_id, unparsed.record_number
+                    from (
+                        select source, load_id, record_number, lower(raw_content) as content
+                        from audit.quarantine
+                        where {rejected} and not {json_valid("raw_content", engine)}
+                    ) as unparsed
+                    inner join (
+                        select distinct lower(value) as value
+                        from {ERASED_VALUES}
+                        where identifier_type in ('email', 'anonymous_id', 'loyalty_id')
+                    ) as erased
+                        on contains(unparsed.content, erased.value)
                 )
             )
         """,
