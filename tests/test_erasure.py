@@ -83,6 +83,11 @@ def build_small_warehouse(con):
     table(con, "intermediate.int_customer_records_resolved", "customer_record_id varchar, customer_id varchar, "
           "source_system varchar, source_customer_id varchar",
           [("rc1", "A", "crm", "c1"), ("rw1", "A", "webshop", "w1"), ("rc2", "B", "crm", "c2")])
+    table(con, "intermediate.int_identity_match_records", "customer_record_id varchar, comparison_fingerprint bigint",
+          [("rc1", 11), ("rw1", 12), ("rc2", 13)])
+    # identity's kept comparisons, by the fingerprints of the records compared (14: a record of someone else)
+    table(con, "intermediate.int_identity_pair_comparisons", "comparison_fingerprint_l bigint, "
+          "comparison_fingerprint_r bigint, gamma_first_name integer", [(11, 12, 7), (12, 13, 0), (13, 14, 3)])
     table(con, "intermediate.int_customer_identifiers_unioned", "customer_record_id varchar, "
           "identifier_type varchar, identifier_value varchar",
           [("rc1", "email", ANN_EMAIL), ("rc1", "phone", ANN_PHONE), ("rc2", "email", "bob@mail.net"),
@@ -127,6 +132,8 @@ def test_erasure_removes_the_person_everywhere_and_keeps_the_rest(small):
     assert rows(con, "select customer_record_id, customer_id, previous_customer_id "
                      "from intermediate.int_customer_id_assignments") == [("rc2", "B", None)]
     assert rows(con, "select customer_id from intermediate.int_anonymous_ids_identified") == [("B",)]
+    assert rows(con, "select comparison_fingerprint_l, comparison_fingerprint_r "
+                     "from intermediate.int_identity_pair_comparisons") == [(13, 14)]
     # the log says what happened, with no personal data
     logged = rows(con, "select * from audit.erasure_log")
     assert len(logged) == 1 and logged[0][0] == "r1" and logged[0][4] == 1
@@ -471,7 +478,9 @@ def test_pipeline_erases_the_person_from_every_table(erased_run):
         # and the one build of the marts never held him
         for layer in ("raw.customers", "raw.consent", "raw.events", "raw.email_events", "raw.segment_lists",
                       "staging.stg_landing__customers", "intermediate.int_customer_records_resolved",
-                      "intermediate.int_identity_clusters", "intermediate.int_events_identified"):
+                      "intermediate.int_identity_clusters", "intermediate.int_events_identified",
+                      # his two records were compared: the comparisons kept under their fingerprints go
+                      "intermediate.int_identity_blocked_pairs", "intermediate.int_identity_pair_comparisons"):
             assert deleted.get(layer, 0) > 0, layer
         assert not [table for table in deleted if table.startswith("marts.")], deleted
         # the order stays for the accounts, without its buyer

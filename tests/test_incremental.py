@@ -1,8 +1,8 @@
 """Incremental facts: a sequence of incremental builds gives the tables a full refresh gives.
 
 Landing files arrive in two batches (daily drops up to a date, then the rest); the fact
-staging models, the identified events built on them and the golden record's ranked
-candidates are built after each batch and at
+staging models, the identified events built on them, the golden record's ranked
+candidates and identity's kept pair comparisons are built after each batch and at
 as-of dates moving forward and back, and every time compared with a full refresh of the
 same warehouse (the identity they read is the same in both).
 """
@@ -29,7 +29,9 @@ STAGED_FACTS = ("stg_landing__events", "stg_landing__email_events", "stg_landing
 IDENTIFIED_FACTS = ("int_events_identified", "int_email_events_identified")
 # built on identity too: a daily build ranks again only the customers whose records changed
 GOLDEN_CANDIDATES = ("int_customer_attribute_candidates_ranked",)
-FACTS = STAGED_FACTS + IDENTIFIED_FACTS + GOLDEN_CANDIDATES
+# identity's comparisons, kept between runs: a daily build compares only the pairs of new or changed records
+PAIR_COMPARISONS = ("int_identity_pair_comparisons",)
+FACTS = STAGED_FACTS + IDENTIFIED_FACTS + GOLDEN_CANDIDATES + PAIR_COMPARISONS
 SCHEMAS = {"stg": "staging", "int": "intermediate"}
 END = date(2026, 9, 30)
 FIRST_BATCH_END = date(2026, 9, 10)
@@ -50,8 +52,8 @@ def dbt(warehouse: Path, target: Path, *args: str, as_of: str | None = None) -> 
 def build_facts(warehouse: Path, target: Path, as_of: str | None = None, full_refresh: bool = False,
                 upstream: bool = True) -> None:
     """The incremental facts and, with upstream, the identity models the identified ones read."""
-    selection = ((*STAGED_FACTS, *(f"+{model}" for model in IDENTIFIED_FACTS + GOLDEN_CANDIDATES)) if upstream
-                 else FACTS)
+    selection = ((*STAGED_FACTS, *(f"+{model}" for model in IDENTIFIED_FACTS + GOLDEN_CANDIDATES + PAIR_COMPARISONS))
+                 if upstream else FACTS)
     dbt(warehouse, target, "run", "--select", *selection, *(["--full-refresh"] if full_refresh else []), as_of=as_of)
 
 
@@ -155,7 +157,7 @@ def test_incremental_builds_equal_a_full_refresh(landing, tmp_path):
     build_facts(warehouse, target, "2026-09-01", full_refresh=True)
     assert_same_as_full_refresh("2026-09-01")
     build_facts(warehouse, target, FIRST_BATCH_END.isoformat())
-    assert_same_as_full_refresh(FIRST_BATCH_END.isoformat())
+    first_comparisons = assert_same_as_full_refresh(FIRST_BATCH_END.isoformat())["int_identity_pair_comparisons"][0]
     # the second batch lands (new versions of orders among it); the daily run reads it
     held, held_records = _event_customers(warehouse), _record_customers(warehouse)
     ingest_landing(warehouse, full_landing)
@@ -170,12 +172,22 @@ def test_incremental_builds_equal_a_full_refresh(landing, tmp_path):
     # and records moved between customers: ranked again on both sides
     now_records = _record_customers(warehouse)
     assert any(now_records.get(record, customer) != customer for record, customer in held_records.items())
+    # the second batch's records were compared: the comparisons kept grew
+    assert latest["int_identity_pair_comparisons"][0] > first_comparisons
     # nothing new: the build changes nothing
     build_facts(warehouse, target)
     assert fingerprints(warehouse) == latest
-    # a backfill of an earlier date: the tables are rebuilt as they were then
+    # comparisons stored by other comparison SQL are compared again
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("update intermediate.int_identity_pair_comparisons "
+                    "set comparison_version = 'earlier comparison SQL', gamma_first_name = -9")
+    build_facts(warehouse, target)
+    assert fingerprints(warehouse) == latest
+    # a backfill of an earlier date: the tables are rebuilt as they were then (the records created
+    # since leave their blocks: their comparisons go)
     build_facts(warehouse, target, "2026-09-05")
-    assert_same_as_full_refresh("2026-09-05")
+    earlier = assert_same_as_full_refresh("2026-09-05")
+    assert earlier["int_identity_pair_comparisons"][0] < latest["int_identity_pair_comparisons"][0]
 
 
 def test_a_daily_build_reads_only_the_new_loads(landing, tmp_path):

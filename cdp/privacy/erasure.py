@@ -55,6 +55,8 @@ CUSTOMER_RECORDS = "staging.stg_landing__customers"
 SEGMENT_LIST_ENTRIES = "staging.stg_landing__segment_lists"
 REQUEST_CUSTOMERS = "intermediate.int_erasure_requests_identified"
 RECORDS_RESOLVED = "intermediate.int_customer_records_resolved"
+# a record's compared columns as one hash: the key of the comparisons identity keeps
+MATCH_RECORDS = "intermediate.int_identity_match_records"
 RECORD_IDENTIFIERS = "intermediate.int_customer_identifiers_unioned"
 DEVICES = "intermediate.int_anonymous_ids_identified"
 EVENTS = "intermediate.int_events_identified"
@@ -65,6 +67,7 @@ INPUT_RELATIONS = (
     SEGMENT_LIST_ENTRIES,
     REQUEST_CUSTOMERS,
     RECORDS_RESOLVED,
+    MATCH_RECORDS,
     RECORD_IDENTIFIERS,
     DEVICES,
     EVENTS,
@@ -81,6 +84,7 @@ PURGED_LAST = (
     RECORD_IDENTIFIERS,
     SEGMENT_LIST_ENTRIES,
     UPLOADED_SUPPRESSIONS,
+    MATCH_RECORDS,
     RECORDS_RESOLVED,
     REQUEST_CUSTOMERS,
     ERASURE_REQUESTS,
@@ -352,6 +356,11 @@ def _find_erased_people(warehouse: Warehouse, report: ErasureReport, now: dateti
             union all
             select 'customer_record_id', records.customer_record_id
             from {RECORDS_RESOLVED} as records
+            inner join _erased_customers using (customer_id)
+            union all
+            select 'comparison_fingerprint', cast(match_records.comparison_fingerprint as string)
+            from {MATCH_RECORDS} as match_records
+            inner join {RECORDS_RESOLVED} as records using (customer_record_id)
             inner join _erased_customers using (customer_id)
             -- what a request names, also when it matches no customer (consent or e-mails of an address only)
             union all

@@ -154,6 +154,35 @@
 {%- endmacro %}
 
 
+{#- The match-record columns the comparison levels read, found in their SQL (l.<column>,
+    r.<column>), so the list cannot fall behind the comparisons. -#}
+{% macro identity_compared_columns() -%}
+    {{ return(modules.re.findall('\\b[lr]\\.([a-z_]+)', comparison_level_columns()) | unique | sort | list) }}
+{%- endmacro %}
+
+
+{#- A record's compared columns as one 60-bit hash (int_identity_match_records): the key
+    under which a pair's comparison levels are stored (int_identity_pair_comparisons). Two
+    records with different values share a fingerprint with probability about n^2 / 2^61
+    for n distinct records: 3 in a million at 2.5 million records. -#}
+{% macro comparison_fingerprint() -%}
+    {#- arrays as text the same on every engine (a cast writes a null element as NULL or null) -#}
+    {%- set array_columns = ['first_name_forms'] -%}
+    {%- set parts = [] -%}
+    {%- for column in identity_compared_columns() -%}
+        {%- do parts.append(array_join(column, "'|'") if column in array_columns else column) -%}
+    {%- endfor -%}
+    {{ md5_bigint(surrogate_key_text(parts)) }}
+{%- endmacro %}
+
+
+{#- The version of the comparison levels' SQL: stored comparisons of another version are
+    computed again (int_identity_pair_comparisons). -#}
+{% macro comparison_version() -%}
+    {{ return(local_md5(comparison_level_columns())) }}
+{%- endmacro %}
+
+
 {#- Level labels of a comparison, index = level (0 = disagree). -#}
 {% macro comparison_level_labels(comparison) -%}
     {%- set labels = ['disagree'] -%}
@@ -226,3 +255,21 @@
     {{ return(rules) }}
 {%- endmacro %}
 
+
+
+{#- pre_hook of int_identity_pair_comparisons: drop the stored comparisons that no longer
+    serve, those of fingerprint pairs blocking no longer selects (a record changed, was
+    erased, or left its blocks) or of other comparison SQL; the build then compares what is
+    missing. -#}
+{% macro delete_stale_pair_comparisons() -%}
+    {%- if execute and this is not none and is_incremental() -%}
+    delete from {{ this }}
+    where comparison_version <> '{{ comparison_version() }}'
+        or (comparison_fingerprint_l, comparison_fingerprint_r) not in (
+            select comparison_fingerprint_l, comparison_fingerprint_r
+            from {{ ref('int_identity_blocked_pairs') }}
+        )
+    {%- else -%}
+    select 1
+    {%- endif -%}
+{%- endmacro %}

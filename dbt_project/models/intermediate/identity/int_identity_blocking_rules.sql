@@ -1,5 +1,5 @@
 -- The blocking rules and shared identifiers of this run, and the bit each sets in
--- int_identity_candidate_pairs.blocking_mask.
+-- int_identity_blocked_pairs.blocking_mask.
 {%- set rules = var('identity_blocking_rules') -%}
 {%- set identifier_types = var('identity_match_keys') %}
 

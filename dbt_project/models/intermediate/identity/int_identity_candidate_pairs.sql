@@ -1,157 +1,53 @@
-{%- set record_columns = [
-    'first_name_key', 'first_name_canonical', 'first_name_initial', 'last_name_key', 'last_name_initial',
-    'birth_date', 'birth_date_digits', 'postcode_key', 'street_key', 'street_number', 'street_name_key', 'city_key',
-    'email_key', 'email_local_part', 'phone', 'loyalty_id',
-] -%}
-{%- set rules = validated_blocking_rules(record_columns) -%}
-{%- set max_block_size = var('identity_max_block_size') | int -%}
-{%- set exclusive_systems = var('identity_exclusive_source_systems') -%}
-{%- set identifier_types = var('identity_match_keys') -%}
+{# a view: its two readers read it once each, and writing its 2 million rows (at 100,000
+   customers) cost more than joining them again #}
+{{ config(materialized='view') }}
 
-
--- Candidate pairs: records that share a linking identifier (e-mail, phone,
--- loyalty id) or agree on every column of a blocking rule, with the level of
--- agreement of each comparison. Blocking keeps this far below all pairs.
+-- Candidate pairs: the blocked pairs with the level of agreement of each comparison
+-- and, for the comparisons weighed by term frequency, how common the agreed value is
+-- now (frequencies move with every new record, so they are never stored with the
+-- comparisons).
 with
+
+blocked_pairs as (
+    select * from {{ ref('int_identity_blocked_pairs') }}
+),
+
+comparisons as (
+    select * from {{ ref('int_identity_pair_comparisons') }}
+),
 
 records as (
     select * from {{ ref('int_identity_match_records') }}
-),
-
-identifiers as (
-    select * from {{ ref('int_customer_identifiers_unioned') }}
-    where is_linking
-),
-
-{% for rule in rules %}
-{%- set columns = blocking_rule_columns(rule) %}
--- blocking rule {{ rule.name }}
-{%- if rule.columns | select('mapping') | list | length == 0 %}
-rule_{{ loop.index }}_records as (
-    select *
-    from records
-    where {% for column in columns %}{{ column }} is not null{% if not loop.last %} and {% endif %}{% endfor %}
-    qualify count(*) over (partition by {{ columns | join(', ') }}) <= {{ rule.get('max_block_size', max_block_size) | int }}
-),
-
-rule_{{ loop.index }}_pairs as (
-    select
-        l.record_rank as rank_l,
-        r.record_rank as rank_r
-    from rule_{{ loop.index }}_records as l
-    inner join rule_{{ loop.index }}_records as r
-        on {{ blocking_rule_condition(rule) }}
-        and l.record_rank < r.record_rank
-),
-{%- else %}
-{%- set left_columns = rule.columns | map(attribute='left') | list %}
-{%- set right_columns = rule.columns | map(attribute='right') | list %}
--- a cross-column rule: the block of a value is the records holding it on the
--- left side and those holding it on the right side; each side is capped
-rule_{{ loop.index }}_left as (
-    select *
-    from records
-    where {% for column in left_columns %}{{ column }} is not null{% if not loop.last %} and {% endif %}{% endfor %}
-    qualify count(*) over (partition by {{ left_columns | join(', ') }}) <= {{ rule.get('max_block_size', max_block_size) | int }}
-),
-
-rule_{{ loop.index }}_right as (
-    select *
-    from records
-    where {% for column in right_columns %}{{ column }} is not null{% if not loop.last %} and {% endif %}{% endfor %}
-    qualify count(*) over (partition by {{ right_columns | join(', ') }}) <= {{ rule.get('max_block_size', max_block_size) | int }}
-),
-
-rule_{{ loop.index }}_pairs as (
-    select distinct
-        least(l.record_rank, r.record_rank) as rank_l,
-        greatest(l.record_rank, r.record_rank) as rank_r
-    from rule_{{ loop.index }}_left as l
-    inner join rule_{{ loop.index }}_right as r
-        on {{ blocking_rule_condition(rule) }}
-        and l.record_rank <> r.record_rank
-),
-{%- endif %}
-{% endfor %}
-
-identifier_ranks as (
-    select
-        records.record_rank,
-        identifiers.identifier_type,
-        identifiers.identifier_value
-    from identifiers
-    inner join records
-        on records.customer_record_id = identifiers.customer_record_id
-),
-
-identifier_pairs as (
-    select
-        l.record_rank as rank_l,
-        r.record_rank as rank_r,
-        l.identifier_type
-    from identifier_ranks as l
-    inner join identifier_ranks as r
-        on r.identifier_type = l.identifier_type
-        and r.identifier_value = l.identifier_value
-        and l.record_rank < r.record_rank
-),
-
--- which rules selected a pair, as bits (see int_identity_blocking_rules)
-blocked as (
-    {% for rule in rules -%}
-    select rank_l, rank_r, {{ 2 ** (loop.index0) }} as rule_bit from rule_{{ loop.index }}_pairs
-    union all
-    {% endfor -%}
-    {% for identifier_type in identifier_types -%}
-    select rank_l, rank_r, {{ 2 ** (rules | length + loop.index0) }} from identifier_pairs
-    where identifier_type = '{{ identifier_type }}'
-    {% if not loop.last %}union all{% endif %}
-    {% endfor %}
-),
-
-pairs as (
-    select
-        rank_l,
-        rank_r,
-        bit_or(rule_bit) as blocking_mask
-    from blocked
-    group by rank_l, rank_r
 ),
 
 final as (
     select
         l.customer_record_id as record_id_l,
         r.customer_record_id as record_id_r,
-        pairs.rank_l as record_rank_l,
-        pairs.rank_r as record_rank_r,
+        blocked_pairs.record_rank_l,
+        blocked_pairs.record_rank_r,
         l.source_system as source_system_l,
         r.source_system as source_system_r,
-        pairs.blocking_mask,
-        -- the strongest identifier the two records share (var identity_match_keys order)
-        case
-            {%- for identifier_type in identifier_types %}
-            when pairs.blocking_mask & {{ 2 ** (rules | length + loop.index0) }} <> 0 then '{{ identifier_type }}'
-            {%- endfor %}
-        end as shared_identifier,
+        blocked_pairs.blocking_mask,
+        blocked_pairs.shared_identifier,
         {%- for comparison in identity_comparisons() if comparison.term_frequency %}
         -- how common the agreed value is (used when the comparison is exact)
         case when l.{{ comparison.term_frequency }} = r.{{ comparison.term_frequency }}
             then l.{{ comparison.term_frequency }}_frequency
         end as term_frequency_{{ comparison.name }},
         {%- endfor %}
-        {{ comparison_level_columns() }}
-    from pairs
+        {%- for comparison in identity_comparisons() %}
+        comparisons.gamma_{{ comparison.name }}{% if not loop.last %},{% endif %}
+        {%- endfor %}
+    from blocked_pairs
     inner join records as l
-        on l.record_rank = pairs.rank_l
+        on l.record_rank = blocked_pairs.record_rank_l
     inner join records as r
-        on r.record_rank = pairs.rank_r
-    {%- if exclusive_systems %}
-    -- records of one exclusive system are distinct people by declaration
-    where not (
-        l.source_system = r.source_system
-        and l.source_system in ('{{ exclusive_systems | join("', '") }}')
-    )
-    {%- endif %}
+        on r.record_rank = blocked_pairs.record_rank_r
+    -- a left join: a pair without its comparison (tests/assert_every_blocked_pair_is_compared) never vanishes
+    left join comparisons
+        on comparisons.comparison_fingerprint_l = blocked_pairs.comparison_fingerprint_l
+        and comparisons.comparison_fingerprint_r = blocked_pairs.comparison_fingerprint_r
 )
 
 select * from final

@@ -73,37 +73,47 @@ random_pairs as (
         on r.sample_position = random_partners.partner_position
 ),
 
+-- the candidate pairs by blocking mask and pattern: one read of them for every sample below
+candidate_patterns as (
+    select blocking_mask, {{ gammas }}, count(*) as pair_count
+    from candidate_pairs
+    group by all
+),
+
+-- each blocking rule and shared identifier with the comparisons m cannot be learnt for
+-- from the pairs it selected (those it selected on)
+rule_samples as (
+    {% for rule in rules -%}
+    select
+        {{ 2 ** loop.index0 }} as rule_bit,
+        'rule:{{ rule.name }}' as sample,
+        {{ string_array(comparisons_using(blocking_rule_columns(rule))) }} as untrainable_comparisons
+    union all
+    {% endfor -%}
+    {% for identifier_type in var('identity_match_keys') -%}
+    select
+        {{ 2 ** (rules | length + loop.index0) }},
+        'rule:shared_{{ identifier_type }}',
+        {{ string_array(identifier_comparisons.get(identifier_type, [])) }}
+    {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+),
+
 samples as (
-    select 'random' as sample, {{ string_array([]) }} as untrainable_comparisons, {{ gammas }}
+    select 'random' as sample, {{ string_array([]) }} as untrainable_comparisons, {{ gammas }}, 1 as pair_count
     from random_pairs
 
     union all
 
-    select 'candidates' as sample, {{ string_array([]) }}, {{ gammas }}
-    from candidate_pairs
+    select 'candidates' as sample, {{ string_array([]) }}, {{ gammas }}, pair_count
+    from candidate_patterns
 
-    {% for rule in rules -%}
     union all
 
-    select
-        'rule:{{ rule.name }}',
-        {{ string_array(comparisons_using(blocking_rule_columns(rule))) }},
-        {{ gammas }}
-    from candidate_pairs
-    where blocking_mask & {{ 2 ** loop.index0 }} <> 0
-
-    {% endfor -%}
-    {% for identifier_type in var('identity_match_keys') -%}
-    union all
-
-    select
-        'rule:shared_{{ identifier_type }}',
-        {{ string_array(identifier_comparisons.get(identifier_type, [])) }},
-        {{ gammas }}
-    from candidate_pairs
-    where blocking_mask & {{ 2 ** (rules | length + loop.index0) }} <> 0
-
-    {% endfor %}
+    select rule_samples.sample, rule_samples.untrainable_comparisons, {{ gammas }}, candidate_patterns.pair_count
+    from candidate_patterns
+    inner join rule_samples
+        on candidate_patterns.blocking_mask & rule_samples.rule_bit <> 0
 ),
 
 final as (
@@ -111,7 +121,7 @@ final as (
         sample,
         untrainable_comparisons,
         {{ gammas }},
-        count(*) as pair_count,
+        cast(sum(pair_count) as bigint) as pair_count,
         any_value(record_count.records) as record_count,
         -- the labels of each comparison's levels (index = level), for the trainer
         '{{ tojson(level_labels) }}' as level_labels

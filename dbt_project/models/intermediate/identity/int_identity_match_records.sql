@@ -40,7 +40,7 @@ first_name_forms as (
     group by keyed.customer_record_id
 ),
 
-final as (
+matched as (
     select
         keyed.customer_record_id,
         keyed.source_system,
@@ -77,6 +77,14 @@ final as (
     from keyed
     left join first_name_forms
         on first_name_forms.customer_record_id = keyed.customer_record_id
+),
+
+final as (
+    select
+        *,
+        -- the compared columns as one hash: a pair's stored comparison holds while both match
+        {{ comparison_fingerprint() }} as comparison_fingerprint
+    from matched
 )
 
 select * from final
