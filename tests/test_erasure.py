@@ -146,6 +146,17 @@ def test_erasure_removes_the_person_everywhere_and_keeps_the_rest(small):
     assert report.models_stale
 
 
+def test_a_warehouse_built_before_comparison_fingerprints_is_erased_all_the_same(small):
+    """A warehouse whose last dbt build predates the fingerprints (an upgrade): its match records lack
+    the column, and erasure works from record ids alone."""
+    con = small
+    con.execute("alter table intermediate.int_identity_match_records drop column comparison_fingerprint")
+    con.execute("drop table intermediate.int_identity_pair_comparisons")
+    report = apply_erasures(con, "run-1", now=datetime(2026, 10, 1))
+    assert report.customers_erased == 1
+    assert rows(con, "select customer_record_id from intermediate.int_identity_match_records") == [("rc2",)]
+
+
 def test_a_second_run_changes_nothing_and_a_resent_record_is_purged_again(small):
     con = small
     apply_erasures(con, "run-1", now=datetime(2026, 10, 1))

@@ -344,6 +344,17 @@ def _find_erased_people(warehouse: Warehouse, report: ErasureReport, now: dateti
         """,
     )
     _add_counts(report, _add_suppressions(warehouse, now))
+    # a warehouse last built before identity kept its comparisons has no fingerprints to purge
+    fingerprints = (
+        f"""
+            union all
+            select 'comparison_fingerprint', cast(match_records.comparison_fingerprint as string)
+            from {MATCH_RECORDS} as match_records
+            inner join {RECORDS_RESOLVED} as records using (customer_record_id)
+            inner join _erased_customers using (customer_id)"""
+        if "comparison_fingerprint" in warehouse.columns(MATCH_RECORDS)
+        else ""
+    )
     # what the purge of tables outside raw looks for, in plain form: it lives only in this run
     warehouse.temp_table(
         ERASED_VALUES,
@@ -356,12 +367,7 @@ def _find_erased_people(warehouse: Warehouse, report: ErasureReport, now: dateti
             union all
             select 'customer_record_id', records.customer_record_id
             from {RECORDS_RESOLVED} as records
-            inner join _erased_customers using (customer_id)
-            union all
-            select 'comparison_fingerprint', cast(match_records.comparison_fingerprint as string)
-            from {MATCH_RECORDS} as match_records
-            inner join {RECORDS_RESOLVED} as records using (customer_record_id)
-            inner join _erased_customers using (customer_id)
+            inner join _erased_customers using (customer_id){fingerprints}
             -- what a request names, also when it matches no customer (consent or e-mails of an address only)
             union all
             select 'email', email from _new_requests
