@@ -246,13 +246,15 @@
 {%- endmacro %}
 
 
-{#- The elements of an array as text, joined by a separator (a string literal). -#}
+{#- The elements of an array as text, joined by a separator (a string literal); null elements
+    are left out, so an array of nulls gives '' (DuckDB's array_to_string gives null for
+    [null] but '' for [], Spark's array_join '' for both). -#}
 {% macro array_join(array, separator) -%}
     {{ return(adapter.dispatch('array_join', 'cdp_warehouse')(array, separator)) }}
 {%- endmacro %}
 
 {% macro duckdb__array_join(array, separator) -%}
-    array_to_string({{ array }}, {{ separator }})
+    coalesce(array_to_string({{ array }}, {{ separator }}), case when {{ array }} is not null then '' end)
 {%- endmacro %}
 
 {% macro spark__array_join(array, separator) -%}
