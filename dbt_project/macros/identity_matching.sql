@@ -256,7 +256,6 @@
 {%- endmacro %}
 
 
-
 {#- pre_hook of int_identity_pair_comparisons: drop the stored comparisons that no longer
     serve, those of fingerprint pairs blocking no longer selects (a record changed, was
     erased, or left its blocks) or of other comparison SQL; the build then compares what is
