@@ -133,6 +133,33 @@ def test_identity_links_explain_every_multi_record_customer(first_run):
     assert "links:" in result.output and "@" not in result.output.replace("***@", "")  # emails masked
 
 
+def test_explain_gives_the_verdict_on_two_compared_records_of_different_customers(first_run):
+    """Scored pairs hold record ranks, not ids: the verdict must still find the pair by its records."""
+    from click.testing import CliRunner
+
+    from cdp.cli import main
+
+    wh = first_run[1] / "cdp.duckdb"
+    (left, right, probability, reason), *_ = query(
+        wh,
+        """
+        select l.source_system || ':' || l.source_customer_id, r.source_system || ':' || r.source_customer_id,
+               pairs.match_probability, pairs.not_linked_reason
+        from intermediate.int_identity_scored_pairs as pairs
+        join intermediate.int_identity_match_records as l on l.record_rank = pairs.record_rank_l
+        join intermediate.int_identity_match_records as r on r.record_rank = pairs.record_rank_r
+        join marts.customer_identity_map as lc on lc.customer_record_id = l.customer_record_id
+        join marts.customer_identity_map as rc on rc.customer_record_id = r.customer_record_id
+        where pairs.link_rule is null and lc.customer_id <> rc.customer_id
+        order by pairs.match_probability desc, 1, 2
+        """,
+    )
+    result = CliRunner().invoke(main, ["explain", "--warehouse", str(wh), "--record", left, "--record", right])
+    assert result.exit_code == 1, result.output
+    assert "compared (blocked by " in result.output and f"p={probability:.6f}" in result.output, result.output
+    assert f"not linked: {reason}" in result.output
+
+
 def test_every_landing_row_is_accounted_for(first_run, landing):
     _, work = first_run
     wh = work / "cdp.duckdb"

@@ -106,10 +106,16 @@ def explain_customer(con: duckdb.DuckDBPyConnection, customer_id: str, show_pers
 
 def pair_verdict(con: duckdb.DuckDBPyConnection, record_a: str, record_b: str) -> dict | None:
     """How the model scored two records, if they were ever compared (None: no blocking rule paired them)."""
+    # scored pairs are keyed by the records' ranks, which change between runs: look them up
     pair = con.execute(
         """
+        with ranks as (
+            select record_rank from intermediate.int_identity_match_records
+            where customer_record_id in (?, ?)
+        )
         select * from intermediate.int_identity_scored_pairs
-        where ? in (record_id_l, record_id_r) and ? in (record_id_l, record_id_r)
+        where record_rank_l in (select record_rank from ranks)
+            and record_rank_r in (select record_rank from ranks)
         """,
         [record_a, record_b],
     ).df()

@@ -22,10 +22,13 @@ records as (
 
 final as (
     select
-        l.customer_record_id as record_id_l,
-        r.customer_record_id as record_id_r,
+        -- ranks, not the records' text ids: scored pairs are written for every pair,
+        -- and only the links need the ids (int_identity_links joins them)
         blocked_pairs.record_rank_l,
         blocked_pairs.record_rank_r,
+        -- erasure finds a pair by its records' fingerprints (cdp/privacy/personal_data.yml)
+        blocked_pairs.comparison_fingerprint_l,
+        blocked_pairs.comparison_fingerprint_r,
         l.source_system as source_system_l,
         r.source_system as source_system_r,
         blocked_pairs.blocking_mask,

@@ -15,7 +15,7 @@
 {%- endfor %}
 
 
--- Every candidate pair with its match weight and probability, whether it links
+-- Every candidate pair (by its records' ranks) with its match weight and probability, whether it links
 -- (a shared identifier or a probability at least identity_match_threshold, unless
 -- a veto, var identity_vetoes, applies) and, for links, the comparisons that agreed.
 with
@@ -26,6 +26,11 @@ candidate_pairs as (
 
 match_weights as (
     select * from {{ ref('int_identity_match_weights') }}
+),
+
+-- read only to break ties between exclusive systems' proposed links
+records as (
+    select * from {{ ref('int_identity_match_records') }}
 ),
 
 -- one row: each comparison's weights by level (list index = level + 1)
@@ -88,56 +93,70 @@ decided as (
     from scored
 ),
 
--- records of exclusive systems link one-to-one: each keeps its best match in the other system
-ranked as (
+{%- if exclusive_systems %}
+-- records of exclusive systems link one-to-one: each keeps its best match in the other
+-- system. Only proposed links between two exclusive systems are ranked (a partition
+-- holds one pair of systems); ties go to the smaller record id, which never changes.
+exclusive_proposals as (
     select
-        *,
-        {%- if exclusive_systems %}
-        source_system_l in ('{{ exclusive_systems | join("', '") }}')
-            and source_system_r in ('{{ exclusive_systems | join("', '") }}') as is_exclusive_pair,
+        decided.record_rank_l,
+        decided.record_rank_r,
         row_number() over (
-            partition by record_id_l, source_system_r, proposed_rule is not null
-            order by match_weight desc, record_id_r
+            partition by decided.record_rank_l, decided.source_system_r
+            order by decided.match_weight desc, r.customer_record_id
         ) as rank_for_l,
         row_number() over (
-            partition by record_id_r, source_system_l, proposed_rule is not null
-            order by match_weight desc, record_id_l
+            partition by decided.record_rank_r, decided.source_system_l
+            order by decided.match_weight desc, l.customer_record_id
         ) as rank_for_r
-        {%- else %}
-        false as is_exclusive_pair,
-        1 as rank_for_l,
-        1 as rank_for_r
-        {%- endif %}
     from decided
+    inner join records as l
+        on l.record_rank = decided.record_rank_l
+    inner join records as r
+        on r.record_rank = decided.record_rank_r
+    where decided.proposed_rule is not null
+        and decided.source_system_l in ('{{ exclusive_systems | join("', '") }}')
+        and decided.source_system_r in ('{{ exclusive_systems | join("', '") }}')
 ),
 
+{% endif -%}
 decisions as (
     select
-        record_id_l,
-        record_id_r,
-        record_rank_l,
-        record_rank_r,
-        source_system_l,
-        source_system_r,
-        blocking_mask,
-        shared_identifier,
+        decided.record_rank_l,
+        decided.record_rank_r,
+        decided.comparison_fingerprint_l,
+        decided.comparison_fingerprint_r,
+        decided.source_system_l,
+        decided.source_system_r,
+        decided.blocking_mask,
+        decided.shared_identifier,
         {%- for comparison in comparisons %}
-        gamma_{{ comparison.name }},
+        decided.gamma_{{ comparison.name }},
         {%- endfor %}
-        match_weight,
-        match_probability,
-        is_vetoed,
+        decided.match_weight,
+        decided.match_probability,
+        decided.is_vetoed,
+        {%- set not_best = 'exclusive_proposals.rank_for_l > 1 or exclusive_proposals.rank_for_r > 1' %}
         case
-            when proposed_rule is null then null
-            when is_exclusive_pair and (rank_for_l > 1 or rank_for_r > 1) then null
-            else proposed_rule
+            when decided.proposed_rule is null then null
+            {%- if exclusive_systems %}
+            when {{ not_best }} then null
+            {%- endif %}
+            else decided.proposed_rule
         end as link_rule,
         case
-            when is_vetoed then 'vetoed (var identity_vetoes)'
-            when proposed_rule is null then 'below threshold'
-            when is_exclusive_pair and (rank_for_l > 1 or rank_for_r > 1) then 'not the best match in an exclusive system'
+            when decided.is_vetoed then 'vetoed (var identity_vetoes)'
+            when decided.proposed_rule is null then 'below threshold'
+            {%- if exclusive_systems %}
+            when {{ not_best }} then 'not the best match in an exclusive system'
+            {%- endif %}
         end as not_linked_reason
-    from ranked
+    from decided
+    {%- if exclusive_systems %}
+    left join exclusive_proposals
+        on exclusive_proposals.record_rank_l = decided.record_rank_l
+        and exclusive_proposals.record_rank_r = decided.record_rank_r
+    {%- endif %}
 ),
 
 -- the comparisons that agreed, for links only (the links mart and cdp explain show them)
