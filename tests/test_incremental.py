@@ -177,6 +177,14 @@ def test_incremental_builds_equal_a_full_refresh(landing, tmp_path):
     # nothing new: the build changes nothing
     build_facts(warehouse, target)
     assert fingerprints(warehouse) == latest
+    # a held event lost from an old load (counted per load against the staged events): attributed again
+    with duckdb.connect(str(warehouse)) as con:
+        for model, key in (("int_events_identified", "event_id"), ("int_email_events_identified", "email_event_id")):
+            con.execute(f"delete from intermediate.{model} where {key} = "
+                        f"(select min({key}) from intermediate.{model} where _load_id = "
+                        f"(select min(_load_id) from intermediate.{model}))")
+    build_facts(warehouse, target)
+    assert fingerprints(warehouse) == latest
     # comparisons stored by other comparison SQL are compared again
     with duckdb.connect(str(warehouse)) as con:
         con.execute("update intermediate.int_identity_pair_comparisons "

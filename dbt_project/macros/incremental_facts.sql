@@ -94,3 +94,39 @@
     where ({{ key_columns | join(', ') }}) in (select {{ key_columns | join(', ') }} from {{ new_versions }})
     {%- endif %}
 {%- endmacro %}
+
+
+{#- Identified facts (int_events_identified, int_email_events_identified): on a delta build, the
+    staged rows attributed whatever identity says, as a condition on `alias`: loads newer than
+    the table's newest, and times at or after its latest (the cutoff may have kept them out). -#}
+{% macro fact_fresh_rows(build, alias) -%}
+    {%- set time_column, latest = (build['times'].items() | list)[0] -%}
+    ({{ alias }}._load_id > {{ build['load_id'] }}
+        or {{ alias }}.{{ time_column }} >= cast('{{ latest }}' as timestamp))
+{%- endmacro %}
+
+
+{#- The older loads whose staged rows the table does not all hold (an erasure removed an event
+    it attributed through a shared device; staging keeps it): counted per load, which needs no
+    join of every staged row to every held one. Held rows with a fresh staged version are left
+    out of the count (the build replaces them), so each load's two counts cover the same keys
+    and differ exactly when staging has a row the table lacks. -#}
+{% macro fact_loads_to_attribute(build, staged, key) -%}
+    select staged.load_id
+    from (
+        select rows._load_id as load_id, count(*) as row_count
+        from {{ staged }} as rows
+        where not {{ fact_fresh_rows(build, 'rows') }}
+        group by rows._load_id
+    ) as staged
+    left join (
+        select _load_id as load_id, count(*) as row_count
+        from {{ this }}
+        where {{ key }} not in (
+            select rows.{{ key }} from {{ staged }} as rows where {{ fact_fresh_rows(build, 'rows') }}
+        )
+        group by _load_id
+    ) as held
+        on held.load_id = staged.load_id
+    where held.row_count is distinct from staged.row_count
+{%- endmacro %}

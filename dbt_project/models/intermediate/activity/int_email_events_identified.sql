@@ -6,8 +6,9 @@
     pre_hook="{{ empty_fact_when_rebuilding(['occurred_at']) }}",
 ) }}
 
--- Incremental (docs/incremental.md): a daily build attributes the new events and re-attributes
--- only the held events whose address now belongs to another customer (or to none, or to several).
+-- Incremental (docs/incremental.md): a daily build attributes the events of new (or changed)
+-- loads and re-attributes only the held events whose address now belongs to another customer
+-- (or to none, or to several).
 {% set build = fact_build_mode(['occurred_at']) %}
 
 with
@@ -25,7 +26,7 @@ email_customers as (
 
 {% if build['mode'] == 'delta' %}
 held as (
-    select email_event_id, email, customer_id
+    select email, customer_id
     from {{ this }}
 ),
 
@@ -37,22 +38,36 @@ addresses_reassigned as (
         on email_customers.identifier_value = {{ email_match_key('held_addresses.email') }}
     where held_addresses.customer_id is distinct from email_customers.customer_id
 ),
+
+-- the older loads whose staged events the table does not all hold
+loads_to_attribute as (
+    {{ fact_loads_to_attribute(build, ref('stg_landing__email_events'), 'email_event_id') }}
+),
 {% endif %}
 
--- one pass over the events, left joins to small sets (int_events_identified says why)
+-- the fresh events and those of the loads above, then the held events of reassigned addresses (int_events_identified
+-- says why in branches)
 events_to_attribute as (
     select email_events.*
     from email_events
     {% if build['mode'] == 'delta' %}
-    left join (select email_event_id, true as is_held from held) as held_events
-        on held_events.email_event_id = email_events.email_event_id
-    left join addresses_reassigned
+    where {{ fact_fresh_rows(build, 'email_events') }}
+
+    union all
+
+    select email_events.*
+    from {{ ref('stg_landing__email_events') }} as email_events
+    where not {{ fact_fresh_rows(build, 'email_events') }}
+        and email_events._load_id in (select load_id from loads_to_attribute)
+
+    union all
+
+    select email_events.*
+    from {{ ref('stg_landing__email_events') }} as email_events
+    inner join addresses_reassigned
         on addresses_reassigned.email = email_events.email
-    -- new events, and events the cutoff or an erasure left out of the table before
-    where held_events.is_held is null
-        -- a new version of a held event
-        or email_events._load_id > {{ build['load_id'] }}
-        or addresses_reassigned.is_reassigned
+    where not {{ fact_fresh_rows(build, 'email_events') }}
+        and email_events._load_id not in (select load_id from loads_to_attribute)
     {% endif %}
 ),
 

@@ -6,8 +6,9 @@
     pre_hook="{{ empty_fact_when_rebuilding(['occurred_at']) }}",
 ) }}
 
--- Incremental (docs/incremental.md): a daily build attributes the new events and re-attributes
--- only the held events whose record or device now belongs to another customer.
+-- Incremental (docs/incremental.md): a daily build attributes the events of new (or changed)
+-- loads and re-attributes only the held events whose record or device now belongs to another
+-- customer.
 {% set build = fact_build_mode(['occurred_at']) %}
 
 with
@@ -26,7 +27,7 @@ anonymous_ids as (
 
 {% if build['mode'] == 'delta' %}
 held as (
-    select event_id, source_system, source_customer_id, anonymous_id, customer_id, identified_by
+    select source_system, source_customer_id, anonymous_id, customer_id, identified_by
     from {{ this }}
 ),
 
@@ -63,27 +64,52 @@ devices_reassigned as (
         on anonymous_ids.anonymous_id = held_devices.anonymous_id
     where held_devices.customer_id is distinct from anonymous_ids.customer_id
 ),
+
+-- the older loads whose staged events the table does not all hold
+loads_to_attribute as (
+    {{ fact_loads_to_attribute(build, ref('stg_landing__events'), 'event_id') }}
+),
 {% endif %}
 
--- one pass over the events (left joins to small sets, not OR-ed subqueries: DuckDB plans those
--- as a scan each and took longer than a full build)
+-- the fresh events and those of the loads above, then the held events of reassigned records
+-- and devices: one branch each, so that each is a scan that skips what it does not need. The
+-- staged events are named in each branch, not through the CTE, which DuckDB would otherwise
+-- materialise whole.
 events_to_attribute as (
     select events.*
     from events
     {% if build['mode'] == 'delta' %}
-    left join (select event_id, true as is_held from held) as held_events
-        on held_events.event_id = events.event_id
+    where {{ fact_fresh_rows(build, 'events') }}
+
+    union all
+
+    select events.*
+    from {{ ref('stg_landing__events') }} as events
+    where not {{ fact_fresh_rows(build, 'events') }}
+        and events._load_id in (select load_id from loads_to_attribute)
+
+    union all
+
+    select events.*
+    from {{ ref('stg_landing__events') }} as events
+    inner join records_reassigned
+        on records_reassigned.source_system = events.source_system
+        and records_reassigned.source_customer_id = events.source_customer_id
+    where not {{ fact_fresh_rows(build, 'events') }}
+        and events._load_id not in (select load_id from loads_to_attribute)
+
+    union all
+
+    select events.*
+    from {{ ref('stg_landing__events') }} as events
+    inner join devices_reassigned
+        on devices_reassigned.anonymous_id = events.anonymous_id
     left join records_reassigned
         on records_reassigned.source_system = events.source_system
         and records_reassigned.source_customer_id = events.source_customer_id
-    left join devices_reassigned
-        on devices_reassigned.anonymous_id = events.anonymous_id
-    -- new events, and events the cutoff or an erasure left out of the table before
-    where held_events.is_held is null
-        -- a new version of a held event
-        or events._load_id > {{ build['load_id'] }}
-        or records_reassigned.is_reassigned
-        or devices_reassigned.is_reassigned
+    where not {{ fact_fresh_rows(build, 'events') }}
+        and events._load_id not in (select load_id from loads_to_attribute)
+        and records_reassigned.is_reassigned is null
     {% endif %}
 ),
 
