@@ -151,6 +151,9 @@ def machine() -> dict:
         "platform": f"{platform.machine()}, {platform.system()} {platform.release()}",
         "python": platform.python_version(),
         "duckdb": duckdb.__version__,
+        # the dbt settings the environment overrides (dbt_project/profiles.yml gives the defaults)
+        "dbt_threads": os.environ.get("CDP_DBT_THREADS", "profile default"),
+        "duckdb_memory_limit": os.environ.get("CDP_DUCKDB_MEMORY_LIMIT", "profile default"),
     }
 
 

@@ -72,8 +72,10 @@ def privacy_erasure_before_dbt(
         # A first run with requests: build who is who (staging and identity, the models erasure reads and
         # what they need, seeds included) so the people leave raw before the main build, which then builds
         # every model once without them; erasing after it would mean a second build of every model.
+        # One thread: large models and no tests, so a second one only makes two large queries share the
+        # cores and the memory limit (38 -> 44 s at 100k, 117 -> 131 s at 300k; docs/benchmarks.md).
         args = ["build", "--select", " ".join(f"+{model}" for model in INPUT_MODELS),
-                "--exclude", "resource_type:test resource_type:unit_test", "--vars", vars_json]
+                "--exclude", "resource_type:test resource_type:unit_test", "--threads", "1", "--vars", vars_json]
     with invocation_target(dbt, context) as target_path:
         dbt.cli(args, manifest=DBT_PROJECT.manifest_path, target_path=target_path).wait()
     with warehouse.open() as con:
