@@ -101,6 +101,11 @@ def build_small_warehouse(con):
           [("e1", "A", ANN_DEVICE, "device"), ("e2", "A", ANN_DEVICE, "login"), ("e3", "B", "device-bob", "login")])
     table(con, "intermediate.int_customer_id_assignments", "customer_record_id varchar, customer_id varchar, "
           "previous_customer_id varchar", [("rc1", "A", None), ("rc2", "B", "A")])
+    # one row per raw row (the scorecard's kept hashes): a row goes with its raw row, though it names nobody
+    table(con, "intermediate.int_quality_raw_row_versions", "landing_source varchar, load_id bigint, "
+          "record_number bigint, row_version_key varchar",
+          [("customers", 1, 1, "k1"), ("customers", 1, 2, "k2"), ("customers", 1, 3, "k3"), ("events", 1, 1, "k4"),
+           ("events", 1, 2, "k5"), ("events", 1, 3, "k6"), ("orders", 1, 1, "k7")])
     # a table someone adds later, in a schema of its own: covered by its column names
     table(con, "activation.audience_members", "audience varchar, customer_id varchar, email varchar",
           [("news", "A", ANN_EMAIL), ("news", "B", "bob@mail.net")])
@@ -134,6 +139,9 @@ def test_erasure_removes_the_person_everywhere_and_keeps_the_rest(small):
     assert rows(con, "select customer_id from intermediate.int_anonymous_ids_identified") == [("B",)]
     assert rows(con, "select comparison_fingerprint_l, comparison_fingerprint_r "
                      "from intermediate.int_identity_pair_comparisons") == [(13, 14)]
+    # the rows of deleted raw rows; her order's stays, as the order does
+    assert rows(con, "select landing_source, record_number from intermediate.int_quality_raw_row_versions "
+                     "order by all") == [("customers", 3), ("events", 3), ("orders", 1)]
     # the log says what happened, with no personal data
     logged = rows(con, "select * from audit.erasure_log")
     assert len(logged) == 1 and logged[0][0] == "r1" and logged[0][4] == 1
@@ -176,6 +184,26 @@ def test_a_second_run_changes_nothing_and_a_resent_record_is_purged_again(small)
     assert resent.rows_deleted == {"raw.customers": 2} and resent.customers_erased == 0
     assert not resent.models_stale  # staging had left them out already: nothing to rebuild
     assert rows(con, "select count(*) from audit.privacy_runs") == [(2,)]
+
+
+def test_a_resent_record_takes_the_rows_built_for_its_raw_row_along(small):
+    """Nobody newly erased, but a re-sent raw row of someone erased before goes: so do the rows kept per raw
+    row (a build after it arrived hashed it), and the models built from them are stale."""
+    con = small
+    apply_erasures(con, "run-1", now=datetime(2026, 10, 1))
+    con.execute("insert into audit.load_history (load_id, source, file_path, file_checksum, status, started_at) "
+                "values (2, 'customers', 'customers/b.csv', 'y', 'loaded', now())")
+    con.execute("insert into raw.customers (source_system, source_customer_id, email, first_name, _load_id, "
+                "_record_number) values ('crm', 'c1', 'ann.smith@mail.net', 'Ann', 2, 1), "
+                "('crm', 'c3', 'cleo@mail.net', 'Cleo', 2, 2)")
+    con.execute("insert into intermediate.int_quality_raw_row_versions values "
+                "('customers', 2, 1, 'k8'), ('customers', 2, 2, 'k9')")
+    resent = apply_erasures(con, "run-2", now=datetime(2026, 10, 2))
+    assert resent.customers_erased == 0
+    assert resent.rows_deleted == {"raw.customers": 1, "intermediate.int_quality_raw_row_versions": 1}
+    assert rows(con, "select load_id, record_number from intermediate.int_quality_raw_row_versions "
+                     "where load_id = 2") == [(2, 2)]
+    assert resent.models_stale
 
 
 def test_an_uploaded_suppression_erases_whoever_holds_it(small):

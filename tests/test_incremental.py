@@ -219,8 +219,9 @@ def _row_versions(warehouse: Path) -> list[tuple]:
 
 
 def test_the_scorecard_row_hashes_kept_between_runs_equal_a_full_refresh(landing, tmp_path):
-    """int_quality_raw_row_versions hashes only loads it does not hold, and hashes again a load whose rows an
-    erasure deleted: after each step it holds what a full refresh gives."""
+    """int_quality_raw_row_versions hashes only loads it does not hold, hashes again a load whose row count in raw
+    changed, and marks every copy of a hash but the first, also after the first went: after each step it holds
+    what a full refresh gives."""
     full_landing, shared_first_landing = landing
     first_landing = shutil.copytree(shared_first_landing, tmp_path / "first")  # the fixture is shared
     warehouse, target = tmp_path / "cdp.duckdb", tmp_path / "target"
@@ -263,3 +264,40 @@ def test_the_scorecard_row_hashes_kept_between_runs_equal_a_full_refresh(landing
     with duckdb.connect(str(warehouse), read_only=True) as con:
         assert con.execute("select count(*) from raw.suppressions").fetchall()[0][0] == 1
     assert not any(row[0] == "suppressions" for row in later)
+
+    # a re-sent copy of an event in a new load: marked, and the scorecard's first copies count it once
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("insert into raw.events select * replace (_load_id + 1000 as _load_id) from raw.events "
+                    "where _load_id = (select max(_load_id) from raw.events) and _record_number = 1")
+        copy_load = con.execute("select max(_load_id) from raw.events").fetchall()[0][0]
+    build()
+    assert_same_as_full_refresh()
+    assert _copies(warehouse) == [(copy_load - 1000, False), (copy_load, True)]
+    # an erasure deletes the first copy, in raw and (by load and record number) here: the copy left becomes
+    # the first, and the first copy's load, whose count in raw still matches, is not hashed again
+    first_load = copy_load - 1000
+    with duckdb.connect(str(warehouse)) as con:
+        for table, load in (("raw.events", "_load_id"), ("intermediate.int_quality_raw_row_versions", "load_id")):
+            con.execute(f"delete from {table} where {load} = {first_load} and "
+                        f"{'_record_number' if table.startswith('raw') else 'record_number'} = 1")
+        # a mark on a row of that load that hashing it again would lose
+        con.execute("update intermediate.int_quality_raw_row_versions set parent_key = 'held as it was' "
+                    f"where landing_source = 'events' and load_id = {first_load} and record_number = 2")
+    build()
+    with duckdb.connect(str(warehouse)) as con:
+        assert con.execute("select count(*) from intermediate.int_quality_raw_row_versions "
+                           "where parent_key = 'held as it was'").fetchall()[0][0] == 1
+        con.execute("update intermediate.int_quality_raw_row_versions set parent_key = null "
+                    "where parent_key = 'held as it was'")
+    assert _copies(warehouse) == [(copy_load, False)]
+    assert_same_as_full_refresh()
+
+
+def _copies(warehouse: Path) -> list[tuple]:
+    """Load and mark of each row holding the hash of the event copied into a load of its own."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return con.execute(
+            "select load_id, repeats_earlier_copy from intermediate.int_quality_raw_row_versions "
+            "where row_version_key in (select row_version_key from intermediate.int_quality_raw_row_versions "
+            "where load_id = (select max(_load_id) from raw.events) and landing_source = 'events') "
+            "order by load_id").fetchall()

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 
-from cdp.privacy.personal_columns import ERASED_VALUES, TablePurge, plan_purges
+from cdp.privacy.personal_columns import ERASED_VALUES, PURGED_RAW_ROWS, TablePurge, plan_purges
 from cdp.privacy.raw_identifiers import (
     ORDER_LINK,
     QUARANTINED_IDENTIFIERS,
@@ -97,7 +97,7 @@ TEMP_TABLES = (
     "_customer_identifiers",
     "_erased_customers",
     ERASED_VALUES,
-    "_purged_raw",
+    PURGED_RAW_ROWS,
 )
 
 
@@ -178,6 +178,9 @@ def apply_erasures(warehouse: Warehouse, run_id: str | None = None, now: datetim
             _purge_raw(warehouse, report, since)
             if warehouse.scalar(f"select count(*) from {ERASED_VALUES}"):
                 _purge_derived(warehouse, report)
+            elif warehouse.scalar(f"select count(*) from {PURGED_RAW_ROWS}"):
+                # nobody newly erased, but raw rows re-sent for someone erased before went
+                _purge_derived(warehouse, report, raw_rows_only=True)
             _scrub_audit(warehouse, report, since)
             _log(warehouse, report, previous_scan, now)
     finally:
@@ -404,13 +407,14 @@ def _purge_raw(warehouse: Warehouse, report: ErasureReport, since: int) -> None:
             select identifier_type, value from {ERASED_VALUES}
         )
         """
-    warehouse.temp_table("_purged_raw", "\nunion all\n".join([*carrying, listed]))
+    warehouse.temp_table(PURGED_RAW_ROWS, "\nunion all\n".join([*carrying, listed]))
     # only the sources holding such rows: on Spark each delete is a job, a rewrite when it finds some
-    carrying_sources = {source for (source,) in warehouse.rows("select distinct source from _purged_raw")}
+    carrying_sources = {source for (source,) in warehouse.rows(f"select distinct source from {PURGED_RAW_ROWS}")}
     for source in [source for source in RAW_IDENTIFIERS if source in carrying_sources]:
         deleted = warehouse.delete(
             f"raw.{source}",
-            f"(_load_id, _record_number) in (select load_id, record_number from _purged_raw where source = '{source}')",
+            f"(_load_id, _record_number) in (select load_id, record_number from {PURGED_RAW_ROWS} "
+            f"where source = '{source}')",
         )
         report.count(report.rows_deleted, f"raw.{source}", deleted)
     # an order is a financial record (kept for the accounts, GDPR Art. 17(3)(b)): only its buyer goes
@@ -423,9 +427,10 @@ def _purge_raw(warehouse: Warehouse, report: ErasureReport, since: int) -> None:
     report.count(report.rows_updated, "raw.orders", unlinked)
 
 
-def _purge_derived(warehouse: Warehouse, report: ErasureReport) -> None:
-    """Every table outside raw, by column names: rows of erased people are deleted, mentions cleared."""
-    for purge in _purge_order(plan_purges(warehouse)):
+def _purge_derived(warehouse: Warehouse, report: ErasureReport, raw_rows_only: bool = False) -> None:
+    """Every table outside raw, by column names: rows of erased people and of deleted raw rows are deleted,
+    mentions cleared (with ``raw_rows_only``, only the rows of deleted raw rows)."""
+    for purge in _purge_order(plan_purges(warehouse, raw_rows_only=raw_rows_only)):
         if purge.delete_when:
             where = " or ".join(f"({condition})" for condition in purge.delete_when)
             report.count(report.rows_deleted, purge.table, warehouse.delete(purge.relation, where))
@@ -444,7 +449,7 @@ def _scrub_audit(warehouse: Warehouse, report: ErasureReport, since: int) -> Non
     engine = warehouse.engine
     deleted = warehouse.delete(
         "audit.field_issues",
-        "(source, load_id, record_number) in (select source, load_id, record_number from _purged_raw)",
+        f"(source, load_id, record_number) in (select source, load_id, record_number from {PURGED_RAW_ROWS})",
     )
     report.count(report.rows_deleted, "audit.field_issues", deleted)
     # A rejected row keeps its reason and place (the load still reconciles) but loses its content.

@@ -21,6 +21,7 @@ from cdp.warehouse.dialect import quote_identifier
 
 RULES_PATH = Path(__file__).with_name("personal_data.yml")
 ERASED_VALUES = "_erased_values"
+PURGED_RAW_ROWS = "_purged_raw"
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class ColumnRules:
     keep_schemas: frozenset[str]
     keep_tables: frozenset[str]
     unlink_only: dict[str, tuple[str, ...]]  # table -> columns cleared instead of deleting the row
+    raw_row: tuple[str, str, str]  # (landing source, load id, record number) columns of a row per raw row
 
     def identifier_type(self, column: str, patterns: dict[str, tuple[str, ...]]) -> str | None:
         if column in self.never:
@@ -61,6 +63,7 @@ def load_rules(path: Path = RULES_PATH) -> ColumnRules:
         keep_schemas=frozenset(raw["keep"]["schemas"]),
         keep_tables=frozenset(raw["keep"]["tables"]),
         unlink_only={table: tuple(columns) for table, columns in raw.get("unlink_only", {}).items()},
+        raw_row=tuple(raw["raw_row_columns"]),
     )
 
 
@@ -76,13 +79,27 @@ def _matches(expression: str, identifier_type: str) -> str:
     )
 
 
+def _raw_row_purged(columns: tuple[str, str, str], engine: str) -> str:
+    _quote = quoter(engine)
+    return (
+        f"({', '.join(_quote(column) for column in columns)}) in "
+        f"(select source, load_id, record_number from {PURGED_RAW_ROWS})"
+    )
+
+
 def table_purge(
-    schema: str, name: str, columns: list[str], rules: ColumnRules, engine: str = "duckdb"
+    schema: str, name: str, columns: list[str], rules: ColumnRules, engine: str = "duckdb", raw_rows_only: bool = False
 ) -> TablePurge | None:
-    """The purge of one table from its column names, or None when no column names a person."""
+    """The purge of one table from its column names, or None when no column names a person (or,
+    with ``raw_rows_only``, when the table has no row per raw row: only deleted raw rows are looked for)."""
     _quote = quoter(engine)
     names = set(columns)
-    delete_when, clear = [], []
+    raw_row = [_raw_row_purged(rules.raw_row, engine)] if set(rules.raw_row) <= names else []
+    if raw_rows_only:
+        if not raw_row:
+            return None
+        return TablePurge(f"{schema}.{name}", f"{_quote(schema)}.{_quote(name)}", tuple(raw_row), ())
+    delete_when, clear = list(raw_row), []
     for column in columns:
         kind = rules.identifier_type(column, rules.delete)
         if kind:
@@ -111,15 +128,18 @@ def table_purge(
     return TablePurge(f"{schema}.{name}", f"{_quote(schema)}.{_quote(name)}", tuple(delete_when), tuple(clear))
 
 
-def plan_purges(warehouse: Warehouse, rules: ColumnRules | None = None) -> list[TablePurge]:
-    """Every base table of the warehouse that names a person, except those the rules keep."""
+def plan_purges(
+    warehouse: Warehouse, rules: ColumnRules | None = None, raw_rows_only: bool = False
+) -> list[TablePurge]:
+    """Every base table of the warehouse that names a person or has a row per raw row, except those
+    the rules keep (with ``raw_rows_only``, the tables with a row per raw row)."""
     warehouse = as_warehouse(warehouse)
     rules = rules or load_rules()
     purges = []
     for schema, name, columns in base_tables(warehouse):
         if schema in rules.keep_schemas or f"{schema}.{name}" in rules.keep_tables:
             continue
-        purge = table_purge(schema, name, columns, rules, warehouse.engine)
+        purge = table_purge(schema, name, columns, rules, warehouse.engine, raw_rows_only)
         if purge:
             purges.append(purge)
     return purges

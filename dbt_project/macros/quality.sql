@@ -23,9 +23,10 @@
 {%- endmacro %}
 
 
-{#- One raw row as the scorecard counts it: landing_source, load_id, source_system,
-    version_at (the latest of its own time columns, UTC), parent_key (time_from sources)
-    and row_version_key (hash of key and time columns). -#}
+{#- One raw row as the scorecard counts it: landing_source, load_id, record_number (the
+    raw row's place in its load: what an erasure deletes it by), source_system, version_at
+    (the latest of its own time columns, UTC), parent_key (time_from sources) and
+    row_version_key (hash of key and time columns). -#}
 {% macro quality_row_version_columns(source_name, settings, alias) -%}
     {%- set ns = namespace(version_at='cast(null as ' ~ dbt.type_timestamp() ~ ')') -%}
     {%- for column in settings['time_columns'] -%}
@@ -47,6 +48,7 @@
     {%- endfor %}
         '{{ source_name }}' as landing_source,
         {{ alias }}._load_id as load_id,
+        {{ alias }}._record_number as record_number,
         {% if settings.get('source_systems') -%}
         coalesce(lower(trim({{ alias }}.source_system)), 'unknown')
         {%- else -%}
@@ -91,6 +93,37 @@
             and in_raw.load_id = held.load_id
         where in_raw.row_count is distinct from held.row_count
     )
+    {%- else -%}
+    select 1
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- post_hook of int_quality_raw_row_versions: number the copies of every hash that has a
+    marked copy (or an unmarked one, from a table built before the mark existed) again, by
+    load and record number, so exactly the first copy of each hash is unmarked. A marked copy
+    may have lost its first (an erasure deleted it, or its load was hashed again and came
+    back marked); hashes with one unmarked copy and nothing else are not read. rowid: rows
+    from before record_number was kept have none to tell copies apart by. -#}
+{% macro renumber_repeated_row_versions() -%}
+    {%- if execute and this is not none and is_incremental() -%}
+    update {{ this }} as versions
+    set repeats_earlier_copy = copies.copy_number > 1
+    from (
+        select
+            rowid as row_id,
+            row_number() over (
+                partition by landing_source, row_version_key order by load_id, record_number
+            ) as copy_number
+        from {{ this }}
+        where (landing_source, row_version_key) in (
+            select landing_source, row_version_key
+            from {{ this }}
+            where repeats_earlier_copy is not false
+        )
+    ) as copies
+    where versions.rowid = copies.row_id
+        and versions.repeats_earlier_copy is distinct from (copies.copy_number > 1)
     {%- else -%}
     select 1
     {%- endif -%}

@@ -14,16 +14,16 @@ load_history as (
     select * from {{ source('audit', 'load_history') }}
 ),
 
-raw_rows as (
-    select * from {{ ref('quality_raw_rows') }}
+raw_loads as (
+    select * from {{ ref('quality_raw_loads') }}
 ),
 
 load_times as (
     select
         landing_source,
         load_id,
-        max(version_at) as newest_row_at
-    from raw_rows
+        max(newest_row_at) as newest_row_at
+    from raw_loads
     group by landing_source, load_id
 ),
 
@@ -33,11 +33,10 @@ load_systems_ranked as (
         load_id,
         source_system,
         row_number() over (
-            partition by landing_source, load_id order by count(*) desc, source_system nulls last
+            partition by landing_source, load_id order by row_count desc, source_system nulls last
         ) as system_rank
-    from raw_rows
+    from raw_loads
     where source_system is not null
-    group by landing_source, load_id, source_system
 ),
 
 loads as (

@@ -10,11 +10,12 @@
 
 with
 
-raw_rows as (
-    select * from {{ ref('quality_raw_rows') }}
+raw_loads as (
+    select * from {{ ref('quality_raw_loads') }}
 ),
 
-rows_as_of as (
+-- the sources with rows as of the run; distinct rows are first copies (quality_raw_rows)
+sources_summed as (
     select
         landing_source,
         case
@@ -22,35 +23,12 @@ rows_as_of as (
             else landing_source || ':' || source_system
         end as source,
         source_system,
-        version_at,
-        row_version_key
-    from raw_rows
-    where version_at is null
-        or version_at < {{ as_of_cutoff_utc() }}
-),
-
-versions as (
-    select
-        landing_source,
-        source,
-        source_system,
-        row_version_key,
-        count(*) as copies,
-        max(version_at) as version_at
-    from rows_as_of
-    group by landing_source, source, source_system, row_version_key
-),
-
-sources_summed as (
-    select
-        landing_source,
-        source,
-        source_system,
-        sum(copies) as rows_as_of,
-        count(*) as distinct_rows,
-        max(version_at) as newest_row_at
-    from versions
-    group by landing_source, source, source_system
+        sum(rows_as_of) as rows_as_of,
+        sum(first_copies_as_of) as distinct_rows,
+        max(newest_row_as_of) as newest_row_at
+    from raw_loads
+    group by 1, 2, 3
+    having sum(rows_as_of) > 0
 ),
 
 duplicate_checks as (

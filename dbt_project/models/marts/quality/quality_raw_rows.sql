@@ -4,12 +4,17 @@
     Every raw row of the scored sources, reduced to what the scorecard counts: its load,
     its source system (for sources scored per system), when it became true (UTC: the
     latest of its time columns; for rows without a time of their own, the parent's named
-    by `time_from` - an order line exists from its order; null when nothing says) and a
-    hash of key and time columns (two rows with one hash say the same thing twice).
-    Kept sources come from int_quality_raw_row_versions; the others are hashed here.
+    by `time_from` - an order line exists from its order; null when nothing says), a
+    hash of key and time columns (two rows with one hash say the same thing twice) and
+    whether an earlier row has that hash (all copies of a hash share their time, so the
+    first copy exists as of any date a later one does). Kept sources come from
+    int_quality_raw_row_versions; the others are hashed here.
 -#}
 {%- set sources = var('data_quality')['sources'] -%}
 {%- set kept = quality_sources_kept() -%}
+{#- by name: a table kept from before record_number existed has its new columns last -#}
+{%- set columns = ['landing_source', 'load_id', 'source_system', 'version_at', 'parent_key',
+    'row_version_key', 'repeats_earlier_copy'] -%}
 
 with
 
@@ -18,9 +23,17 @@ row_versions as (
 ),
 
 {% for source_name, settings in sources.items() if source_name not in kept %}
-{{ source_name }}_rows as (
+{{ source_name }}_hashed as (
     select {{ quality_row_version_columns(source_name, settings, 'rows') }}
     from {{ source('landing', source_name) }} as rows
+),
+
+{{ source_name }}_rows as (
+    select
+        *,
+        row_number() over (partition by row_version_key order by load_id, record_number) > 1
+            as repeats_earlier_copy
+    from {{ source_name }}_hashed
 ),
 
 {% endfor %}
@@ -36,10 +49,10 @@ row_versions as (
 
 {% endfor %}
 all_rows as (
-    select * from row_versions
+    select {{ columns | join(', ') }} from row_versions
     {% for source_name in sources if source_name not in kept %}
     union all
-    select * from {{ source_name }}_rows
+    select {{ columns | join(', ') }} from {{ source_name }}_rows
     {% endfor %}
 ),
 
@@ -54,7 +67,8 @@ final as (
             ~ source_name ~ '_parent_times.parent_at else ' ~ ns.version_at ~ ' end' %}
         {%- endfor %}
         {{ ns.version_at }} as version_at,
-        all_rows.row_version_key
+        all_rows.row_version_key,
+        all_rows.repeats_earlier_copy
     from all_rows
     {%- for source_name, settings in sources.items() if settings.get('time_from') %}
     left join {{ source_name }}_parent_times
