@@ -100,11 +100,12 @@
 
 
 {#- post_hook of int_quality_raw_row_versions: number the copies of every hash that has a
-    marked copy (or an unmarked one, from a table built before the mark existed) again, by
-    load and record number, so exactly the first copy of each hash is unmarked. A marked copy
-    may have lost its first (an erasure deleted it, or its load was hashed again and came
-    back marked); hashes with one unmarked copy and nothing else are not read. rowid: rows
-    from before record_number was kept have none to tell copies apart by. -#}
+    marked copy (or a copy with no mark at all, in a table built before the mark existed)
+    again, by load and record number, so exactly the first copy of each hash is unmarked. A
+    marked copy may have lost its first (an erasure deleted it, or its load was hashed again
+    and came back marked). It reads the marks and hashes of the whole table but numbers only
+    the hashes with a marked copy. rowid: rows from before record_number was kept have none
+    to tell copies apart by. -#}
 {% macro renumber_repeated_row_versions() -%}
     {%- if execute and this is not none and is_incremental() -%}
     update {{ this }} as versions
