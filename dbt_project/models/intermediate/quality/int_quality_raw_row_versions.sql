@@ -49,6 +49,36 @@ new_rows as (
     {% endfor %}
 ),
 
+-- the copies after the first of every hash the new rows repeat among themselves. Grouping a
+-- 64-bit digest of the hash first is far cheaper than numbering (or grouping) the
+-- 32-character hashes of all the rows, which took most of a full build; the copies are then
+-- numbered within the few repeated digests only (a digest collision just adds candidates)
+repeated_digests as (
+    select landing_source, hash(row_version_key) as digest
+    from new_rows
+    group by landing_source, hash(row_version_key)
+    having count(*) > 1
+),
+
+later_copies as (
+    select landing_source, load_id, record_number
+    from (
+        select
+            new_rows.landing_source,
+            new_rows.load_id,
+            new_rows.record_number,
+            row_number() over (
+                partition by new_rows.landing_source, new_rows.row_version_key
+                order by new_rows.load_id, new_rows.record_number
+            ) as copy_number
+        from new_rows
+        inner join repeated_digests
+            on repeated_digests.landing_source = new_rows.landing_source
+            and repeated_digests.digest = hash(new_rows.row_version_key)
+    ) as candidates
+    where copy_number > 1
+),
+
 {% if is_incremental() %}
 -- the new rows' hashes the table holds already: joined, not `in`, so the hash table is built
 -- on the new rows and the history is only scanned
@@ -70,14 +100,15 @@ final as (
         new_rows.version_at,
         new_rows.parent_key,
         new_rows.row_version_key,
-        row_number() over (
-            partition by new_rows.landing_source, new_rows.row_version_key
-            order by new_rows.load_id, new_rows.record_number
-        ) > 1
+        later_copies.load_id is not null
         {%- if is_incremental() %}
             or held_hashes.row_version_key is not null
         {%- endif %} as repeats_earlier_copy
     from new_rows
+    left join later_copies
+        on later_copies.landing_source = new_rows.landing_source
+        and later_copies.load_id = new_rows.load_id
+        and later_copies.record_number = new_rows.record_number
     {%- if is_incremental() %}
     left join held_hashes
         on held_hashes.landing_source = new_rows.landing_source
