@@ -468,6 +468,12 @@ def test_a_request_to_a_known_warehouse_is_erased_before_dbt_without_a_rebuild(l
     again = run_pipeline(landing, wh, work / "exports")
     assert again.success, again.summary()
     assert table_fingerprints(wh) == before
+    # the run with the request refreshed the requests in staging before dbt (one more dbt invocation);
+    # with no request landed since, the next run's step before dbt did not start dbt
+    def dbt_invocations(run):
+        return [line for line in run.log_path.read_text(encoding="utf-8").splitlines()
+                if line.startswith("Finished running")]
+    assert len(dbt_invocations(again)) == len(dbt_invocations(outcome)) - 1
 
 
 def test_erased_bytes_leave_the_file_once_the_policy_says_so(later_erasure_run):

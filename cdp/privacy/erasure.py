@@ -54,6 +54,8 @@ UPLOADED_SUPPRESSIONS = "staging.stg_landing__suppressions"
 CUSTOMER_RECORDS = "staging.stg_landing__customers"
 SEGMENT_LIST_ENTRIES = "staging.stg_landing__segment_lists"
 REQUEST_CUSTOMERS = "intermediate.int_erasure_requests_identified"
+# the landing sources those requests and uploads come from
+REQUEST_SOURCES = ("erasure_requests", "suppressions")
 RECORDS_RESOLVED = "intermediate.int_customer_records_resolved"
 # a record's compared columns as one hash: the key of the comparisons identity keeps
 MATCH_RECORDS = "intermediate.int_identity_match_records"
@@ -156,6 +158,21 @@ def raw_holds_requests(warehouse: Warehouse) -> bool:
     warehouse = as_warehouse(warehouse)
     landed = set(warehouse.tables(["raw"])) & {"raw.erasure_requests", "raw.suppressions"}
     return any(warehouse.scalar(f"select count(*) > 0 from {table}") for table in sorted(landed))
+
+
+def requests_staged(warehouse: Warehouse) -> bool:
+    """Whether staging holds every erasure request and suppression raw holds: no load of either
+    arrived after the last erasure run's scan. Each erasure run read its requests from staging
+    refreshed after ingestion (by the main build, or by the step before dbt), so the step before
+    dbt need not start dbt to refresh them (about 6 s a run)."""
+    warehouse = as_warehouse(warehouse)
+    if not warehouse.has_table("audit.privacy_runs") or not warehouse.has_table("audit.load_history"):
+        return False
+    return not warehouse.scalar(
+        "select count(*) > 0 from audit.load_history "
+        f"where source in ({', '.join(repr(source) for source in REQUEST_SOURCES)}) "
+        "and load_id > (select coalesce(max(scanned_through_load_id), 0) from audit.privacy_runs)"
+    )
 
 
 def apply_erasures(warehouse: Warehouse, run_id: str | None = None, now: datetime | None = None) -> ErasureReport:

@@ -25,7 +25,7 @@ import dagster as dg
 from dagster_dbt import DbtCliResource, get_asset_key_for_model
 
 from cdp.privacy import apply_erasures
-from cdp.privacy.erasure import INPUT_MODELS, ErasureReport, people_resolvable, raw_holds_requests
+from cdp.privacy.erasure import INPUT_MODELS, ErasureReport, people_resolvable, raw_holds_requests, requests_staged
 from cdp.privacy.storage import compact_if_due, load_policy
 from orchestration.defs.dbt import (
     DBT_PROJECT,
@@ -62,11 +62,15 @@ def privacy_erasure_before_dbt(
     with warehouse.open(read_only=True) as con:
         ready = people_resolvable(con)
         waiting = not ready and raw_holds_requests(con)
+        staged = ready and requests_staged(con)
     if not ready and not waiting:
         return dg.MaterializeResult(metadata={"skipped": "no identity tables yet and no request to erase"})
     warehouse.dbt_environment()
     vars_json = json.dumps(dbt_vars(config))
-    if ready:
+    if staged:
+        # no request or upload landed since the last erasure run: still run it, for re-sent raw rows
+        args = None
+    elif ready:
         args = ["run", "--select", " ".join(REQUEST_MODELS), "--vars", vars_json]
     else:
         # A first run with requests: build who is who (staging and identity, the models erasure reads and
@@ -76,11 +80,12 @@ def privacy_erasure_before_dbt(
         # cores and the memory limit (38 -> 44 s at 100k, 117 -> 131 s at 300k; docs/benchmarks.md).
         args = ["build", "--select", " ".join(f"+{model}" for model in INPUT_MODELS),
                 "--exclude", "resource_type:test resource_type:unit_test", "--threads", "1", "--vars", vars_json]
-    with invocation_target(dbt, context) as target_path:
-        dbt.cli(args, manifest=DBT_PROJECT.manifest_path, target_path=target_path).wait()
+    if args:
+        with invocation_target(dbt, context) as target_path:
+            dbt.cli(args, manifest=DBT_PROJECT.manifest_path, target_path=target_path).wait()
     with warehouse.open() as con:
         report = apply_erasures(con, context.run.run_id)
-    return dg.MaterializeResult(metadata=_metadata(report))
+    return dg.MaterializeResult(metadata={**_metadata(report), "requests_refreshed": bool(args)})
 
 
 @dg.asset(
