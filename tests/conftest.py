@@ -53,7 +53,8 @@ def table_fingerprints(warehouse: Path, schemas=("raw", "audit", "staging", "int
             if schema not in schemas or f"{schema}.{name}" == "ml.model_runs":
                 continue
             columns = [r[0] for r in con.execute(f'describe "{schema}"."{name}"').fetchall()]
-            volatile = ("_loaded_at", "quarantined_at", "started_at", "finished_at", "model_version", "assigned_run_id")
+            volatile = ("_loaded_at", "quarantined_at", "started_at", "finished_at", "model_version", "assigned_run_id",
+                        "_built_at", "_candidates_built_at")
             kept = [c for c in columns if c not in volatile]
             select = ", ".join(f'"{c}"' for c in kept)
             content = con.execute(f'select {select} from "{schema}"."{name}"').fetchall()

@@ -194,3 +194,17 @@
     )
     {%- endif -%}
 {%- endmacro %}
+
+
+{#- post_hook of customer_attribute_lineage: a customer whose candidates all went (their
+    records left or merged into another customer) has no rows to replace them with. -#}
+{% macro delete_lineage_of_customers_without_candidates() -%}
+    {%- if execute and this is not none and is_incremental() -%}
+    delete from {{ this }}
+    where customer_id not in (
+        select customer_id from {{ ref('int_customer_attribute_candidates_ranked') }}
+    )
+    {%- else -%}
+    select 1
+    {%- endif -%}
+{%- endmacro %}

@@ -130,3 +130,32 @@
         on held.load_id = staged.load_id
     where held.row_count is distinct from staged.row_count
 {%- endmacro %}
+
+
+{#- Change capture between incremental models: a model whose rows are replaced per key stamps
+    every row it writes with its build's start (`_built_at`), so a model downstream reads only
+    the rows written since the newest stamp it consumed (the zone maps of an appended table skip
+    the rest), rather than the whole table. A build that failed leaves its stamp unconsumed:
+    the next one takes its rows too. -#}
+{% macro build_timestamp() -%}
+    cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as timestamp)
+{%- endmacro %}
+
+
+{#- The newest upstream stamp the table holds in `column`, as a SQL literal; none when the build
+    is not incremental, or the table has no such column (kept from before it had one) or no rows:
+    then every upstream row is read. Rows read from upstream rows without a stamp (kept from
+    before the stamps) hold none: when no row holds one, the oldest timestamp stands for them. -#}
+{% macro consumed_build_timestamp(column) -%}
+    {%- if not execute or this is none or not is_incremental() -%}
+        {{- return(none) -}}
+    {%- endif -%}
+    {%- if column not in (adapter.get_columns_in_relation(this) | map(attribute='name') | list) -%}
+        {{- return(none) -}}
+    {%- endif -%}
+    {%- set held, latest = run_query('select count(*), max(' ~ column ~ ') from ' ~ this).rows[0] -%}
+    {%- if held == 0 -%}
+        {{- return(none) -}}
+    {%- endif -%}
+    {{- return("cast('" ~ (latest if latest is not none else '0001-01-01 00:00:00') ~ "' as timestamp)") -}}
+{%- endmacro %}

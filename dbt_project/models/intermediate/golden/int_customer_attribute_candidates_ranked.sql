@@ -2,7 +2,7 @@
     materialized=incremental_fact_materialization(),
     incremental_strategy='delete+insert',
     unique_key='customer_id',
-    on_schema_change='fail',
+    on_schema_change='append_new_columns',
     post_hook="{{ delete_stale_attribute_candidates() }}",
 ) }}
 {%- set attributes = golden_record_attributes() -%}
@@ -15,7 +15,8 @@
     replaces those customers' rows. The post-hook then deletes the rows of records that are
     gone or hold another fingerprint or customer now: those a record left whose other
     records offer no value, and records erased. On Spark (Parquet tables allow no delete) it
-    is a table built in full, as the incremental facts are (docs/spark.md).
+    is a table built in full, as the incremental facts are (docs/spark.md). `_built_at` stamps
+    the rows a build wrote, for customer_attribute_lineage to read only those (build_timestamp).
 -#}
 
 with
@@ -185,7 +186,8 @@ final as (
         survivorship_rank,
         survivorship_rank = 1 as is_survivor,
         record_changed_at,
-        record_fingerprint
+        record_fingerprint,
+        {{ build_timestamp() }} as _built_at
     from ranked
 )
 

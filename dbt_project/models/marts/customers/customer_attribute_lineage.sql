@@ -1,12 +1,49 @@
-with
+{{ config(
+    materialized=incremental_fact_materialization(),
+    incremental_strategy='delete+insert',
+    unique_key='customer_id',
+    on_schema_change='append_new_columns',
+    post_hook="{{ delete_lineage_of_customers_without_candidates() }}",
+) }}
 
-candidates as (
-    select * from {{ ref('int_customer_attribute_candidates_ranked') }}
-),
+{#-
+    Incremental (docs/incremental.md): a daily build reads again only the customers whose
+    candidates were ranked since the newest candidate stamp it holds (`_candidates_built_at`),
+    and those flagged erased (their personal attributes leave), and replaces their rows
+    (delete+insert by customer). The post-hook deletes the rows of customers who have no
+    candidates any more (their records left or merged). On Spark a table built in full.
+-#}
+{%- set consumed = consumed_build_timestamp('_candidates_built_at') %}
+
+with
 
 customers as (
     select * from {{ ref('dim_customers') }}
 ),
+
+{% if is_incremental() -%}
+changed_customers as (
+    select customer_id
+    from {{ ref('int_customer_attribute_candidates_ranked') }}
+    {%- if consumed %}
+    where _built_at > {{ consumed }}
+    {%- endif %}
+
+    union
+
+    select customer_id from customers where is_erased
+),
+
+candidates as (
+    select *
+    from {{ ref('int_customer_attribute_candidates_ranked') }}
+    where customer_id in (select customer_id from changed_customers)
+),
+{%- else -%}
+candidates as (
+    select * from {{ ref('int_customer_attribute_candidates_ranked') }}
+),
+{%- endif %}
 
 -- conflict visibility: how many records offered a value, how many values differed
 offers as (
@@ -39,7 +76,8 @@ final as (
         offers.offered_records_count,
         offers.distinct_values_count,
         offers.distinct_values_count > 1 as has_conflict,
-        survivors.record_changed_at
+        survivors.record_changed_at,
+        survivors._built_at as _candidates_built_at
     from survivors
     inner join offers
         on offers.customer_id = survivors.customer_id
