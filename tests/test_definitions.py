@@ -44,6 +44,8 @@ def test_checks_include_reconciliation_and_dbt_tests():
     for source in load_contract().sources:
         assert (f"raw/{source}", "rows_in_equal_loaded_plus_rejected") in checks
     assert any(key == "marts/dim_customers" and name.startswith("unique") for key, name in checks)
+    # dbt tests on sources are checks of the source assets, not observations logged with a warning
+    assert ("audit/load_history", "source_unique_audit_load_history_load_id") in checks
 
 
 def test_daily_schedule_runs_the_whole_pipeline():

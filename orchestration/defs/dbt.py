@@ -75,7 +75,11 @@ class CdpDbtTranslator(DagsterDbtTranslator):
         return spec
 
 
-TRANSLATOR = CdpDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+TRANSLATOR = CdpDbtTranslator(
+    # dbt tests on sources (raw/<table>, audit/load_history) are checks of those assets too: without
+    # this, a build that runs them logs each as an observation, with a warning
+    settings=DagsterDbtTranslatorSettings(enable_asset_checks=True, enable_source_tests_as_checks=True)
+)
 
 
 def dbt_vars(config: PipelineConfig) -> dict[str, Any]:
