@@ -40,6 +40,11 @@ def rows(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -
     return con.execute(sql, params or []).fetchall()
 
 
+# when a build wrote a row (dbt_project/macros/incremental_facts.sql build_timestamp): differs
+# between builds of the same data by design
+BUILD_STAMPS = ("_built_at", "_candidates_built_at")
+
+
 def table_fingerprints(warehouse: Path, schemas=("raw", "audit", "staging", "intermediate", "marts")) -> dict:
     """Order-independent content hash of every table and view (lineage timestamps excluded)."""
     out = {}
@@ -54,7 +59,7 @@ def table_fingerprints(warehouse: Path, schemas=("raw", "audit", "staging", "int
                 continue
             columns = [r[0] for r in con.execute(f'describe "{schema}"."{name}"').fetchall()]
             volatile = ("_loaded_at", "quarantined_at", "started_at", "finished_at", "model_version", "assigned_run_id",
-                        "_built_at", "_candidates_built_at")
+                        *BUILD_STAMPS)
             kept = [c for c in columns if c not in volatile]
             select = ", ".join(f'"{c}"' for c in kept)
             content = con.execute(f'select {select} from "{schema}"."{name}"').fetchall()

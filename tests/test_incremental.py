@@ -20,6 +20,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from conftest import BUILD_STAMPS
 
 from cdp.generate import generate_landing
 from cdp.ingest import ingest_landing
@@ -35,8 +36,6 @@ GOLDEN_LINEAGE = ("customer_attribute_lineage",)
 PAIR_COMPARISONS = ("int_identity_pair_comparisons",)
 FACTS = STAGED_FACTS + IDENTIFIED_FACTS + GOLDEN_CANDIDATES + GOLDEN_LINEAGE + PAIR_COMPARISONS
 SCHEMAS = {"stg": "staging", "int": "intermediate", "cus": "marts"}
-# when a build wrote a row (macros/incremental_facts.sql build_timestamp): differs by design
-BUILD_STAMPS = ("_built_at", "_candidates_built_at")
 END = date(2026, 9, 30)
 FIRST_BATCH_END = date(2026, 9, 10)
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from conftest import BUILD_STAMPS
 
 from cdp import settings
 from cdp.pipeline import run_pipeline
@@ -42,8 +43,8 @@ def dbt_vars(as_of: str) -> str:
     # md5 order (var identity_u_sample_order)
     return json.dumps({"as_of": as_of})
 BUILT_SCHEMAS = ("reference", "staging", "intermediate", "marts", "ml")
-# the time of the build that assigned each customer id
-VOLATILE_COLUMNS = ("assigned_at",)
+# the time of the build that assigned each customer id, and of the build that wrote each row
+VOLATILE_COLUMNS = ("assigned_at", *BUILD_STAMPS)
 
 
 @pytest.fixture(scope="module")
