@@ -156,7 +156,7 @@ def raw_holds_requests(warehouse: Warehouse) -> bool:
     """Whether raw holds any erasure request or uploaded suppression (on a warehouse without identity
     tables, the only case this is asked for, none of them has been processed yet)."""
     warehouse = as_warehouse(warehouse)
-    landed = set(warehouse.tables(["raw"])) & {"raw.erasure_requests", "raw.suppressions"}
+    landed = set(warehouse.tables(["raw"])) & {f"raw.{source}" for source in REQUEST_SOURCES}
     return any(warehouse.scalar(f"select count(*) > 0 from {table}") for table in sorted(landed))
 
 
