@@ -40,9 +40,11 @@ def rows(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -
     return con.execute(sql, params or []).fetchall()
 
 
-# when a build wrote a row (dbt_project/macros/incremental_facts.sql build_timestamp): differs
-# between builds of the same data by design
-BUILD_STAMPS = ("_built_at", "_candidates_built_at")
+# change capture between incremental models (dbt_project/macros/incremental_facts.sql): when a
+# build wrote a row, and the customer an identified event had before it. They differ between
+# builds of the same data by design (a full build has no previous customer).
+CHANGE_CAPTURE_COLUMNS = ("_built_at", "_candidates_built_at", "_events_built_at", "_email_events_built_at",
+                          "_previous_customer_id")
 
 
 def table_fingerprints(warehouse: Path, schemas=("raw", "audit", "staging", "intermediate", "marts")) -> dict:
@@ -59,7 +61,7 @@ def table_fingerprints(warehouse: Path, schemas=("raw", "audit", "staging", "int
                 continue
             columns = [r[0] for r in con.execute(f'describe "{schema}"."{name}"').fetchall()]
             volatile = ("_loaded_at", "quarantined_at", "started_at", "finished_at", "model_version", "assigned_run_id",
-                        *BUILD_STAMPS)
+                        *CHANGE_CAPTURE_COLUMNS)
             kept = [c for c in columns if c not in volatile]
             select = ", ".join(f'"{c}"' for c in kept)
             content = con.execute(f'select {select} from "{schema}"."{name}"').fetchall()

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import BUILD_STAMPS
+from conftest import CHANGE_CAPTURE_COLUMNS
 
 from cdp.generate import generate_landing
 from cdp.ingest import ingest_landing
@@ -34,7 +34,9 @@ GOLDEN_CANDIDATES = ("int_customer_attribute_candidates_ranked",)
 GOLDEN_LINEAGE = ("customer_attribute_lineage",)
 # identity's comparisons, kept between runs: a daily build compares only the pairs of new or changed records
 PAIR_COMPARISONS = ("int_identity_pair_comparisons",)
-FACTS = STAGED_FACTS + IDENTIFIED_FACTS + GOLDEN_CANDIDATES + GOLDEN_LINEAGE + PAIR_COMPARISONS
+# per customer and day, read from the identified events a build stamped: only their customers are read
+DAY_SUMMARIES = {"int_customer_web_days": "_events_built_at", "int_customer_email_days": "_email_events_built_at"}
+FACTS = STAGED_FACTS + IDENTIFIED_FACTS + GOLDEN_CANDIDATES + GOLDEN_LINEAGE + PAIR_COMPARISONS + tuple(DAY_SUMMARIES)
 SCHEMAS = {"stg": "staging", "int": "intermediate", "cus": "marts"}
 END = date(2026, 9, 30)
 FIRST_BATCH_END = date(2026, 9, 10)
@@ -55,9 +57,7 @@ def dbt(warehouse: Path, target: Path, *args: str, as_of: str | None = None) -> 
 def build_facts(warehouse: Path, target: Path, as_of: str | None = None, full_refresh: bool = False,
                 upstream: bool = True) -> None:
     """The incremental facts and, with upstream, the identity models the identified ones read."""
-    selection = ((*STAGED_FACTS,
-                  *(f"+{model}" for model in IDENTIFIED_FACTS + GOLDEN_CANDIDATES + GOLDEN_LINEAGE + PAIR_COMPARISONS))
-                 if upstream else FACTS)
+    selection = ((*STAGED_FACTS, *(f"+{model}" for model in FACTS[len(STAGED_FACTS):])) if upstream else FACTS)
     dbt(warehouse, target, "run", "--select", *selection, *(["--full-refresh"] if full_refresh else []), as_of=as_of)
 
 
@@ -66,7 +66,8 @@ def fingerprints(warehouse: Path) -> dict[str, tuple[int, str]]:
     with duckdb.connect(str(warehouse), read_only=True) as con:
         for model in FACTS:
             relation = f"{SCHEMAS[model[:3]]}.{model}"
-            columns = [row[0] for row in con.execute(f"describe {relation}").fetchall() if row[0] not in BUILD_STAMPS]
+            columns = [row[0] for row in con.execute(f"describe {relation}").fetchall()
+                       if row[0] not in CHANGE_CAPTURE_COLUMNS]
             rows = con.execute(f"select {', '.join(columns)} from {relation}").fetchall()
             out[model] = (len(rows), hashlib.sha256(repr(sorted(map(repr, rows))).encode()).hexdigest())
     return out
@@ -86,6 +87,12 @@ def _record_customers(warehouse: Path) -> dict[str, str]:
         return dict(con.execute(
             "select distinct customer_record_id, customer_id from intermediate.int_customer_attribute_candidates_ranked"
         ).fetchall())
+
+
+def _summarised_customers(warehouse: Path) -> dict[str, set[str]]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return {summary: {row[0] for row in con.execute(f"select distinct customer_id from intermediate.{summary}")
+                          .fetchall()} for summary in DAY_SUMMARIES}
 
 
 def _add_newcomer(landing: Path) -> None:
@@ -117,6 +124,16 @@ def _add_merger(landing: Path) -> None:
     }
     for name, row in rows.items():
         (landing / "customers" / name).write_text(f"{header}\n{row}\n", encoding="utf-8")
+    # e-mails to the CRM record's address and a login on the webshop record: whichever customer id
+    # the merged customer keeps, the other one's events all move to it
+    (landing / "email_events" / "esp_merger_2026-09-04.csv").write_text(
+        "event_id,event_type,occurred_at,email,campaign_id,source_system\n"
+        "merger-1,delivered,2026-09-04 10:00:00 UTC,mira.stone@example.org,cmp-merger,esp\n", encoding="utf-8")
+    (landing / "events" / "web_events_merger_2026-09-04.jsonl").write_text(json.dumps({
+        "event_id": "merger-web-1", "event_type": "page_view", "occurred_at": "2026-09-04T10:00:00.000Z",
+        "anonymous_id": "merger-device", "source_system": "webshop", "source_customer_id": "W-MERGE-B",
+        "session_id": "merger-session", "product_id": None, "page_url": "https://shop.example.com/",
+        "referrer": None, "device_type": "desktop", "properties": None}) + "\n", encoding="utf-8")
 
 
 def _file_date(path: Path) -> date | None:
@@ -166,6 +183,7 @@ def test_incremental_builds_equal_a_full_refresh(landing, tmp_path):
     first_comparisons = assert_same_as_full_refresh(FIRST_BATCH_END.isoformat())["int_identity_pair_comparisons"][0]
     # the second batch lands (new versions of orders among it); the daily run reads it
     held, held_records = _event_customers(warehouse), _record_customers(warehouse)
+    summarised = _summarised_customers(warehouse)
     ingest_landing(warehouse, full_landing)
     build_facts(warehouse, target)
     latest = assert_same_as_full_refresh(None)
@@ -183,6 +201,17 @@ def test_incremental_builds_equal_a_full_refresh(landing, tmp_path):
         stamps = dict(con.execute("select _candidates_built_at, count(distinct customer_id) "
                                   "from marts.customer_attribute_lineage group by all").fetchall())
     assert len(stamps) > 1 and stamps[max(stamps)] < sum(stamps.values()) / 2, stamps
+    # so did the day summaries: the customers without new or moved events keep the first batch's stamp
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        for summary, stamp in DAY_SUMMARIES.items():
+            newest = dict(con.execute(f"select customer_id, max({stamp}) from intermediate.{summary} "
+                                      "group by all").fetchall())
+            latest_stamp = max(newest.values())
+            assert 0 < sum(value == latest_stamp for value in newest.values()) < len(newest), summary
+    # a customer whose events all moved to another leaves a summary (its placeholder row goes): the
+    # merger's, in one summary or the other (the full-refresh comparison above finds a stale row)
+    left = {summary: customers - _summarised_customers(warehouse)[summary] for summary, customers in summarised.items()}
+    assert any(left.values()), left
     # the second batch's records were compared: the comparisons kept grew
     assert latest["int_identity_pair_comparisons"][0] > first_comparisons
     # nothing new: the build changes nothing

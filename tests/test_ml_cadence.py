@@ -22,7 +22,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from benchmarks.ml.synthetic_warehouse import build
+from benchmarks.ml.synthetic_warehouse import FEATURE_MODELS, build
 from ml import runners
 from ml.clv_predictions import ClvModel, purchase_summary
 from ml.features import FeatureSpec, load_features, load_labelled_cutoffs
@@ -60,8 +60,8 @@ class Days:
 
 def build_feature_tables(warehouse: Path, as_of: date, target: Path) -> None:
     result = subprocess.run(
-        [str(Path(sys.executable).parent / "dbt"), "run", "--select", "feature_cutoffs", "customer_features",
-         "customer_labels", "--vars", json.dumps({"as_of": as_of.isoformat(), "churn_horizon_days": 60}),
+        [str(Path(sys.executable).parent / "dbt"), "run", "--select", *FEATURE_MODELS,
+         "--vars", json.dumps({"as_of": as_of.isoformat(), "churn_horizon_days": 60}),
          "--target-path", str(target)],
         cwd=ROOT / "dbt_project",
         env={**os.environ, "CDP_WAREHOUSE": str(warehouse), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},

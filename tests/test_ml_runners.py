@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from benchmarks.ml.synthetic_warehouse import build
+from benchmarks.ml.synthetic_warehouse import FEATURE_MODELS, build
 from ml.runners import OUTPUT_TABLES, RUNNERS
 from orchestration.defs.ml import MODELS
 
@@ -24,8 +24,8 @@ AS_OF = "2026-09-30"
 
 def build_feature_tables(warehouse: Path, target: Path) -> None:
     result = subprocess.run(
-        [str(Path(sys.executable).parent / "dbt"), "run", "--select", "feature_cutoffs", "customer_features",
-         "customer_labels", "--vars", json.dumps({"as_of": AS_OF, "churn_horizon_days": 60}),
+        [str(Path(sys.executable).parent / "dbt"), "run", "--select", *FEATURE_MODELS,
+         "--vars", json.dumps({"as_of": AS_OF, "churn_horizon_days": 60}),
          "--target-path", str(target)],
         cwd=ROOT / "dbt_project",
         env={**os.environ, "CDP_WAREHOUSE": str(warehouse), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},

@@ -459,8 +459,9 @@ def test_features_at_a_cutoff_read_nothing_after_it(first_run, tmp_path):
             con.execute(f"delete from {table} where {column} > ?", [cutoff]).fetchone()[0]
             for table, column in [
                 ("marts.fct_orders", "ordered_date"),
-                ("intermediate.int_events_identified", "occurred_date"),
-                ("intermediate.int_email_events_identified", "occurred_date"),
+                # the web and e-mail activity customer_features reads, per customer and day
+                ("intermediate.int_customer_web_days", "occurred_date"),
+                ("intermediate.int_customer_email_days", "occurred_date"),
             ]
         )
     assert before and deleted > 0

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import BUILD_STAMPS
+from conftest import CHANGE_CAPTURE_COLUMNS
 
 from cdp import settings
 from cdp.pipeline import run_pipeline
@@ -44,7 +44,7 @@ def dbt_vars(as_of: str) -> str:
     return json.dumps({"as_of": as_of})
 BUILT_SCHEMAS = ("reference", "staging", "intermediate", "marts", "ml")
 # the time of the build that assigned each customer id, and of the build that wrote each row
-VOLATILE_COLUMNS = ("assigned_at", *BUILD_STAMPS)
+VOLATILE_COLUMNS = ("assigned_at", *CHANGE_CAPTURE_COLUMNS)
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import BUILD_STAMPS
+from conftest import CHANGE_CAPTURE_COLUMNS
 
 from cdp import settings
 from cdp.pipeline import run_pipeline
@@ -39,7 +39,7 @@ VOLATILE_COLUMNS = (
     "trained_at", "scored_at", "created_at", "exported_at", "quarantined_at", "_loaded_at", "logged_at",
     "ran_at", "erased_at", "suppressed_at", "requested_at_processed", "artifact_path", "file_path",
     "privacy.suppression_list.added_at",  # the erasure's wall-clock time
-    *BUILD_STAMPS,
+    *CHANGE_CAPTURE_COLUMNS,
 )
 RUN_LOGS = {"ml.model_runs", "audit.privacy_runs", "audit.erasure_log", "audit.export_log",
             "audit.file_compactions"}  # the last: DuckDB file rewrites, none on Spark

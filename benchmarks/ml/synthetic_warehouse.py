@@ -209,9 +209,15 @@ def build(path: Path, customers: int, days: int, end: date, seed: float = 0.42) 
             select replace(email_event_id, '-o', '-c'), customer_id, 'click', occurred_date
             from intermediate.int_email_events_identified where event_type = 'open' and random() < 0.2
         """)
+        # the change-capture columns the per-customer day summaries read (as if built before them)
+        for table in ("int_events_identified", "int_email_events_identified"):
+            con.execute(f"alter table intermediate.{table} add column _built_at timestamp")
+            con.execute(f"alter table intermediate.{table} add column _previous_customer_id varchar")
 
 
-FEATURE_MODELS = ("feature_cutoffs", "customer_features", "customer_labels")
+# the dbt models the ML stage reads, and the per-customer day summaries the features read
+FEATURE_MODELS = ("int_customer_web_days", "int_customer_email_days", "feature_cutoffs", "customer_features",
+                  "customer_labels")
 
 
 def build_feature_tables(path: Path, as_of: date, churn_horizon_days: int, target_path: Path) -> None:

@@ -159,3 +159,85 @@
     {%- endif -%}
     {{- return("cast('" ~ (latest if latest is not none else '0001-01-01 00:00:00') ~ "' as timestamp)") -}}
 {%- endmacro %}
+
+
+{#- Identified facts: the customer a delta build's rows had in the table before it (null for
+    a row the table did not hold, and on a full build), so that a model summarising them per
+    customer refreshes the customer an event left as well as the one it joined. -#}
+{% macro previous_customer_id(build) -%}
+    {%- if build['mode'] == 'delta' -%}
+        held_customers.customer_id
+    {%- else -%}
+        cast(null as {{ dbt.type_string() }})
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro join_previous_customers(build, alias, key) -%}
+    {%- if build['mode'] == 'delta' %}
+    left join (select {{ key }}, customer_id from {{ this }}) as held_customers
+        on held_customers.{{ key }} = {{ alias }}.{{ key }}
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- A model that summarises an identified fact per customer (int_customer_web_days,
+    int_customer_email_days) and keeps the newest stamp it read in `consumed_column`: how this
+    build reads the fact. {'mode': 'changes', 'after': literal} reads again only the customers
+    of rows stamped since (on either side of a change of customer); {'mode': 'full'} reads
+    every row: a first or full-refresh build, or after the fact was rebuilt (no row of it is as
+    old as the stamp consumed: the as-of date moved back, and rows may have gone). -#}
+{% macro stamped_fact_read(fact, consumed_column) -%}
+    {%- set consumed = consumed_build_timestamp(consumed_column) -%}
+    {%- if consumed is none -%}
+        {{- return({'mode': 'full'}) -}}
+    {%- endif -%}
+    {%- set kept = run_query('select count(*) from (select 1 from ' ~ fact ~ ' where _built_at is null or _built_at <= '
+                             ~ consumed ~ ' limit 1)').rows[0][0] -%}
+    {{- return({'mode': 'changes', 'after': consumed} if kept > 0 else {'mode': 'full'}) -}}
+{%- endmacro %}
+
+
+{#- pre_hook: a full read of the fact replaces the whole summary (customers gone from the fact
+    leave it). -#}
+{% macro empty_summary_when_reading_in_full(fact, consumed_column) -%}
+    {%- if execute and this is not none and is_incremental()
+            and stamped_fact_read(fact, consumed_column)['mode'] == 'full' -%}
+        delete from {{ this }}
+    {%- else -%}
+        select 1
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- The customers whose rows a summary reads again: those of the fact's rows stamped after the
+    stamp consumed, and those such rows left. -#}
+{% macro customers_of_stamped_rows(fact, read) -%}
+    select customer_id
+    from {{ fact }}
+    where _built_at > {{ read['after'] }}
+        and customer_id is not null
+    union
+    select _previous_customer_id
+    from {{ fact }}
+    where _built_at > {{ read['after'] }}
+        and _previous_customer_id is not null
+{%- endmacro %}
+
+
+{#- A changed customer with no rows left in a summary (their events moved to another customer
+    or were erased) still needs its old rows deleted: delete+insert deletes by the keys it
+    inserts, so such a customer is inserted as a placeholder row (customer_id alone, the other
+    columns null; `union all by name`), which the post-hook below then deletes. -#}
+{% macro summary_placeholders(changed_customers, summary) -%}
+    select customer_id
+    from {{ changed_customers }}
+    where customer_id not in (select customer_id from {{ summary }})
+{%- endmacro %}
+
+{% macro delete_summary_placeholders() -%}
+    {%- if execute and this is not none and is_incremental() -%}
+        delete from {{ this }} where occurred_date is null
+    {%- else -%}
+        select 1
+    {%- endif -%}
+{%- endmacro %}

@@ -1,6 +1,7 @@
 """dbt models, seeds and tests as Dagster assets and asset checks."""
 
 # No `from __future__ import annotations`: Dagster reads config and resource types from annotations.
+import fcntl
 import json
 import os
 import subprocess
@@ -19,9 +20,21 @@ DBT_PROJECT = DbtProject(project_dir=settings.DBT_PROJECT_DIR, profiles_dir=sett
 
 def ensure_manifest(project: DbtProject = DBT_PROJECT) -> None:
     """dagster-dbt reads the manifest when definitions load: parse the project when the manifest
-    is missing or older than any model, macro, seed, test or project file."""
-    if project.manifest_path.exists() and not _newer_than(project.manifest_path.stat().st_mtime, project):
-        return
+    is missing or older than any model, macro, seed, test or project file. Processes loading
+    the definitions at once (test workers) parse one at a time, so none reads a manifest
+    another is writing."""
+    project.manifest_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(project.manifest_path.parent / ".manifest.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not _manifest_current(project):
+            _parse(project)
+
+
+def _manifest_current(project: DbtProject) -> bool:
+    return project.manifest_path.exists() and not _newer_than(project.manifest_path.stat().st_mtime, project)
+
+
+def _parse(project: DbtProject) -> None:
     # Parse against the default warehouse the runs use: dbt hashes the profile's env vars, and a
     # different path there would make every run re-parse the whole project (about 5 s).
     env = {"CDP_WAREHOUSE": str(settings.warehouse_path()), **os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}

@@ -2,8 +2,8 @@
     Point-in-time customer features: one row per customer and cutoff date (see
     feature_cutoffs). A row as of a cutoff reads only activity on or before that
     date (UTC), so a model trained on an earlier cutoff never sees what happened
-    after it. Activity is rolled up per customer and day (per session for web
-    events, so sessions are counted, not events) before meeting the cutoffs.
+    after it. Activity is read rolled up per customer and day (int_customer_web_days,
+    int_customer_email_days: sessions are counted, not events) before meeting the cutoffs.
     Erased customers have no rows. gender and age_band are not model features:
     they are kept for the fairness checks of the audiences built from scores.
 -#}
@@ -45,31 +45,13 @@ order_categories as (
     where orders.is_completed
 ),
 
-sessions as (
-    select
-        customer_id,
-        occurred_date,
-        session_id,
-        count(case when event_type = 'page_view' then 1 end) as page_views,
-        count(case when event_type = 'product_view' then 1 end) as product_views,
-        count(case when event_type = 'add_to_cart' then 1 end) as add_to_carts,
-        count(case when event_type = 'search' then 1 end) as searches
-    from {{ ref('int_events_identified') }}
-    where customer_id is not null
-    group by customer_id, occurred_date, session_id
+-- web and e-mail activity per customer and day, kept between runs (docs/incremental.md)
+web_days as (
+    select * from {{ ref('int_customer_web_days') }}
 ),
 
 email_days as (
-    select
-        customer_id,
-        occurred_date,
-        count(case when event_type = 'delivered' then 1 end) as deliveries,
-        count(case when event_type = 'open' then 1 end) as opens,
-        count(case when event_type = 'click' then 1 end) as clicks,
-        count(case when event_type = 'unsubscribe' then 1 end) as unsubscribes
-    from {{ ref('int_email_events_identified') }}
-    where customer_id is not null
-    group by customer_id, occurred_date
+    select * from {{ ref('int_customer_email_days') }}
 ),
 
 order_features as (
@@ -108,20 +90,20 @@ category_features as (
 
 web_features as (
     select
-        sessions.customer_id,
+        web_days.customer_id,
         cutoffs.cutoff_date,
-        count(case when sessions.occurred_date > {{ dbt.dateadd('day', -30, 'cutoffs.cutoff_date') }} then 1 end) as sessions_30d,
-        sum(case when sessions.occurred_date > {{ dbt.dateadd('day', -30, 'cutoffs.cutoff_date') }} then sessions.page_views else 0 end) as page_views_30d,
-        sum(case when sessions.occurred_date > {{ dbt.dateadd('day', -30, 'cutoffs.cutoff_date') }} then sessions.product_views else 0 end) as product_views_30d,
-        sum(case when sessions.occurred_date > {{ dbt.dateadd('day', -30, 'cutoffs.cutoff_date') }} then sessions.add_to_carts else 0 end) as add_to_carts_30d,
-        sum(case when sessions.occurred_date > {{ dbt.dateadd('day', -30, 'cutoffs.cutoff_date') }} then sessions.searches else 0 end) as searches_30d,
-        count(case when sessions.occurred_date > {{ dbt.dateadd('day', -90, 'cutoffs.cutoff_date') }} then 1 end) as sessions_90d,
-        max(sessions.occurred_date) as last_visit_date
-    from sessions
+        sum(case when web_days.occurred_date > {{ dbt.dateadd('day', -30, 'cutoffs.cutoff_date') }} then web_days.sessions else 0 end) as sessions_30d,
+        sum(case when web_days.occurred_date > {{ dbt.dateadd('day', -30, 'cutoffs.cutoff_date') }} then web_days.page_views else 0 end) as page_views_30d,
+        sum(case when web_days.occurred_date > {{ dbt.dateadd('day', -30, 'cutoffs.cutoff_date') }} then web_days.product_views else 0 end) as product_views_30d,
+        sum(case when web_days.occurred_date > {{ dbt.dateadd('day', -30, 'cutoffs.cutoff_date') }} then web_days.add_to_carts else 0 end) as add_to_carts_30d,
+        sum(case when web_days.occurred_date > {{ dbt.dateadd('day', -30, 'cutoffs.cutoff_date') }} then web_days.searches else 0 end) as searches_30d,
+        sum(case when web_days.occurred_date > {{ dbt.dateadd('day', -90, 'cutoffs.cutoff_date') }} then web_days.sessions else 0 end) as sessions_90d,
+        max(web_days.occurred_date) as last_visit_date
+    from web_days
     inner join cutoffs
-        on sessions.occurred_date <= cutoffs.cutoff_date
-        and sessions.occurred_date > {{ dbt.dateadd('day', -lookback, 'cutoffs.cutoff_date') }}
-    group by sessions.customer_id, cutoffs.cutoff_date
+        on web_days.occurred_date <= cutoffs.cutoff_date
+        and web_days.occurred_date > {{ dbt.dateadd('day', -lookback, 'cutoffs.cutoff_date') }}
+    group by web_days.customer_id, cutoffs.cutoff_date
 ),
 
 email_features as (
@@ -151,7 +133,7 @@ first_activity as (
             min(occurred_date) as first_visit_date,
             cast(null as date) as first_email_date,
             cast(null as date) as first_unsubscribe_date
-        from sessions group by customer_id
+        from web_days group by customer_id
         union all
         select
             customer_id,

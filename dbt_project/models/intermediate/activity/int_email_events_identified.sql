@@ -2,13 +2,14 @@
     materialized=incremental_fact_materialization(),
     incremental_strategy='delete+insert',
     unique_key='email_event_id',
-    on_schema_change='fail',
+    on_schema_change='append_new_columns',
     pre_hook="{{ empty_fact_when_rebuilding(['occurred_at']) }}",
 ) }}
 
 -- Incremental (docs/incremental.md): a daily build attributes the events of new (or changed)
 -- loads and re-attributes only the held events whose address now belongs to another customer
--- (or to none, or to several).
+-- (or to none, or to several). Its rows carry `_built_at` and `_previous_customer_id` as
+-- int_events_identified's do.
 {% set build = fact_build_mode(['occurred_at']) %}
 
 with
@@ -81,10 +82,13 @@ final as (
         email_events.event_type,
         email_events.occurred_date,
         email_events.occurred_at,
-        email_events._load_id
+        email_events._load_id,
+        {{ build_timestamp() }} as _built_at,
+        {{ previous_customer_id(build) }} as _previous_customer_id
     from events_to_attribute as email_events
     left join email_customers
         on email_customers.identifier_value = {{ email_match_key('email_events.email') }}
+    {{- join_previous_customers(build, 'email_events', 'email_event_id') }}
 )
 
 select * from final

@@ -2,13 +2,14 @@
     materialized=incremental_fact_materialization(),
     incremental_strategy='delete+insert',
     unique_key='event_id',
-    on_schema_change='fail',
+    on_schema_change='append_new_columns',
     pre_hook="{{ empty_fact_when_rebuilding(['occurred_at']) }}",
 ) }}
 
 -- Incremental (docs/incremental.md): a daily build attributes the events of new (or changed)
 -- loads and re-attributes only the held events whose record or device now belongs to another
--- customer.
+-- customer. The rows a build writes carry its stamp (`_built_at`) and the customer the table
+-- held them under before (`_previous_customer_id`): the per-customer summaries read only those.
 {% set build = fact_build_mode(['occurred_at']) %}
 
 with
@@ -139,13 +140,16 @@ final as (
         events.quantity,
         events.occurred_date,
         events.occurred_at,
-        events._load_id
+        events._load_id,
+        {{ build_timestamp() }} as _built_at,
+        {{ previous_customer_id(build) }} as _previous_customer_id
     from events_to_attribute as events
     left join customer_records
         on customer_records.source_system = events.source_system
         and customer_records.source_customer_id = events.source_customer_id
     left join anonymous_ids
         on anonymous_ids.anonymous_id = events.anonymous_id
+    {{- join_previous_customers(build, 'events', 'event_id') }}
 )
 
 select * from final

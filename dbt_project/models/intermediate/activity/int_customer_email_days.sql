@@ -1,0 +1,46 @@
+{{ config(
+    materialized=incremental_fact_materialization(),
+    incremental_strategy='delete+insert',
+    unique_key='customer_id',
+    on_schema_change='fail',
+    pre_hook="{{ empty_summary_when_reading_in_full(ref('int_email_events_identified'), '_email_events_built_at') }}",
+    post_hook="{{ delete_summary_placeholders() }}",
+) }}
+
+{#-
+    E-mail engagement per customer and day (UTC), the rows point-in-time features are computed
+    from. Incremental as int_customer_web_days is, on the stamps of int_email_events_identified.
+-#}
+{%- set email_events_table = ref('int_email_events_identified') %}
+{%- set read = stamped_fact_read(email_events_table, '_email_events_built_at') %}
+
+with
+
+{% if read['mode'] == 'changes' -%}
+changed_customers as (
+    {{ customers_of_stamped_rows(email_events_table, read) }}
+),
+{%- endif %}
+
+days as (
+    select
+        customer_id,
+        occurred_date,
+        count(case when event_type = 'delivered' then 1 end) as deliveries,
+        count(case when event_type = 'open' then 1 end) as opens,
+        count(case when event_type = 'click' then 1 end) as clicks,
+        count(case when event_type = 'unsubscribe' then 1 end) as unsubscribes,
+        max(_built_at) as _email_events_built_at
+    from {{ email_events_table }}
+    where customer_id is not null
+    {%- if read['mode'] == 'changes' %}
+        and customer_id in (select customer_id from changed_customers)
+    {%- endif %}
+    group by customer_id, occurred_date
+)
+
+select * from days
+{%- if read['mode'] == 'changes' %}
+union all by name
+{{ summary_placeholders('changed_customers', 'days') }}
+{%- endif %}

@@ -1,0 +1,70 @@
+{{ config(
+    materialized=incremental_fact_materialization(),
+    incremental_strategy='delete+insert',
+    unique_key='customer_id',
+    on_schema_change='fail',
+    pre_hook="{{ empty_summary_when_reading_in_full(ref('int_events_identified'), '_events_built_at') }}",
+    post_hook="{{ delete_summary_placeholders() }}",
+) }}
+
+{#-
+    Web activity per customer and day (UTC): sessions and events by type, the rows point-in-time
+    features are computed from (customer_features reads these, not every event). Sessions are
+    counted per day they touch. Incremental (docs/incremental.md): a daily build summarises again
+    only the customers of the events int_events_identified stamped since the newest stamp held
+    here (`_events_built_at`), including the customers events moved away from; on Spark a table
+    built in full.
+-#}
+{%- set events_table = ref('int_events_identified') %}
+{%- set read = stamped_fact_read(events_table, '_events_built_at') %}
+
+with
+
+{% if read['mode'] == 'changes' -%}
+changed_customers as (
+    {{ customers_of_stamped_rows(events_table, read) }}
+),
+{%- endif %}
+
+events as (
+    select customer_id, occurred_date, session_id, event_type, _built_at
+    from {{ events_table }}
+    where customer_id is not null
+    {%- if read['mode'] == 'changes' %}
+        and customer_id in (select customer_id from changed_customers)
+    {%- endif %}
+),
+
+sessions as (
+    select
+        customer_id,
+        occurred_date,
+        session_id,
+        count(case when event_type = 'page_view' then 1 end) as page_views,
+        count(case when event_type = 'product_view' then 1 end) as product_views,
+        count(case when event_type = 'add_to_cart' then 1 end) as add_to_carts,
+        count(case when event_type = 'search' then 1 end) as searches,
+        max(_built_at) as _built_at
+    from events
+    group by customer_id, occurred_date, session_id
+),
+
+days as (
+    select
+        customer_id,
+        occurred_date,
+        count(*) as sessions,
+        cast(sum(page_views) as {{ dbt.type_bigint() }}) as page_views,
+        cast(sum(product_views) as {{ dbt.type_bigint() }}) as product_views,
+        cast(sum(add_to_carts) as {{ dbt.type_bigint() }}) as add_to_carts,
+        cast(sum(searches) as {{ dbt.type_bigint() }}) as searches,
+        max(_built_at) as _events_built_at
+    from sessions
+    group by customer_id, occurred_date
+)
+
+select * from days
+{%- if read['mode'] == 'changes' %}
+union all by name
+{{ summary_placeholders('changed_customers', 'days') }}
+{%- endif %}
