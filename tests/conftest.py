@@ -41,10 +41,10 @@ def rows(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -
 
 
 # change capture between incremental models (dbt_project/macros/incremental_facts.sql): when a
-# build wrote a row, and the customer an identified event had before it. They differ between
-# builds of the same data by design (a full build has no previous customer).
+# build wrote a row, and the customer and day an identified event had before it. They differ
+# between builds of the same data by design (a full build has no previous customer).
 CHANGE_CAPTURE_COLUMNS = ("_built_at", "_candidates_built_at", "_events_built_at", "_email_events_built_at",
-                          "_previous_customer_id")
+                          "_previous_customer_id", "_previous_occurred_date")
 
 
 def table_fingerprints(warehouse: Path, schemas=("raw", "audit", "staging", "intermediate", "marts")) -> dict:

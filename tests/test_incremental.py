@@ -129,11 +129,17 @@ def _add_merger(landing: Path) -> None:
     (landing / "email_events" / "esp_merger_2026-09-04.csv").write_text(
         "event_id,event_type,occurred_at,email,campaign_id,source_system\n"
         "merger-1,delivered,2026-09-04 10:00:00 UTC,mira.stone@example.org,cmp-merger,esp\n", encoding="utf-8")
-    (landing / "events" / "web_events_merger_2026-09-04.jsonl").write_text(json.dumps({
-        "event_id": "merger-web-1", "event_type": "page_view", "occurred_at": "2026-09-04T10:00:00.000Z",
-        "anonymous_id": "merger-device", "source_system": "webshop", "source_customer_id": "W-MERGE-B",
-        "session_id": "merger-session", "product_id": None, "page_url": "https://shop.example.com/",
-        "referrer": None, "device_type": "desktop", "properties": None}) + "\n", encoding="utf-8")
+    event = {"event_id": "merger-web-1", "event_type": "page_view", "occurred_at": "2026-09-04T10:00:00.000Z",
+             "anonymous_id": "merger-device", "source_system": "webshop", "source_customer_id": "W-MERGE-B",
+             "session_id": "merger-session", "product_id": None, "page_url": "https://shop.example.com/",
+             "referrer": None, "device_type": "desktop", "properties": None}
+    (landing / "events" / "web_events_merger_2026-09-04.jsonl").write_text(json.dumps(event) + "\n", encoding="utf-8")
+    # the tracker sends the event again in the second batch, a day earlier and with a second
+    # one: the day it was on loses it (the summaries read that day again too)
+    resent = [{**event, "occurred_at": "2026-09-03T10:00:00.000Z"},
+              {**event, "event_id": "merger-web-2", "occurred_at": "2026-09-03T10:05:00.000Z"}]
+    (landing / "events" / "web_events_merger_2026-09-21.jsonl").write_text(
+        "".join(json.dumps(row) + "\n" for row in resent), encoding="utf-8")
 
 
 def _file_date(path: Path) -> date | None:

@@ -161,31 +161,39 @@
 {%- endmacro %}
 
 
-{#- Identified facts: the customer a delta build's rows had in the table before it (null for
-    a row the table did not hold, and on a full build), so that a model summarising them per
-    customer refreshes the customer an event left as well as the one it joined. -#}
-{% macro previous_customer_id(build) -%}
+{#- Identified facts: what a delta build's rows held in the table before it (their customer
+    and day: `column` of the held row; null for a row the table did not hold, and on a full
+    build), so that a model summarising them per customer and day refreshes the day an event
+    left as well as the one it joined. -#}
+{% macro previously_held(build, column, type) -%}
     {%- if build['mode'] == 'delta' -%}
-        held_customers.customer_id
+        held_rows.{{ column }}
     {%- else -%}
-        cast(null as {{ dbt.type_string() }})
+        cast(null as {{ type }})
     {%- endif -%}
 {%- endmacro %}
 
-{% macro join_previous_customers(build, alias, key) -%}
+{#- The held rows of the keys a build writes (`rows`, a CTE): filtered first, as a left join
+    would otherwise hash every held row (3.5 s of 6.9 at 300,000 customers). -#}
+{% macro join_previously_held(build, rows, alias, key) -%}
     {%- if build['mode'] == 'delta' %}
-    left join (select {{ key }}, customer_id from {{ this }}) as held_customers
-        on held_customers.{{ key }} = {{ alias }}.{{ key }}
+    left join (
+        select {{ key }}, customer_id, occurred_date
+        from {{ this }}
+        where {{ key }} in (select {{ key }} from {{ rows }})
+    ) as held_rows
+        on held_rows.{{ key }} = {{ alias }}.{{ key }}
     {%- endif -%}
 {%- endmacro %}
 
 
-{#- A model that summarises an identified fact per customer (int_customer_web_days,
+{#- A model that summarises an identified fact per customer and day (int_customer_web_days,
     int_customer_email_days) and keeps the newest stamp it read in `consumed_column`: how this
-    build reads the fact. {'mode': 'changes', 'after': literal} reads again only the customers
-    of rows stamped since (on either side of a change of customer); {'mode': 'full'} reads
-    every row: a first or full-refresh build, or after the fact was rebuilt (no row of it is as
-    old as the stamp consumed: the as-of date moved back, and rows may have gone). -#}
+    build reads the fact. {'mode': 'changes', 'after': literal} reads again only the customer
+    days of rows stamped since (on either side of a change of customer or day);
+    {'mode': 'full'} reads every row: a first or full-refresh build, or after the fact was
+    rebuilt (no row of it is as old as the stamp consumed: the as-of date moved back, and rows
+    may have gone). -#}
 {% macro stamped_fact_read(fact, consumed_column) -%}
     {%- set consumed = consumed_build_timestamp(consumed_column) -%}
     {%- if consumed is none -%}
@@ -209,34 +217,58 @@
 {%- endmacro %}
 
 
-{#- The customers whose rows a summary reads again: those of the fact's rows stamped after the
-    stamp consumed, and those such rows left. -#}
-{% macro customers_of_stamped_rows(fact, read) -%}
-    select customer_id
+{#- The customer days a summary reads again: those of the fact's rows stamped after the stamp
+    consumed, and those such rows left. -#}
+{% macro days_of_stamped_rows(fact, read) -%}
+    select customer_id, occurred_date
     from {{ fact }}
     where _built_at > {{ read['after'] }}
         and customer_id is not null
     union
-    select _previous_customer_id
+    select _previous_customer_id, _previous_occurred_date
     from {{ fact }}
     where _built_at > {{ read['after'] }}
         and _previous_customer_id is not null
 {%- endmacro %}
 
 
-{#- A changed customer with no rows left in a summary (their events moved to another customer
-    or were erased) still needs its old rows deleted: delete+insert deletes by the keys it
-    inserts, so such a customer is inserted as a placeholder row (customer_id alone, the other
-    columns null; `union all by name`), which the post-hook below then deletes. -#}
-{% macro summary_placeholders(changed_customers, summary) -%}
-    select customer_id
-    from {{ changed_customers }}
-    where customer_id not in (select customer_id from {{ summary }})
+{#- `from ... where ...`: the fact's rows of identified customers, on a changes read only those of
+    the changed days (a CTE named by `changed_days`). The join alone probes every row; the
+    filters on the changed customers and the days' range let the scan skip most of them. -#}
+{% macro identified_rows_of_changed_days(fact, alias, read, changed_days) -%}
+    from {{ fact }} as {{ alias }}
+    {%- if read['mode'] == 'changes' %}
+    inner join {{ changed_days }}
+        on {{ changed_days }}.customer_id = {{ alias }}.customer_id
+        and {{ changed_days }}.occurred_date = {{ alias }}.occurred_date
+    {%- endif %}
+    where {{ alias }}.customer_id is not null
+    {%- if read['mode'] == 'changes' %}
+        and {{ alias }}.customer_id in (select customer_id from {{ changed_days }})
+        and {{ alias }}.occurred_date between (select min(occurred_date) from {{ changed_days }})
+            and (select max(occurred_date) from {{ changed_days }})
+    {%- endif %}
 {%- endmacro %}
 
-{% macro delete_summary_placeholders() -%}
+
+{#- A changed customer day with no events left (they moved to another customer or day, or were
+    erased) still needs its old row deleted: delete+insert deletes by the keys it inserts, so
+    such a day is inserted as a placeholder (customer and day, the other columns null:
+    `union all by name`), which the post-hook below then deletes by `count_column`, a count
+    that is never null in a real row. -#}
+{% macro summary_placeholders(changed_days, summary) -%}
+    select changed_days.customer_id, changed_days.occurred_date
+    from {{ changed_days }} as changed_days
+    where not exists (
+        select 1 from {{ summary }} as summary
+        where summary.customer_id = changed_days.customer_id
+            and summary.occurred_date = changed_days.occurred_date
+    )
+{%- endmacro %}
+
+{% macro delete_summary_placeholders(count_column) -%}
     {%- if execute and this is not none and is_incremental() -%}
-        delete from {{ this }} where occurred_date is null
+        delete from {{ this }} where {{ count_column }} is null
     {%- else -%}
         select 1
     {%- endif -%}

@@ -1,10 +1,10 @@
 {{ config(
     materialized=incremental_fact_materialization(),
     incremental_strategy='delete+insert',
-    unique_key='customer_id',
+    unique_key=['customer_id', 'occurred_date'],
     on_schema_change='fail',
     pre_hook="{{ empty_summary_when_reading_in_full(ref('int_email_events_identified'), '_email_events_built_at') }}",
-    post_hook="{{ delete_summary_placeholders() }}",
+    post_hook="{{ delete_summary_placeholders('deliveries') }}",
 ) }}
 
 {#-
@@ -17,30 +17,26 @@
 with
 
 {% if read['mode'] == 'changes' -%}
-changed_customers as (
-    {{ customers_of_stamped_rows(email_events_table, read) }}
+changed_days as (
+    {{ days_of_stamped_rows(email_events_table, read) }}
 ),
 {%- endif %}
 
 days as (
     select
-        customer_id,
-        occurred_date,
+        email_events.customer_id,
+        email_events.occurred_date,
         count(case when event_type = 'delivered' then 1 end) as deliveries,
         count(case when event_type = 'open' then 1 end) as opens,
         count(case when event_type = 'click' then 1 end) as clicks,
         count(case when event_type = 'unsubscribe' then 1 end) as unsubscribes,
-        max(_built_at) as _email_events_built_at
-    from {{ email_events_table }}
-    where customer_id is not null
-    {%- if read['mode'] == 'changes' %}
-        and customer_id in (select customer_id from changed_customers)
-    {%- endif %}
-    group by customer_id, occurred_date
+        max(email_events._built_at) as _email_events_built_at
+    {{ identified_rows_of_changed_days(email_events_table, 'email_events', read, 'changed_days') }}
+    group by email_events.customer_id, email_events.occurred_date
 )
 
 select * from days
 {%- if read['mode'] == 'changes' %}
 union all by name
-{{ summary_placeholders('changed_customers', 'days') }}
+{{ summary_placeholders('changed_days', 'days') }}
 {%- endif %}

@@ -1,18 +1,18 @@
 {{ config(
     materialized=incremental_fact_materialization(),
     incremental_strategy='delete+insert',
-    unique_key='customer_id',
+    unique_key=['customer_id', 'occurred_date'],
     on_schema_change='fail',
     pre_hook="{{ empty_summary_when_reading_in_full(ref('int_events_identified'), '_events_built_at') }}",
-    post_hook="{{ delete_summary_placeholders() }}",
+    post_hook="{{ delete_summary_placeholders('sessions') }}",
 ) }}
 
 {#-
     Web activity per customer and day (UTC): sessions and events by type, the rows point-in-time
     features are computed from (customer_features reads these, not every event). Sessions are
     counted per day they touch. Incremental (docs/incremental.md): a daily build summarises again
-    only the customers of the events int_events_identified stamped since the newest stamp held
-    here (`_events_built_at`), including the customers events moved away from; on Spark a table
+    only the customer days of the events int_events_identified stamped since the newest stamp
+    held here (`_events_built_at`), including the days events moved away from; on Spark a table
     built in full.
 -#}
 {%- set events_table = ref('int_events_identified') %}
@@ -21,18 +21,14 @@
 with
 
 {% if read['mode'] == 'changes' -%}
-changed_customers as (
-    {{ customers_of_stamped_rows(events_table, read) }}
+changed_days as (
+    {{ days_of_stamped_rows(events_table, read) }}
 ),
 {%- endif %}
 
 events as (
-    select customer_id, occurred_date, session_id, event_type, _built_at
-    from {{ events_table }}
-    where customer_id is not null
-    {%- if read['mode'] == 'changes' %}
-        and customer_id in (select customer_id from changed_customers)
-    {%- endif %}
+    select events.customer_id, events.occurred_date, events.session_id, events.event_type, events._built_at
+    {{ identified_rows_of_changed_days(events_table, 'events', read, 'changed_days') }}
 ),
 
 sessions as (
@@ -66,5 +62,5 @@ days as (
 select * from days
 {%- if read['mode'] == 'changes' %}
 union all by name
-{{ summary_placeholders('changed_customers', 'days') }}
+{{ summary_placeholders('changed_days', 'days') }}
 {%- endif %}

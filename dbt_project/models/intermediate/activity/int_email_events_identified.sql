@@ -8,8 +8,8 @@
 
 -- Incremental (docs/incremental.md): a daily build attributes the events of new (or changed)
 -- loads and re-attributes only the held events whose address now belongs to another customer
--- (or to none, or to several). Its rows carry `_built_at` and `_previous_customer_id` as
--- int_events_identified's do.
+-- (or to none, or to several). Its rows carry `_built_at`, `_previous_customer_id` and
+-- `_previous_occurred_date` as int_events_identified's do.
 {% set build = fact_build_mode(['occurred_at']) %}
 
 with
@@ -84,11 +84,12 @@ final as (
         email_events.occurred_at,
         email_events._load_id,
         {{ build_timestamp() }} as _built_at,
-        {{ previous_customer_id(build) }} as _previous_customer_id
+        {{ previously_held(build, 'customer_id', dbt.type_string()) }} as _previous_customer_id,
+        {{ previously_held(build, 'occurred_date', 'date') }} as _previous_occurred_date
     from events_to_attribute as email_events
     left join email_customers
         on email_customers.identifier_value = {{ email_match_key('email_events.email') }}
-    {{- join_previous_customers(build, 'email_events', 'email_event_id') }}
+    {{- join_previously_held(build, 'events_to_attribute', 'email_events', 'email_event_id') }}
 )
 
 select * from final

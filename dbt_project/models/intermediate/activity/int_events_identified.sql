@@ -8,8 +8,9 @@
 
 -- Incremental (docs/incremental.md): a daily build attributes the events of new (or changed)
 -- loads and re-attributes only the held events whose record or device now belongs to another
--- customer. The rows a build writes carry its stamp (`_built_at`) and the customer the table
--- held them under before (`_previous_customer_id`): the per-customer summaries read only those.
+-- customer. The rows a build writes carry its stamp (`_built_at`) and the customer and day the
+-- table held them under before (`_previous_customer_id`, `_previous_occurred_date`): the
+-- per-customer day summaries read only those.
 {% set build = fact_build_mode(['occurred_at']) %}
 
 with
@@ -27,13 +28,9 @@ anonymous_ids as (
 ),
 
 {% if build['mode'] == 'delta' %}
-held as (
-    select source_system, source_customer_id, anonymous_id, customer_id, identified_by
-    from {{ this }}
-),
-
 -- each record as the held login events were attributed, against its customer now; a record
--- whose events were not attributed by login before shows up as new here
+-- whose events were not attributed by login before shows up as new here. The held events are
+-- read in each of the two CTEs below, not through one CTE, which DuckDB would materialise whole.
 records_reassigned as (
     select distinct
         coalesce(held_records.source_system, customer_records.source_system) as source_system,
@@ -41,7 +38,7 @@ records_reassigned as (
         true as is_reassigned
     from (
         select distinct source_system, source_customer_id, customer_id
-        from held
+        from {{ this }}
         where identified_by = 'login'
     ) as held_records
     full join customer_records
@@ -57,7 +54,7 @@ devices_reassigned as (
         select distinct
             anonymous_id,
             case when identified_by = 'device' then customer_id end as customer_id
-        from held
+        from {{ this }}
         where identified_by is distinct from 'login'
             and anonymous_id is not null
     ) as held_devices
@@ -142,14 +139,15 @@ final as (
         events.occurred_at,
         events._load_id,
         {{ build_timestamp() }} as _built_at,
-        {{ previous_customer_id(build) }} as _previous_customer_id
+        {{ previously_held(build, 'customer_id', dbt.type_string()) }} as _previous_customer_id,
+        {{ previously_held(build, 'occurred_date', 'date') }} as _previous_occurred_date
     from events_to_attribute as events
     left join customer_records
         on customer_records.source_system = events.source_system
         and customer_records.source_customer_id = events.source_customer_id
     left join anonymous_ids
         on anonymous_ids.anonymous_id = events.anonymous_id
-    {{- join_previous_customers(build, 'events', 'event_id') }}
+    {{- join_previously_held(build, 'events_to_attribute', 'events', 'event_id') }}
 )
 
 select * from final
