@@ -40,6 +40,11 @@ import pyarrow.parquet as pq
 from cdp.contract import load_contract
 from cdp.ingest.reconcile import reconcile_source
 
+try:  # under pytest, or run as a script
+    from conftest import CHANGE_CAPTURE_COLUMNS
+except ModuleNotFoundError:  # python -m tests.crash_loop (make crash-loop)
+    from tests.conftest import CHANGE_CAPTURE_COLUMNS
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 # Columns whose values belong to the run that wrote them, compared nowhere. Every other column of every
@@ -47,7 +52,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 RUN_SPECIFIC_COLUMNS: dict[str, set[str]] = {
     # in every table: which run and which load wrote a row, and when. Load ids follow the order in
     # which the ingestion step visits the sources, which is not fixed from one process to the next.
-    "*": {"run_id", "load_id", "_load_id", "_loaded_at"},
+    # Change capture between models too: a build rewrites an identified fact's newest events, stamped.
+    "*": {"run_id", "load_id", "_load_id", "_loaded_at", *CHANGE_CAPTURE_COLUMNS},
     "audit.load_history": {"started_at", "finished_at"},
     "audit.quarantine": {"quarantined_at"},
     # rows deleted and updated per table: the erasure step that found a person (before dbt on a warehouse
