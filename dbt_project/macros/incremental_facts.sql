@@ -251,8 +251,8 @@
 {%- endmacro %}
 
 
-{#- A changed customer day with no events left (they moved to another customer or day, or were
-    erased) still needs its old row deleted: delete+insert deletes by the keys it inserts, so
+{#- A changed customer day with no events left (they moved to another customer or day; an
+    erased customer's days are deleted by the erasure step itself) still needs its old row deleted: delete+insert deletes by the keys it inserts, so
     such a day is inserted as a placeholder (customer and day, the other columns null:
     `union all by name`), which the post-hook below then deletes by `count_column`, a count
     that is never null in a real row. -#}
