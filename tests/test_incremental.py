@@ -34,7 +34,7 @@ GOLDEN_CANDIDATES = ("int_customer_attribute_candidates_ranked",)
 GOLDEN_LINEAGE = ("customer_attribute_lineage",)
 # identity's comparisons, kept between runs: a daily build compares only the pairs of new or changed records
 PAIR_COMPARISONS = ("int_identity_pair_comparisons",)
-# per customer and day, read from the identified events a build stamped: only their customers are read
+# per customer and day, read from the identified events a build stamped: only their customer days are read
 DAY_SUMMARIES = {"int_customer_web_days": "_events_built_at", "int_customer_email_days": "_email_events_built_at"}
 FACTS = STAGED_FACTS + IDENTIFIED_FACTS + GOLDEN_CANDIDATES + GOLDEN_LINEAGE + PAIR_COMPARISONS + tuple(DAY_SUMMARIES)
 SCHEMAS = {"stg": "staging", "int": "intermediate", "cus": "marts"}
