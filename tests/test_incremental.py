@@ -26,7 +26,7 @@ from cdp.generate import generate_landing
 from cdp.ingest import ingest_landing
 
 ROOT = Path(__file__).resolve().parent.parent
-STAGED_FACTS = ("stg_landing__events", "stg_landing__email_events", "stg_landing__orders")
+STAGED_FACTS = ("stg_landing__customers", "stg_landing__events", "stg_landing__email_events", "stg_landing__orders")
 IDENTIFIED_FACTS = ("int_events_identified", "int_email_events_identified")
 # built on identity too: a daily build ranks again only the customers whose records changed
 GOLDEN_CANDIDATES = ("int_customer_attribute_candidates_ranked",)
@@ -87,6 +87,12 @@ def _record_customers(warehouse: Path) -> dict[str, str]:
         return dict(con.execute(
             "select distinct customer_record_id, customer_id from intermediate.int_customer_attribute_candidates_ranked"
         ).fetchall())
+
+
+def _record_loads(warehouse: Path) -> dict[str, int]:
+    """The load each staged customer record's held version came in."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return dict(con.execute("select customer_record_id, _load_id from staging.stg_landing__customers").fetchall())
 
 
 def _summarised_customers(warehouse: Path) -> dict[str, set[str]]:
@@ -189,11 +195,13 @@ def test_incremental_builds_equal_a_full_refresh(landing, tmp_path):
     first_comparisons = assert_same_as_full_refresh(FIRST_BATCH_END.isoformat())["int_identity_pair_comparisons"][0]
     # the second batch lands (new versions of orders among it); the daily run reads it
     held, held_records = _event_customers(warehouse), _record_customers(warehouse)
-    summarised = _summarised_customers(warehouse)
+    summarised, held_versions = _summarised_customers(warehouse), _record_loads(warehouse)
     ingest_landing(warehouse, full_landing)
     build_facts(warehouse, target)
     latest = assert_same_as_full_refresh(None)
     assert all(rows > 0 for rows, _ in latest.values())
+    # held customer records came again in a newer version, which replaced the held one
+    assert any(_record_loads(warehouse).get(record, load) != load for record, load in held_versions.items())
     # the new records moved events already held to other customers: re-attribution was exercised
     now = _event_customers(warehouse)
     for model in IDENTIFIED_FACTS:
@@ -252,11 +260,12 @@ def test_a_daily_build_reads_only_the_new_loads(landing, tmp_path):
     dbt(warehouse, target, "seed")
     build_facts(warehouse, target, full_refresh=True)
     build_facts(warehouse, target)
-    compiled = (target / "compiled" / "cdp_warehouse" / "models" / "staging" / "landing"
-                / "stg_landing__events.sql").read_text()
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        latest_load = con.execute("select max(_load_id) from staging.stg_landing__events").fetchall()[0][0]
-    assert f"_load_id > {latest_load}" in compiled
+    for model in ("stg_landing__events", "stg_landing__customers"):
+        compiled = (target / "compiled" / "cdp_warehouse" / "models" / "staging" / "landing"
+                    / f"{model}.sql").read_text()
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            latest_load = con.execute(f"select max(_load_id) from staging.{model}").fetchall()[0][0]
+        assert f"_load_id > {latest_load}" in compiled, model
 
 
 def _row_versions(warehouse: Path) -> list[tuple]:

@@ -71,13 +71,18 @@
 
 
 {#- `and (...)`: the raw rows a delta build reads. raw_times maps each stored time column to
-    the expression that computes it from the raw row. -#}
+    the expression that computes it from the raw row. A nullable time column the table holds no
+    value in (every held record lacks an updated_at) lets in any raw row with a value. -#}
 {% macro fact_delta_filter(build, raw_times) -%}
     {%- if build['mode'] == 'delta' -%}
         and (
             _load_id > {{ build['load_id'] }}
             {%- for column, expression in raw_times.items() %}
+            {%- if build['times'][column] is none %}
+            or {{ expression }} is not null
+            {%- else %}
             or {{ expression }} >= cast('{{ build['times'][column] }}' as timestamp)
+            {%- endif %}
             {%- endfor %}
         )
     {%- endif -%}

@@ -1,3 +1,15 @@
+{{ config(
+    materialized=incremental_fact_materialization(),
+    incremental_strategy='delete+insert',
+    unique_key='customer_record_id',
+    on_schema_change='fail',
+    pre_hook="{{ empty_fact_when_rebuilding(['created_at', 'updated_at']) }}",
+) }}
+
+-- Incremental: reads only the raw rows that can change the table (macros/incremental_facts.sql);
+-- a record's new versions are cleaned, then weighed against the version the table holds.
+{% set build = fact_build_mode(['created_at', 'updated_at']) %}
+
 with
 
 customers as (
@@ -16,7 +28,8 @@ junk_values as (
     select * from {{ ref('junk_values') }}
 ),
 
--- the records that existed at the cutoff, in the version they had then
+-- the records that existed at the cutoff, in the version they had then (on a delta build, the
+-- versions that may be newer than the one held)
 as_of_versions as (
     select
         lower(trim(source_system)) as source_system,
@@ -42,6 +55,9 @@ as_of_versions as (
     from customers
     where {{ is_before_cutoff('created_at', keep_nulls=true) }}
         and {{ is_before_cutoff('updated_at', keep_nulls=true) }}
+        {{ fact_delta_filter(build, {
+            'created_at': to_utc_timestamp('created_at'), 'updated_at': to_utc_timestamp('updated_at')
+        }) }}
 ),
 
 deduplicated as (
@@ -71,6 +87,7 @@ cleaned as (
         deduplicated.created_at,
         deduplicated.updated_at,
         deduplicated._load_id,
+        deduplicated._record_number,
         deduplicated._loaded_at
     from deduplicated
     left join country_aliases
@@ -104,6 +121,7 @@ standardised as (
         cleaned.created_at,
         cleaned.updated_at,
         cleaned._load_id,
+        cleaned._record_number,
         cleaned._loaded_at
     from cleaned
     left join country_codes
@@ -120,7 +138,7 @@ unsuppressed as (
     {{ anti_join_suppressed('loyalty_id', 'standardised.loyalty_id') }}
 ),
 
-final as (
+new_records as (
     select
         {{ surrogate_key(['source_system', 'source_customer_id']) }} as customer_record_id,
         source_system,
@@ -143,8 +161,41 @@ final as (
         {{ to_utc_timestamp('created_at') }} as created_at,
         {{ to_utc_timestamp('updated_at') }} as updated_at,
         _load_id,
+        _record_number,
         {{ to_utc_timestamp('_loaded_at') }} as _loaded_at
     from unsuppressed
+),
+
+candidates as (
+    {{ fact_candidates(build, 'new_records', ['customer_record_id']) }}
+),
+
+latest as (
+    {{ latest_version('candidates', ['customer_record_id'], 'updated_at desc nulls last') }}
 )
 
-select * from final
+select
+    customer_record_id,
+    source_system,
+    source_customer_id,
+    loyalty_id,
+    email,
+    phone,
+    first_name,
+    last_name,
+    gender,
+    street,
+    city,
+    postcode,
+    state,
+    country_code,
+    language_code,
+    is_valid_email,
+    is_valid_phone,
+    birth_date,
+    created_at,
+    updated_at,
+    _load_id,
+    _record_number,
+    _loaded_at
+from latest
