@@ -195,18 +195,34 @@
 {#- A model that summarises an identified fact per customer and day (int_customer_web_days,
     int_customer_email_days) and keeps the newest stamp it read in `consumed_column`: how this
     build reads the fact. {'mode': 'changes', 'after': literal} reads again only the customer
-    days of rows stamped since (on either side of a change of customer or day);
-    {'mode': 'full'} reads every row: a first or full-refresh build, or after the fact was
-    rebuilt (no row of it is as old as the stamp consumed: the as-of date moved back, and rows
-    may have gone). -#}
-{% macro stamped_fact_read(fact, consumed_column) -%}
+    days of rows stamped since (on either side of a change of customer or day), with the first
+    and last of those days as date literals; {'mode': 'full'} reads every row: a first or
+    full-refresh build, or after the fact was rebuilt (no row of it is as old as the stamp
+    consumed: the as-of date moved back, and rows may have gone). with_days=false leaves the
+    days out (the pre-hook needs only the mode). -#}
+{% macro stamped_fact_read(fact, consumed_column, with_days=true) -%}
     {%- set consumed = consumed_build_timestamp(consumed_column) -%}
     {%- if consumed is none -%}
         {{- return({'mode': 'full'}) -}}
     {%- endif -%}
     {%- set kept = run_query('select count(*) from (select 1 from ' ~ fact ~ ' where _built_at is null or _built_at <= '
                              ~ consumed ~ ' limit 1)').rows[0][0] -%}
-    {{- return({'mode': 'changes', 'after': consumed} if kept > 0 else {'mode': 'full'}) -}}
+    {%- if kept == 0 -%}
+        {{- return({'mode': 'full'}) -}}
+    {%- endif -%}
+    {%- set read = {'mode': 'changes', 'after': consumed} -%}
+    {%- if not with_days -%}
+        {{- return(read) -}}
+    {%- endif -%}
+    {%- set first_day, last_day = run_query('select min(occurred_date), max(occurred_date) from ('
+                                            ~ days_of_stamped_rows(fact, read) ~ ') as changed_days').rows[0] -%}
+    {%- do read.update({'first_day': date_literal(first_day), 'last_day': date_literal(last_day)}) -%}
+    {{- return(read) -}}
+{%- endmacro %}
+
+{#- A date from run_query as a SQL literal (null stays null). -#}
+{% macro date_literal(value) -%}
+    {{- return("cast(null as date)" if value is none else "cast('" ~ value ~ "' as date)") -}}
 {%- endmacro %}
 
 
@@ -214,7 +230,7 @@
     leave it). -#}
 {% macro empty_summary_when_reading_in_full(fact, consumed_column) -%}
     {%- if execute and this is not none and is_incremental()
-            and stamped_fact_read(fact, consumed_column)['mode'] == 'full' -%}
+            and stamped_fact_read(fact, consumed_column, with_days=false)['mode'] == 'full' -%}
         delete from {{ this }}
     {%- else -%}
         select 1
@@ -239,7 +255,9 @@
 
 {#- `from ... where ...`: the fact's rows of identified customers, on a changes read only those of
     the changed days (a CTE named by `changed_days`). The join alone probes every row; the
-    filters on the changed customers and the days' range let the scan skip most of them. -#}
+    filters on the changed customers and the days' range let the scan skip most of them. The
+    range is given as literals: as scalar subqueries it is checked row by row and skips nothing
+    (1.5 s against 0.6 s when a re-attributed event makes it span the year, 300,000 customers). -#}
 {% macro identified_rows_of_changed_days(fact, alias, read, changed_days) -%}
     from {{ fact }} as {{ alias }}
     {%- if read['mode'] == 'changes' %}
@@ -250,8 +268,7 @@
     where {{ alias }}.customer_id is not null
     {%- if read['mode'] == 'changes' %}
         and {{ alias }}.customer_id in (select customer_id from {{ changed_days }})
-        and {{ alias }}.occurred_date between (select min(occurred_date) from {{ changed_days }})
-            and (select max(occurred_date) from {{ changed_days }})
+        and {{ alias }}.occurred_date between {{ read['first_day'] }} and {{ read['last_day'] }}
     {%- endif %}
 {%- endmacro %}
 
