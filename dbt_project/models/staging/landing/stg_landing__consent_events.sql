@@ -1,3 +1,15 @@
+{{ config(
+    materialized=incremental_fact_materialization(),
+    incremental_strategy='delete+insert',
+    unique_key='consent_event_id',
+    on_schema_change='fail',
+    pre_hook="{{ empty_fact_when_rebuilding(['occurred_at']) }}",
+) }}
+
+-- Incremental: reads only the raw rows that can change the table (macros/incremental_facts.sql);
+-- a change's new versions are normalised, then weighed against the version the table holds.
+{% set build = fact_build_mode(['occurred_at']) %}
+
 with
 
 consent as (
@@ -22,6 +34,7 @@ as_of_versions as (
         _loaded_at
     from consent
     where {{ is_before_cutoff('occurred_at') }}
+        {{ fact_delta_filter(build, {'occurred_at': to_utc_timestamp('occurred_at')}) }}
 ),
 
 deduplicated as (
@@ -40,12 +53,13 @@ normalised as (
         cast({{ to_utc_timestamp('occurred_at') }} as date) as occurred_date,
         {{ to_utc_timestamp('occurred_at') }} as occurred_at,
         _load_id,
+        _record_number,
         {{ to_utc_timestamp('_loaded_at') }} as _loaded_at
     from deduplicated
 ),
 
 -- changes keyed by a suppressed record or e-mail are left out
-final as (
+new_changes as (
     select
         normalised.consent_event_id,
         normalised.source_system,
@@ -57,10 +71,32 @@ final as (
         normalised.occurred_date,
         normalised.occurred_at,
         normalised._load_id,
+        normalised._record_number,
         normalised._loaded_at
     from normalised
     {{ anti_join_suppressed('source_record', source_record_key('normalised.source_system', 'normalised.source_customer_id')) }}
     {{ anti_join_suppressed_email('normalised.email') }}
+),
+
+candidates as (
+    {{ fact_candidates(build, 'new_changes', ['consent_event_id']) }}
+),
+
+latest as (
+    {{ latest_version('candidates', ['consent_event_id']) }}
 )
 
-select * from final
+select
+    consent_event_id,
+    source_system,
+    source_consent_id,
+    source_customer_id,
+    email,
+    purpose,
+    consent_status,
+    occurred_date,
+    occurred_at,
+    _load_id,
+    _record_number,
+    _loaded_at
+from latest
