@@ -26,8 +26,8 @@ from cdp.generate import generate_landing
 from cdp.ingest import ingest_landing
 
 ROOT = Path(__file__).resolve().parent.parent
-STAGED_FACTS = ("stg_landing__customers", "stg_landing__consent_events", "stg_landing__events", "stg_landing__email_events",
-                "stg_landing__orders")
+STAGED_FACTS = ("stg_landing__customers", "stg_landing__consent_events", "stg_landing__events",
+                "stg_landing__email_events", "stg_landing__orders")
 IDENTIFIED_FACTS = ("int_events_identified", "int_email_events_identified")
 # built on identity too: a daily build ranks again only the customers whose records changed
 GOLDEN_CANDIDATES = ("int_customer_attribute_candidates_ranked",)

@@ -9,7 +9,7 @@
 
 {#-
     E-mail engagement per customer and day (UTC), the rows point-in-time features are computed
-    from. Incremental as int_customer_web_days is, on the stamps of int_email_events_identified.
+    from, and the customers and unsubscribe times int_customer_emails_aggregated reads. Incremental as int_customer_web_days is, on the stamps of int_email_events_identified.
 -#}
 {%- set email_events_table = ref('int_email_events_identified') %}
 {%- set read = stamped_fact_read(email_events_table, '_email_events_built_at') %}
@@ -30,6 +30,7 @@ days as (
         count(case when event_type = 'open' then 1 end) as opens,
         count(case when event_type = 'click' then 1 end) as clicks,
         count(case when event_type = 'unsubscribe' then 1 end) as unsubscribes,
+        max(case when event_type = 'unsubscribe' then email_events.occurred_at end) as last_unsubscribed_at,
         max(email_events._built_at) as _email_events_built_at
     {{ identified_rows_of_changed_days(email_events_table, 'email_events', read, 'changed_days') }}
     group by email_events.customer_id, email_events.occurred_date

@@ -8,8 +8,9 @@
 ) }}
 
 {#-
-    Web activity per customer and day (UTC): sessions and events by type, the rows point-in-time
-    features are computed from (customer_features reads these, not every event). Sessions are
+    Web activity per customer and day (UTC): sessions and events by type, the first and last event,
+    the rows point-in-time features and the event traits' all-time figures are computed from
+    (customer_features and int_customer_events_aggregated read these, not every event). Sessions are
     counted per day they touch. Incremental (docs/incremental.md): a daily build summarises again
     only the customer days of the events int_events_identified stamped since the newest stamp
     held here (`_events_built_at`), including the days events moved away from; on Spark a table
@@ -27,7 +28,8 @@ changed_days as (
 {%- endif %}
 
 events as (
-    select events.customer_id, events.occurred_date, events.session_id, events.event_type, events._built_at
+    select events.customer_id, events.occurred_date, events.occurred_at, events.session_id, events.event_type,
+        events._built_at
     {{ identified_rows_of_changed_days(events_table, 'events', read, 'changed_days') }}
 ),
 
@@ -40,6 +42,8 @@ sessions as (
         count(case when event_type = 'product_view' then 1 end) as product_views,
         count(case when event_type = 'add_to_cart' then 1 end) as add_to_carts,
         count(case when event_type = 'search' then 1 end) as searches,
+        min(occurred_at) as first_event_at,
+        max(occurred_at) as last_event_at,
         max(_built_at) as _built_at
     from events
     group by customer_id, occurred_date, session_id
@@ -54,6 +58,8 @@ days as (
         cast(sum(product_views) as {{ dbt.type_bigint() }}) as product_views,
         cast(sum(add_to_carts) as {{ dbt.type_bigint() }}) as add_to_carts,
         cast(sum(searches) as {{ dbt.type_bigint() }}) as searches,
+        min(first_event_at) as first_event_at,
+        max(last_event_at) as last_event_at,
         max(_built_at) as _events_built_at
     from sessions
     group by customer_id, occurred_date

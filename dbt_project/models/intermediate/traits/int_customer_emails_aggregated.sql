@@ -1,9 +1,17 @@
+-- The 90-day engagement reads the e-mail events of its window only; who has e-mail events and
+-- when they last unsubscribed come from the per-customer-day summary, which is kept between
+-- runs: the history is not scanned each day.
 with
 
-email_events as (
+recent_email_events as (
     select * from {{ ref('int_email_events_identified') }}
     where customer_id is not null
-        and occurred_at < {{ as_of_cutoff_utc() }}
+        and {{ is_in_window('occurred_at', 90) }}
+),
+
+email_days as (
+    select * from {{ ref('int_customer_email_days') }}
+    where occurred_date <= {{ as_of_date() }}
 ),
 
 email_consent_events as (
@@ -22,9 +30,8 @@ emails as (
         max(case when event_type = 'delivered' then 1 else 0 end) as is_delivered,
         max(case when event_type = 'open' then 1 else 0 end) as is_opened,
         max(case when event_type = 'click' then 1 else 0 end) as is_clicked
-    from email_events
+    from recent_email_events
     where campaign_id is not null
-        and {{ is_in_window('occurred_at', 90) }}
     group by customer_id, campaign_id
 ),
 
@@ -46,9 +53,9 @@ engagement as (
 unsubscribes as (
     select
         customer_id,
-        max(occurred_at) as unsubscribed_at
-    from email_events
-    where event_type = 'unsubscribe'
+        max(last_unsubscribed_at) as unsubscribed_at
+    from email_days
+    where last_unsubscribed_at is not null
     group by customer_id
 ),
 
@@ -64,7 +71,7 @@ resubscribes as (
 
 email_customers as (
     select distinct customer_id
-    from email_events
+    from email_days
 ),
 
 final as (
