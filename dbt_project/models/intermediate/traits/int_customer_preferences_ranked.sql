@@ -1,11 +1,13 @@
 {%- set lookback_days = var('preference_lookback_days') | int -%}
 
+-- every event signal lies in the lookback window or the last 7 days: the scan reads only those,
+-- not the history
 with
 
 events as (
     select * from {{ ref('int_events_identified') }}
     where customer_id is not null
-        and occurred_at < {{ as_of_cutoff_utc() }}
+        and {{ is_in_window('occurred_at', [lookback_days, 7] | max) }}
 ),
 
 completed_orders as (
