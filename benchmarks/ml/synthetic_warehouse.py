@@ -209,6 +209,11 @@ def build(path: Path, customers: int, days: int, end: date, seed: float = 0.42) 
             select replace(email_event_id, '-o', '-c'), customer_id, 'click', occurred_date
             from intermediate.int_email_events_identified where event_type = 'open' and random() < 0.2
         """)
+        con.execute("""
+            create or replace table intermediate.int_email_events_identified as
+            select *, occurred_date::timestamp + interval 12 hour as occurred_at
+            from intermediate.int_email_events_identified
+        """)
         # the change-capture columns the per-customer day summaries read (as if built before them)
         for table in ("int_events_identified", "int_email_events_identified"):
             con.execute(f"alter table intermediate.{table} add column _built_at timestamp")
