@@ -9,7 +9,8 @@
 
 {#-
     E-mail engagement per customer and day (UTC), the rows point-in-time features are computed
-    from, and the customers and unsubscribe times int_customer_emails_aggregated reads. Incremental as int_customer_web_days is, on the stamps of int_email_events_identified.
+    from, and the customers and unsubscribe times int_customer_emails_aggregated reads.
+    Incremental as int_customer_web_days is, on the stamps of int_email_events_identified.
 -#}
 {%- set email_events_table = ref('int_email_events_identified') %}
 {%- set read = stamped_fact_read(email_events_table, '_email_events_built_at') %}

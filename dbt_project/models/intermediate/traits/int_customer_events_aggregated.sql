@@ -15,6 +15,7 @@ event_days as (
     where occurred_date <= {{ as_of_date() }}
 ),
 
+-- the 30-day counts are over all of recent_events: widen it before adding a longer window
 windows as (
     select
         customer_id,
