@@ -60,6 +60,21 @@
 {%- endmacro %}
 
 
+{#- A staged fact: its config (incremental, delete+insert on `key`, emptied first when the cutoff
+    moved back) and how this build reads raw (fact_build_mode), from one call, so each model names
+    its key and time columns once. -#}
+{% macro staged_fact(key, time_columns) -%}
+    {{- config(
+        materialized=incremental_fact_materialization(),
+        incremental_strategy='delete+insert',
+        unique_key=key,
+        on_schema_change='fail',
+        pre_hook="{{ empty_fact_when_rebuilding(" ~ time_columns ~ ") }}",
+    ) -}}
+    {{- return(fact_build_mode(time_columns)) -}}
+{%- endmacro %}
+
+
 {#- pre_hook: empty the table when the cutoff moved back (the build then reads every raw row). -#}
 {% macro empty_fact_when_rebuilding(time_columns) -%}
     {%- if fact_build_mode(time_columns)['mode'] == 'rebuild' -%}

@@ -1,14 +1,6 @@
-{{ config(
-    materialized=incremental_fact_materialization(),
-    incremental_strategy='delete+insert',
-    unique_key='consent_event_id',
-    on_schema_change='fail',
-    pre_hook="{{ empty_fact_when_rebuilding(['occurred_at']) }}",
-) }}
-
 -- Incremental: reads only the raw rows that can change the table (macros/incremental_facts.sql);
 -- a change's new versions are normalised, then weighed against the version the table holds.
-{% set build = fact_build_mode(['occurred_at']) %}
+{% set build = staged_fact('consent_event_id', ['occurred_at']) %}
 
 with
 

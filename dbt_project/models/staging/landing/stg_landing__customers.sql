@@ -1,14 +1,6 @@
-{{ config(
-    materialized=incremental_fact_materialization(),
-    incremental_strategy='delete+insert',
-    unique_key='customer_record_id',
-    on_schema_change='fail',
-    pre_hook="{{ empty_fact_when_rebuilding(['created_at', 'updated_at']) }}",
-) }}
-
 -- Incremental: reads only the raw rows that can change the table (macros/incremental_facts.sql);
 -- a record's new versions are cleaned, then weighed against the version the table holds.
-{% set build = fact_build_mode(['created_at', 'updated_at']) %}
+{% set build = staged_fact('customer_record_id', ['created_at', 'updated_at']) %}
 
 with
 

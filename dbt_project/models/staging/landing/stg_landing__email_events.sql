@@ -1,13 +1,5 @@
-{{ config(
-    materialized=incremental_fact_materialization(),
-    incremental_strategy='delete+insert',
-    unique_key='email_event_id',
-    on_schema_change='fail',
-    pre_hook="{{ empty_fact_when_rebuilding(['occurred_at']) }}",
-) }}
-
 -- Incremental: reads only the raw rows that can change the table (macros/incremental_facts.sql).
-{% set build = fact_build_mode(['occurred_at']) %}
+{% set build = staged_fact('email_event_id', ['occurred_at']) %}
 
 with
 

@@ -1,13 +1,5 @@
-{{ config(
-    materialized=incremental_fact_materialization(),
-    incremental_strategy='delete+insert',
-    unique_key='order_id',
-    on_schema_change='fail',
-    pre_hook="{{ empty_fact_when_rebuilding(['ordered_at', 'status_updated_at']) }}",
-) }}
-
 -- Incremental: reads only the raw rows that can change the table (macros/incremental_facts.sql).
-{% set build = fact_build_mode(['ordered_at', 'status_updated_at']) %}
+{% set build = staged_fact('order_id', ['ordered_at', 'status_updated_at']) %}
 
 with
 
