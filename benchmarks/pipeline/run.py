@@ -26,6 +26,7 @@ import duckdb
 from benchmarks.pipeline.landing import release, stage_landing
 from benchmarks.pipeline.sampling import SampledRun, run_sampled
 from benchmarks.pipeline.stages import PIPELINE_STAGES, growth, invocation_figures, project, stage_figures
+from cdp import settings
 from cdp.contract import load_contract
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -153,7 +154,7 @@ def machine() -> dict:
         "duckdb": duckdb.__version__,
         # the dbt settings the environment overrides (dbt_project/profiles.yml gives the defaults)
         "dbt_threads": os.environ.get("CDP_DBT_THREADS", "profile default"),
-        "duckdb_memory_limit": os.environ.get("CDP_DUCKDB_MEMORY_LIMIT", "profile default"),
+        "duckdb_memory_limit": settings.duckdb_memory_limit(),
     }
 
 

@@ -84,6 +84,7 @@ class WarehouseResource(dg.ConfigurableResource):
         con = _connect_when_free(self.warehouse_path, read_only, self.lock_wait_seconds)
         try:
             con.execute("set TimeZone = 'UTC'")
+            con.execute(f"set memory_limit = '{settings.duckdb_memory_limit()}'")
             yield con
         finally:
             con.close()
