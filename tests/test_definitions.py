@@ -48,6 +48,21 @@ def test_checks_include_reconciliation_and_dbt_tests():
     assert ("audit/load_history", "source_unique_audit_load_history_load_id") in checks
 
 
+def test_a_run_of_every_asset_selects_the_dbt_tests_on_the_load_history():
+    """A check runs in a job only when its asset is one the job materialises: audit/load_history is an output of
+    the ingestion step, so a run of every asset (cdp run, the daily job) selects the dbt tests on it as checks
+    (else Dagster lets their results through with a warning each run)."""
+    from orchestration.definitions import ALL_ASSETS
+    from orchestration.defs.resources import make_resources
+
+    defs = dg.Definitions(jobs=[dg.define_asset_job("every_asset")], assets=ALL_ASSETS, resources=make_resources())
+    job = defs.resolve_job_def("every_asset")
+    dbt_assets = job.asset_layer.asset_graph.assets_def_for_key(dg.AssetKey(["marts", "dim_customers"]))
+    load_history = dg.AssetKey(["audit", "load_history"])
+    checks = {key.name for key in dbt_assets.check_keys if key.asset_key == load_history}
+    assert {"source_unique_audit_load_history_load_id", "source_not_null_audit_load_history_load_id"} <= checks
+
+
 def test_daily_schedule_runs_the_whole_pipeline():
     repo = _repo()
     schedule = repo.get_schedule_def("daily_pipeline_schedule")
