@@ -137,3 +137,23 @@ def test_measurement_runs_after_exports_and_the_report_after_everything():
     from orchestration.defs.dbt import cdp_dbt_models
 
     assert not {outcomes, kpis} & set(cdp_dbt_models.keys)
+
+
+def test_the_load_history_alone_loads_nothing_and_a_source_alone_loads_only_itself(tmp_path):
+    """The ingestion step reads "no source" as "every source": selected alone, the load history (which changes
+    only when sources load) loads nothing; one source selected loads that source's files only."""
+    import duckdb
+
+    from orchestration.defs.ingestion import LOAD_HISTORY_KEY, raw_asset_key, raw_landing_files
+    from orchestration.defs.resources import make_resources
+
+    warehouse = tmp_path / "cdp.duckdb"
+    resources = make_resources(str(warehouse), str(settings.landing_dir()), str(tmp_path / "exports"))
+    assert dg.materialize([raw_landing_files], selection=[LOAD_HISTORY_KEY], resources=resources).success
+    assert not warehouse.exists()
+    customers = raw_asset_key("customers")
+    result = dg.materialize([raw_landing_files], selection=[customers, LOAD_HISTORY_KEY], resources=resources)
+    assert result.success
+    assert {event.asset_key for event in result.get_asset_materialization_events()} == {customers, LOAD_HISTORY_KEY}
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.execute("select distinct source from audit.load_history").fetchall() == [("customers",)]
