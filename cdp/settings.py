@@ -29,7 +29,7 @@ def duckdb_memory_limit() -> str:
     """DuckDB's buffer pool for every connection a run opens on the warehouse, dbt's (profiles.yml reads
     the same variable, same default) and the Python stages': above it joins, sorts and aggregates spill
     to disk, so a run fits the machine's memory target (docs/benchmarks.md). Unset, DuckDB would take
-    80 % of RAM: the erasure step reached 14 GB at 1,000,000 customers."""
+    80 % of RAM: the erasure step reached 14.1 GiB at 1,000,000 customers."""
     return os.environ.get("CDP_DUCKDB_MEMORY_LIMIT", "6GB")
 
 

@@ -266,7 +266,7 @@ def test_spark_delete_empties_a_partition_even_under_dynamic_partition_overwrite
 
 def test_the_python_stages_connections_take_the_memory_limit_dbt_takes(tmp_path, monkeypatch):
     """The steps' DuckDB connections cap the buffer pool as profiles.yml caps dbt's (CDP_DUCKDB_MEMORY_LIMIT);
-    without it DuckDB takes 80 % of RAM (14 GB in the erasure step at 1,000,000 customers)."""
+    without it DuckDB takes 80 % of RAM (14.1 GiB in the erasure step at 1,000,000 customers)."""
     from orchestration.defs.resources import WarehouseResource
 
     monkeypatch.setenv("CDP_DUCKDB_MEMORY_LIMIT", "1GB")
