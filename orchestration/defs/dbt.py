@@ -12,7 +12,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
 from cdp import settings
-from orchestration.defs.dbt_targets import invocation_target
+from orchestration.defs.dbt_invocation import run_dbt
 from orchestration.defs.resources import WAREHOUSE_POOL, PipelineConfig, WarehouseResource
 
 DBT_PROJECT = DbtProject(project_dir=settings.DBT_PROJECT_DIR, profiles_dir=settings.DBT_PROJECT_DIR)
@@ -130,5 +130,4 @@ def cdp_dbt_models(
 ):
     """Build and test every dbt model and seed but the measurement ones, point-in-time as of ``config.as_of``."""
     warehouse.dbt_environment()
-    with invocation_target(dbt, context) as target_path:
-        yield from dbt.cli(dbt_build_args(config), context=context, target_path=target_path).stream()
+    yield from run_dbt(dbt, dbt_build_args(config), context)

@@ -23,7 +23,7 @@ from orchestration.defs.dbt import (
     cdp_dbt_models,
     dbt_build_args,
 )
-from orchestration.defs.dbt_targets import invocation_target
+from orchestration.defs.dbt_invocation import run_dbt
 from orchestration.defs.exports import AUDIENCE_EXPORTS
 from orchestration.defs.ml import ML_ASSETS
 from orchestration.defs.privacy import ERASURE_ASSET_KEY
@@ -58,8 +58,7 @@ def cdp_measurement_models(
 ):
     """KPIs by dimension and experiment outcomes, as of ``config.as_of`` (docs/measurement.md)."""
     warehouse.dbt_environment()
-    with invocation_target(dbt, context) as target_path:
-        yield from dbt.cli(dbt_build_args(config), context=context, target_path=target_path).stream()
+    yield from run_dbt(dbt, dbt_build_args(config), context)
 
 
 def _measurement_key(model: str) -> dg.AssetKey:

@@ -35,7 +35,7 @@ from orchestration.defs.dbt import (
     dbt_build_args,
     dbt_vars,
 )
-from orchestration.defs.dbt_targets import invocation_target
+from orchestration.defs.dbt_invocation import run_dbt_to_end
 from orchestration.defs.ingestion import CONTRACT, raw_asset_key
 from orchestration.defs.resources import WAREHOUSE_POOL, PipelineConfig, WarehouseResource
 
@@ -81,8 +81,7 @@ def privacy_erasure_before_dbt(
         args = ["build", "--select", " ".join(f"+{model}" for model in INPUT_MODELS),
                 "--exclude", "resource_type:test resource_type:unit_test", "--threads", "1", "--vars", vars_json]
     if args:
-        with invocation_target(dbt, context) as target_path:
-            dbt.cli(args, manifest=DBT_PROJECT.manifest_path, target_path=target_path).wait()
+        run_dbt_to_end(dbt, args, context, manifest=DBT_PROJECT.manifest_path)
     with warehouse.open() as con:
         report = apply_erasures(con, context.run.run_id)
     return dg.MaterializeResult(metadata={**_metadata(report), "requests_refreshed": bool(args)})
@@ -110,8 +109,7 @@ def privacy_erasure(
         # same warehouse and vars as the dbt asset of this run; data tests check the result
         warehouse.dbt_environment()
         args = [*dbt_build_args(config), "--exclude", MEASUREMENT_SELECTOR]
-        with invocation_target(dbt, context) as target_path:
-            dbt.cli(args, manifest=DBT_PROJECT.manifest_path, target_path=target_path).wait()
+        run_dbt_to_end(dbt, args, context, manifest=DBT_PROJECT.manifest_path)
     return dg.MaterializeResult(metadata={**_metadata(report), "models_rebuilt": report.models_stale})
 
 
