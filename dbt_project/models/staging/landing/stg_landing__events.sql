@@ -1,9 +1,10 @@
 -- Incremental: reads only the raw rows that can change the table (macros/incremental_facts.sql).
+{%- set event_id_expression = 'trim(event_id)' %}
 {% set build = staged_fact('event_id', ['occurred_at']) %}
 
 with
 
-events as (
+events as {{ inlined_cte(build) }} (
     select * from {{ source('landing', 'events') }}
     where {{ is_before_cutoff('occurred_at') }}
     {{ fact_delta_filter(build, {'occurred_at': to_utc_timestamp('occurred_at')}) }}
@@ -11,7 +12,7 @@ events as (
 
 new_versions as (
     select
-        trim(event_id) as event_id,
+        {{ event_id_expression }} as event_id,
         nullif(trim(anonymous_id), '') as anonymous_id,
         {{ clean_enum('source_system') }} as source_system,
         nullif(trim(source_customer_id), '') as source_customer_id,
@@ -38,8 +39,18 @@ candidates as (
     {{ fact_candidates(build, 'new_versions', ['event_id']) }}
 ),
 
+-- a full build's raw rows by key and load order: latest_version numbers only the versions of
+-- the keys that have more than one (macros/latest_version.sql)
+raw_versions as (
+    select
+        {{ event_id_expression }} as event_id,
+        _load_id,
+        _record_number
+    from events
+),
+
 deduplicated as (
-    {{ latest_version('candidates', ['event_id']) }}
+    {{ latest_version('candidates', ['event_id'], versions='raw_versions' if build['mode'] != 'delta' else none) }}
 ),
 
 final as (
