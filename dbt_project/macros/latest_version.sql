@@ -32,7 +32,10 @@
     of `relation` by their load and record number. A null key has one digest, so nulls are
     numbered together, as in the window over all rows. `versions` is best a cheap CTE over the
     raw relation `relation` is computed from, that raw CTE named `as {{ inlined_cte() }} (`:
-    DuckDB materialises a CTE referenced twice whole. -#}
+    DuckDB materialises a CTE referenced twice whole. Where `relation` is itself a light
+    projection of raw (order lines), it can be its own `versions`: materialised once, read
+    three times, still cheaper than the window (stg_landing__order_items at 1M: 8.6–9.0 s of
+    CPU against 10.5–11.7 s). -#}
 {% macro duckdb__latest_version(relation, key_columns, order_by=none, versions=none) -%}
     {%- if versions is none -%}
         {{- return(default__latest_version(relation, key_columns, order_by)) -}}

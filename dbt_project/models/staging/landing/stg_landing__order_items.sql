@@ -33,7 +33,7 @@ as_of_versions as (
 ),
 
 deduplicated as (
-    {{ latest_version('as_of_versions', ['source_system', 'source_order_id', 'product_id']) }}
+    {{ latest_version('as_of_versions', ['source_system', 'source_order_id', 'product_id'], versions='as_of_versions') }}
 ),
 
 final as (
