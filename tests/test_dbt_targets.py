@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import subprocess
 import time
 from pathlib import Path
 
@@ -77,11 +79,6 @@ def test_invocation_folders_past_their_retention_are_pruned_and_nothing_else(tmp
 def test_the_dbt_resource_reads_the_version_dagster_dbt_would_ask_the_executable_for():
     """The run's dbt resource takes dbt's version from the installed dbt-core, not from `dbt --version` in a
     subprocess (3.7 s a run), and builds no adapter in the step's process: both give what dagster-dbt needs."""
-    import re
-    import subprocess
-
-    from orchestration.defs.resources import make_resources
-
     dbt = make_resources()["dbt"]
     printed = subprocess.check_output([dbt.dbt_executable, "--version"], text=True)
     assert str(dbt._cli_version) == re.search(r"installed:\s+(\S+)", printed).group(1)
