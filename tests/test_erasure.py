@@ -22,6 +22,7 @@ from cdp.ingest import prepare_warehouse
 from cdp.ingest.reconcile import reconcile_source
 from cdp.privacy import apply_erasures, identifier_sha256
 from cdp.privacy import erasure as erasure_module
+from cdp.privacy.personal_columns import load_rules
 
 
 def sha(text: str) -> str:
@@ -544,6 +545,13 @@ def test_pipeline_erases_the_person_from_every_table(erased_run):
         # the processed request keeps its id and time only
         assert rows(con, "select email, phone, source_customer_id from raw.erasure_requests "
                          "where request_id = 'zq-request-1'") == [(None, None, None)]
+        # the columns of an identifier typed in personal_data.yml hold that type: the purge compares in it
+        rules = load_rules()
+        typed = rows(con, "select table_name, column_name, lower(data_type) from information_schema.columns")
+        typed = [(column, kind, data_type) for _, column, data_type in typed
+                 if (kind := rules.identifier_type(column, rules.delete)) in rules.types]
+        assert {column for column, _, _ in typed} == {"comparison_fingerprint_l", "comparison_fingerprint_r"}
+        assert all(data_type == rules.types[kind] for _, kind, data_type in typed), typed
         # every load still reconciles, with the erased rows counted
         for source in load_contract().sources:
             assert reconcile_source(con, source).passed, reconcile_source(con, source).explanation

@@ -29,6 +29,7 @@ class ColumnRules:
     delete: dict[str, tuple[str, ...]]  # identifier type -> column name patterns
     clear: dict[str, tuple[str, ...]]
     never: frozenset[str]
+    types: dict[str, str]  # identifier type -> SQL type of its columns, when not text
     pairs: dict[str, tuple[str, str]]
     keep_schemas: frozenset[str]
     keep_tables: frozenset[str]
@@ -59,6 +60,7 @@ def load_rules(path: Path = RULES_PATH) -> ColumnRules:
         delete={kind: tuple(spec.get("delete", [])) for kind, spec in columns.items()},
         clear={kind: tuple(spec.get("clear", [])) for kind, spec in columns.items() if spec.get("clear")},
         never=frozenset(name for spec in columns.values() for name in spec.get("except", [])),
+        types={kind: spec["type"] for kind, spec in columns.items() if spec.get("type")},
         pairs={kind: tuple(names) for kind, names in raw["identifier_column_pairs"].items()},
         keep_schemas=frozenset(raw["keep"]["schemas"]),
         keep_tables=frozenset(raw["keep"]["tables"]),
@@ -72,7 +74,14 @@ def quoter(engine: str = "duckdb") -> Callable[[str], str]:
     return partial(quote_identifier, engine=engine)
 
 
-def _matches(expression: str, identifier_type: str) -> str:
+def _matches(expression: str, identifier_type: str, data_type: str | None = None) -> str:
+    """SQL true when ``expression`` holds an erased value of ``identifier_type``. Values are kept
+    as text; a column of another type is compared in its own type, so no row is cast."""
+    if data_type:
+        return (
+            f"{expression} in (select cast(value as {data_type}) from {ERASED_VALUES} "
+            f"where identifier_type = '{identifier_type}')"
+        )
     return (
         f"cast({expression} as string) in "
         f"(select value from {ERASED_VALUES} where identifier_type = '{identifier_type}')"
@@ -103,11 +112,11 @@ def table_purge(
     for column in columns:
         kind = rules.identifier_type(column, rules.delete)
         if kind:
-            delete_when.append(_matches(_quote(column), kind))
+            delete_when.append(_matches(_quote(column), kind, rules.types.get(kind)))
             continue
         kind = rules.identifier_type(column, rules.clear)
         if kind:
-            clear.append((column, _matches(_quote(column), kind)))
+            clear.append((column, _matches(_quote(column), kind, rules.types.get(kind))))
     system, record = rules.pairs["source_record"]
     if {system, record} <= names:
         delete_when.append(_matches(f"({_quote(system)} || ':' || {_quote(record)})", "source_record"))
