@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -43,7 +44,7 @@ END = date(2026, 9, 30)
 FIRST_BATCH_END = date(2026, 9, 10)
 
 
-def dbt(warehouse: Path, target: Path, *args: str, as_of: str | None = None) -> str:
+def dbt(warehouse: Path, target: Path, *args: str, as_of: str | None = None, check: bool = True) -> str:
     result = subprocess.run(
         [str(Path(sys.executable).parent / "dbt"), *args, "--target-path", str(target),
          "--vars", json.dumps({"as_of": as_of} if as_of else {})],
@@ -51,7 +52,7 @@ def dbt(warehouse: Path, target: Path, *args: str, as_of: str | None = None) -> 
         env={**os.environ, "CDP_WAREHOUSE": str(warehouse), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
         capture_output=True, text=True, check=False,
     )
-    assert result.returncode == 0, result.stdout[-3000:]
+    assert (result.returncode == 0) == check, result.stdout[-3000:]
     return result.stdout
 
 
@@ -232,6 +233,7 @@ def test_incremental_builds_equal_a_full_refresh(landing, tmp_path):
     # nothing new: the build changes nothing
     build_facts(warehouse, target)
     assert fingerprints(warehouse) == latest
+    _assert_unique_by_build_finds_a_key_the_latest_build_wrote_again(warehouse, tmp_path)
     # a held event lost from an old load (counted per load against the staged events): attributed again
     with duckdb.connect(str(warehouse)) as con:
         for model, key in (("int_events_identified", "event_id"), ("int_email_events_identified", "email_event_id")):
@@ -251,6 +253,25 @@ def test_incremental_builds_equal_a_full_refresh(landing, tmp_path):
     build_facts(warehouse, target, "2026-09-05")
     earlier = assert_same_as_full_refresh("2026-09-05")
     assert earlier["int_identity_pair_comparisons"][0] < latest["int_identity_pair_comparisons"][0]
+
+
+def _assert_unique_by_build_finds_a_key_the_latest_build_wrote_again(warehouse: Path, tmp_path: Path) -> None:
+    """The unique_by_build tests (tests/generic/unique_by_build.sql) pass on incremental builds, and
+    fail when the latest build wrote a key that a row of an earlier build holds."""
+    copy, target = tmp_path / "unique_by_build.duckdb", tmp_path / "target_unique_by_build"
+    shutil.copy(warehouse, copy)
+    selection = ("--select", "test_name:unique_by_build")
+    passed = dbt(copy, target, "test", *selection)
+    assert "unique_by_build_int_events_identified_event_id" in passed
+    table = "intermediate.int_events_identified"
+    with duckdb.connect(str(copy)) as con:
+        latest, written = con.execute(f"select max(_built_at), count(*) filter (_built_at = (select max(_built_at) "
+                                      f"from {table})) from {table}").fetchone()
+        assert 0 < written < con.execute(f"select count(*) from {table}").fetchone()[0], "no delta to test"
+        con.execute(f"insert into {table} select * replace (cast(? as timestamp) as _built_at) from {table} "
+                    "where _built_at < ? limit 1", [latest, latest])
+    failed = dbt(copy, target, "test", *selection, check=False)
+    assert re.search(r"FAIL 1 unique_by_build_int_events_identified_event_id", failed), failed[-3000:]
 
 
 def test_a_daily_build_reads_only_the_new_loads(landing, tmp_path):
