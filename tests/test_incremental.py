@@ -369,6 +369,21 @@ def test_the_scorecard_row_hashes_kept_between_runs_equal_a_full_refresh(landing
     assert _copies(warehouse) == [(copy_load, False)]
     assert_same_as_full_refresh()
 
+    # a table kept with hashes of another type (text, before they were numbers on DuckDB) is hashed again
+    def hash_type() -> str:
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            return con.execute("select data_type from information_schema.columns where table_schema = 'intermediate' "
+                               "and table_name = 'int_quality_raw_row_versions' "
+                               "and column_name = 'row_version_key'").fetchone()[0]
+
+    assert hash_type() == "UHUGEINT"
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("alter table intermediate.int_quality_raw_row_versions "
+                    "alter column row_version_key set data type varchar")
+    build()
+    assert hash_type() == "UHUGEINT"
+    assert_same_as_full_refresh()
+
 
 def _copies(warehouse: Path) -> list[tuple]:
     """Load and mark of each row holding the hash of the event copied into a load of its own."""

@@ -60,7 +60,24 @@
         {%- else -%}
         cast(null as {{ dbt.type_string() }})
         {%- endif %} as parent_key,
-        {{ surrogate_key(version_parts) }} as row_version_key
+        {{ row_digest(version_parts) }} as row_version_key
+{%- endmacro %}
+
+
+{#- pre_hook of int_quality_raw_row_versions: a table kept with row hashes of another type
+    (text, from before they were numbers on DuckDB) is emptied and takes the type, so the
+    build hashes every load again: hashes of both forms would never match. -#}
+{% macro rehash_row_versions_of_another_type() -%}
+    {%- set held = [] -%}
+    {%- if execute and this is not none and is_incremental() -%}
+        {%- set held = adapter.get_columns_in_relation(this) | selectattr('name', 'equalto', 'row_version_key') | list -%}
+    {%- endif -%}
+    {%- if held and held[0].data_type | upper != row_digest_type() | upper -%}
+    delete from {{ this }};
+    alter table {{ this }} alter column row_version_key set data type {{ row_digest_type() }}
+    {%- else -%}
+    select 1
+    {%- endif -%}
 {%- endmacro %}
 
 

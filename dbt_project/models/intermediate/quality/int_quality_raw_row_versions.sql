@@ -2,7 +2,7 @@
     materialized=incremental_fact_materialization(),
     incremental_strategy='append',
     on_schema_change='append_new_columns',
-    pre_hook="{{ delete_changed_quality_loads() }}",
+    pre_hook=["{{ rehash_row_versions_of_another_type() }}", "{{ delete_changed_quality_loads() }}"],
     post_hook="{{ renumber_repeated_row_versions() }}",
 ) }}
 
@@ -16,7 +16,9 @@
     erasure rewrites in place (key_rewritten_in_place) are not kept here but hashed afresh
     every run (quality_raw_rows). For rows without a time of their own, parent_key names the
     row whose time they take (time_from); the time itself is looked up at each run, since the
-    parent may arrive later.
+    parent may arrive later. The hash is row_digest's (macros/surrogate_key.sql): a 128-bit
+    number on DuckDB, md5 text on Spark; a table kept with another type is hashed again
+    (rehash_row_versions_of_another_type).
 
     repeats_earlier_copy marks every copy of a key and time but the first (by load and record
     number), so the scorecard counts distinct rows without grouping the history: a new row is
@@ -50,8 +52,8 @@ new_rows as (
 ),
 
 -- the copies after the first of every hash the new rows repeat among themselves. Grouping a
--- 64-bit digest of the hash first is far cheaper than numbering (or grouping) the
--- 32-character hashes of all the rows, which took most of a full build; the copies are then
+-- 64-bit digest of the hash first is far cheaper than numbering (or grouping) the 128-bit
+-- hashes (32 characters on Spark) of all the rows, which took most of a full build; the copies are then
 -- numbered within the few repeated digests only (a digest collision just adds candidates)
 repeated_digests as (
     select landing_source, hash(row_version_key) as digest
