@@ -25,12 +25,9 @@ AUDIT_DDL = [
         fields_nulled bigint,
         message varchar,
         started_at timestamptz not null,
-        finished_at timestamptz,
-        file_modified_ns bigint
+        finished_at timestamptz
     )
     """,
-    # added after the table: warehouses created before have it null (see ingest_landing)
-    "alter table audit.load_history add column if not exists file_modified_ns bigint",
     """
     create table if not exists audit.quarantine (
         load_id bigint not null,

@@ -10,8 +10,7 @@ Guarantees (tested in tests/test_ingest.py and tests/test_ingest_batch.py):
 - every record of a file is either in ``raw.<source>`` or in ``audit.quarantine``
   with a reason: rows_in = rows_loaded + rows_rejected in ``audit.load_history``;
 - a file missing a required column is rejected whole, and the run goes on;
-- a file whose checksum was already processed is skipped (re-runs are no-ops), and one
-  that keeps the path, size and modification time it was loaded with is not even read;
+- a file whose checksum was already processed is skipped (re-runs are no-ops);
 - a file loads atomically: its rows, rejects and history row commit together or
   not at all. If a batch fails to write, its files are retried one at a time so
   one bad file never holds back the others;
@@ -111,7 +110,6 @@ class _FileLoad:
     encoding: str | None
     started_at: datetime
     notes: list[str] = field(default_factory=list)
-    modified_ns: int | None = None  # the file's modification time when read
     path: Path | None = None
     readable: bool = True  # False: the file could not even be read to check its encoding
     header: CsvHeader | None = None  # a CSV file's header, once read
@@ -189,29 +187,6 @@ def processed_checksums(con: duckdb.DuckDBPyConnection) -> set[tuple[str, str]]:
     return set(
         con.execute(f"select source, file_checksum from audit.load_history where status in ({statuses})").fetchall()
     )
-
-
-def processed_file_stats(con: duckdb.DuckDBPyConnection) -> set[tuple[str, str, int, int]]:
-    """(source, path, size, modification time in ns) of every file that reached a final status:
-    a landing file that still has them is not read again, not even to checksum it."""
-    statuses = ", ".join(quote_literal(s) for s in FINAL_STATUSES)
-    return set(
-        con.execute(
-            "select source, file_path, file_size_bytes, file_modified_ns from audit.load_history "
-            f"where status in ({statuses}) and file_modified_ns is not null"
-        ).fetchall()
-    )
-
-
-UNCHANGED = "already processed (same path, size and modification time)"
-# A file modified this close to being read may change again within one tick of the file system's
-# clock and keep its time ("racy git"): its time is not kept, so the next run checksums it.
-RACY_NS = 2_000_000_000
-
-
-def settled_mtime_ns(stat) -> int | None:
-    """The modification time to remember a file by, or None when it is too recent to trust."""
-    return stat.st_mtime_ns if stat.st_mtime_ns < time.time_ns() - RACY_NS else None
 
 
 def sha256_of(path: Path) -> str:
@@ -309,9 +284,8 @@ class SourceLoader:
         for path, (fmt, fp, checksum, message) in zip(paths, prints, strict=True):
             rel = path.relative_to(self.landing_dir).as_posix()
             result = FileResult(self.source.name, rel, "pending", message=message)
-            stat = path.stat()
-            load = _FileLoad(result, fmt, stat.st_size, checksum, fp.encoding if fp else None, datetime.now(UTC))
-            load.path, load.readable, load.modified_ns = path, fp is not None, settled_mtime_ns(stat)
+            load = _FileLoad(result, fmt, path.stat().st_size, checksum, fp.encoding if fp else None, datetime.now(UTC))
+            load.path, load.readable = path, fp is not None
             load.quote_count = fp.quote_count if fp else None
             load.line_count = fp.line_count if fp else None
             if (self.source.name, checksum) in self.processed:
@@ -323,7 +297,6 @@ class SourceLoader:
             elif load.readable and fmt is not None:
                 first_with_bytes[checksum] = rel
             loads.append(load)
-        self._record_stats([load for load in loads if load.result.status == "skipped"])
         new = [load for load in loads if load.result.status == "pending"]
         ids = self.con.execute("select nextval('audit.load_id_seq') from range(?)", [len(new)]).fetchall()
         for load, (load_id,) in zip(new, sorted(ids), strict=True):
@@ -338,19 +311,6 @@ class SourceLoader:
                 load.result.status = "failed"
                 self._settle(load)
         return loads
-
-    def _record_stats(self, skipped: list[_FileLoad]) -> None:
-        """Give the history rows of these files (loaded before under the same path and checksum)
-        the size and modification time they have, where a row has none (written before it was
-        kept): the next run then skips them without reading them."""
-        rows = [(load.modified_ns, self.source.name, load.result.file_path, load.size, load.checksum)
-                for load in skipped if load.modified_ns is not None]
-        if rows:
-            self.con.executemany(
-                "update audit.load_history set file_modified_ns = ? where source = ? and file_path = ? "
-                "and file_size_bytes = ? and file_checksum = ? and file_modified_ns is null",
-                rows,
-            )
 
     def _plan(self, loads: list[_FileLoad]) -> list[_Group | _FileLoad]:
         """Files that share a layout in groups (bounded in bytes and files), the rest alone;
@@ -763,7 +723,6 @@ class SourceLoader:
                 "message": pa.array([r.message for r in results], text),
                 "started_at": pa.array([load.started_at for load in loads], moment),
                 "finished_at": pa.array([datetime.now(UTC)] * len(loads), moment),
-                "file_modified_ns": pa.array([load.modified_ns for load in loads], whole),
             }
         )
         _insert_arrow(self.con, "audit.load_history", history)
@@ -804,31 +763,18 @@ def ingest_landing(
         processed = processed_checksums(con)
         names = sources or list(contract.sources)
         files = {name: discover_files(landing_dir, contract.sources[name], contract, settle_seconds) for name in names}
-        # A file loaded before that keeps its path, size and modification time is not read
-        # again: checksumming the whole landing history every run took most of a daily run's
-        # ingestion at 1,000,000 customers (19 GB). A rewritten file has a new time: checksummed.
-        stats = processed_file_stats(con)
-
-        def unchanged(name: str, path: Path) -> bool:
-            stat = path.stat()
-            return (name, path.relative_to(landing_dir).as_posix(), stat.st_size, stat.st_mtime_ns) in stats
-
-        changed = {name: [path for path in paths if not unchanged(name, path)] for name, paths in files.items()}
         # Hashing runs in threads ahead of the loading (it releases the GIL), so the next
         # sources' checksums are ready when their turn comes.
         pool = ThreadPoolExecutor(FINGERPRINT_THREADS)
         try:
             fingerprints = {
-                path: pool.submit(fingerprint_file, contract, path) for paths in changed.values() for path in paths
+                path: pool.submit(fingerprint_file, contract, path) for paths in files.values() for path in paths
             }
             for name in names:
                 loader = SourceLoader(
                     con, contract, contract.sources[name], landing_dir, report.run_id, processed, fingerprints
                 )
-                results = {result.file_path: result for result in loader.load(changed[name])}
-                for path in files[name]:
-                    rel = path.relative_to(landing_dir).as_posix()
-                    report.files.append(results.get(rel) or FileResult(name, rel, "skipped", message=UNCHANGED))
+                report.files.extend(loader.load(files[name]))
         finally:
             pool.shutdown(cancel_futures=True)  # a failed run does not hash the files it will not load
     finally:
