@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import string
+import time
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -115,6 +117,49 @@ def test_rerun_skips_processed_files_and_changes_nothing(con, landing):
     assert [f.status for f in ingest_landing(con, landing).files if f.file_path.endswith("c_copy_of_a.csv")] == [
         "skipped"
     ]
+
+
+def test_a_loaded_file_is_not_read_again_while_it_keeps_its_path_size_and_time(con, landing, monkeypatch):
+    hour_ago = time.time() - 3600
+    a = write(landing, "orders/a.csv", ORDERS_HEADER + "shop,o1,c1,2026-07-01,completed,GBP,1,web\n")
+    b = write(landing, "orders/b.csv", ORDERS_HEADER + "shop,o2,c1,2026-07-01,completed,GBP,1,web\n")
+    for path in (a, b):
+        os.utime(path, (hour_ago, hour_ago))
+    ingest_landing(con, landing)
+    read = []
+    fingerprint_file = load_module.fingerprint_file
+    monkeypatch.setattr(load_module, "fingerprint_file",
+                        lambda contract, path: read.append(path.name) or fingerprint_file(contract, path))
+    second = ingest_landing(con, landing)
+    assert read == []
+    assert {(f.file_path, f.status, f.message) for f in second.files} == {
+        ("orders/a.csv", "skipped", load_module.UNCHANGED), ("orders/b.csv", "skipped", load_module.UNCHANGED)}
+    # rewritten with the same size: a new time, so read and loaded
+    b.write_text(ORDERS_HEADER + "shop,o2,c1,2026-07-01,cancelled,GBP,1,web\n")
+    os.utime(b, (hour_ago + 60, hour_ago + 60))
+    third = ingest_landing(con, landing)
+    assert read == ["b.csv"]
+    assert {f.file_path: f.status for f in third.files} == {"orders/a.csv": "skipped", "orders/b.csv": "loaded"}
+    # a file modified moments before it was read may change again within one tick of the clock:
+    # its time is kept but not trusted, so every run reads it again, and a re-run changes nothing
+    write(landing, "orders/c.csv", ORDERS_HEADER + "shop,o3,c1,2026-07-01,completed,GBP,1,web\n")
+    ingest_landing(con, landing)
+    history = rows(con, "select * from audit.load_history order by load_id")
+    for _ in range(2):
+        read.clear()
+        assert {f.file_path: f.status for f in ingest_landing(con, landing).files}["orders/c.csv"] == "skipped"
+        assert read == ["c.csv"]
+    assert rows(con, "select * from audit.load_history order by load_id") == history
+    # a history written before times were kept: each file is read once more, then no more
+    os.utime(landing / "orders/c.csv", (hour_ago, hour_ago))
+    con.execute("update audit.load_history set file_modified_ns = null")
+    read.clear()
+    ingest_landing(con, landing)
+    assert sorted(read) == ["a.csv", "b.csv", "c.csv"]
+    read.clear()
+    assert {f.status for f in ingest_landing(con, landing).files} == {"skipped"}
+    assert read == []
+    assert rows(con, "select count(*) from raw.orders") == [(4,)]
 
 
 def test_changed_file_is_loaded_again_and_keeps_both_versions_in_raw(con, landing):

@@ -108,8 +108,9 @@ def _audit(con, persons) -> None:
         [("customers", 120, 3), ("orders", 90, 2), ("events", 400, 0), ("email_events", 300, 5)], start=1
     ):
         con.execute(
-            "insert into audit.load_history values "
-            "(?, 'run-1', ?, ?, 'csv', 100, ?, 'utf-8', ?, ?, ?, ?, 0, null, ?, ?)",
+            "insert into audit.load_history (load_id, run_id, source, file_path, file_format, file_size_bytes, "
+            "file_checksum, encoding, status, rows_in, rows_loaded, rows_rejected, fields_nulled, message, "
+            "started_at, finished_at) values (?, 'run-1', ?, ?, 'csv', 100, ?, 'utf-8', ?, ?, ?, ?, 0, null, ?, ?)",
             [load_id, source, f"{source}/2026-09-30.csv", f"sum{load_id}",
              "loaded_with_rejects" if rejected else "loaded", rows_in, rows_in - rejected, rejected, started, started],
         )

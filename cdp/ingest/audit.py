@@ -25,9 +25,12 @@ AUDIT_DDL = [
         fields_nulled bigint,
         message varchar,
         started_at timestamptz not null,
-        finished_at timestamptz
+        finished_at timestamptz,
+        file_modified_ns bigint
     )
     """,
+    # added after the table: warehouses created before have it null until the next run (SourceLoader._record_stats)
+    "alter table audit.load_history add column if not exists file_modified_ns bigint",
     """
     create table if not exists audit.quarantine (
         load_id bigint not null,
