@@ -107,17 +107,27 @@ def explain_customer(con: duckdb.DuckDBPyConnection, customer_id: str, show_pers
 def pair_verdict(con: duckdb.DuckDBPyConnection, record_a: str, record_b: str) -> dict | None:
     """How the model scored two records, if they were ever compared (None: no blocking rule paired them)."""
     # scored pairs are keyed by the records' ranks, which change between runs: look them up
+    ranks = sorted(
+        rank for (rank,) in con.execute(
+            "select record_rank from intermediate.int_identity_match_records where customer_record_id in (?, ?)",
+            [record_a, record_b],
+        ).fetchall()
+    )
+    if len(ranks) != 2:
+        return None
+    # the pair's comparison levels and blocking rules are in the candidate pairs (a view):
+    # the ranks as constants reach its scan of the blocked pairs, so one pair is compared
     pair = con.execute(
         """
-        with ranks as (
-            select record_rank from intermediate.int_identity_match_records
-            where customer_record_id in (?, ?)
-        )
-        select * from intermediate.int_identity_scored_pairs
-        where record_rank_l in (select record_rank from ranks)
-            and record_rank_r in (select record_rank from ranks)
+        select candidates.*, scored.match_weight, scored.match_probability, scored.link_rule, scored.not_linked_reason
+        from intermediate.int_identity_scored_pairs as scored
+        inner join intermediate.int_identity_candidate_pairs as candidates
+            on candidates.record_rank_l = scored.record_rank_l
+            and candidates.record_rank_r = scored.record_rank_r
+        where scored.record_rank_l = ? and scored.record_rank_r = ?
+            and candidates.record_rank_l = ? and candidates.record_rank_r = ?
         """,
-        [record_a, record_b],
+        ranks + ranks,
     ).df()
     if pair.empty:
         return None
