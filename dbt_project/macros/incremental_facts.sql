@@ -86,8 +86,12 @@
 
 
 {#- `and (...)`: the raw rows a delta build reads. raw_times maps each stored time column to
-    the expression that computes it from the raw row. A nullable time column the table holds no
-    value in (every held record lacks an updated_at) lets in any raw row with a value. -#}
+    the raw instant (timestamptz) it is computed from. The raw expression is compared with the
+    stored UTC time made an instant, never converted itself: a condition on a bare raw column
+    reaches DuckDB's scan, which then skips every row group but the new ones (converting each
+    raw row's time read all 48 million raw events and took 18 s of a 1M daily run's 31 s for
+    the staged events). A nullable time column the table holds no value in (every held
+    record lacks an updated_at) lets in any raw row with a value. -#}
 {% macro fact_delta_filter(build, raw_times) -%}
     {%- if build['mode'] == 'delta' -%}
         and (
@@ -96,13 +100,17 @@
             {%- if build['times'][column] is none %}
             or {{ expression }} is not null
             {%- else %}
-            or {{ expression }} >= cast('{{ build['times'][column] }}' as timestamp)
+            or {{ expression }} >= {{ utc_instant(build['times'][column]) }}
             {%- endif %}
             {%- endfor %}
         )
     {%- endif -%}
 {%- endmacro %}
 
+{#- A UTC timestamp (a stored time, as run_query returns it) as an instant literal. -#}
+{% macro utc_instant(value) -%}
+    cast('{{ value }}+00:00' as {{ type_timestamp_tz() }})
+{%- endmacro %}
 
 {#- The candidate rows of a build: the new versions, plus on a delta build the row the table
     holds for each of their keys, so the latest version is chosen among all of them. -#}

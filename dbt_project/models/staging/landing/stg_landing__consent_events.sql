@@ -26,7 +26,7 @@ as_of_versions as (
         _loaded_at
     from consent
     where {{ is_before_cutoff('occurred_at') }}
-        {{ fact_delta_filter(build, {'occurred_at': to_utc_timestamp('occurred_at')}) }}
+        {{ fact_delta_filter(build, {'occurred_at': 'occurred_at'}) }}
 ),
 
 deduplicated as (

@@ -48,7 +48,7 @@ as_of_versions as (
     where {{ is_before_cutoff('created_at', keep_nulls=true) }}
         and {{ is_before_cutoff('updated_at', keep_nulls=true) }}
         {{ fact_delta_filter(build, {
-            'created_at': to_utc_timestamp('created_at'), 'updated_at': to_utc_timestamp('updated_at')
+            'created_at': 'created_at', 'updated_at': 'updated_at'
         }) }}
 ),
 

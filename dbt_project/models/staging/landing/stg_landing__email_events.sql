@@ -7,7 +7,7 @@ with
 email_events as {{ inlined_cte(build) }} (
     select * from {{ source('landing', 'email_events') }}
     where {{ is_before_cutoff('occurred_at') }}
-    {{ fact_delta_filter(build, {'occurred_at': to_utc_timestamp('occurred_at')}) }}
+    {{ fact_delta_filter(build, {'occurred_at': 'occurred_at'}) }}
 ),
 
 junk_values as (

@@ -7,7 +7,7 @@ with
 events as {{ inlined_cte(build) }} (
     select * from {{ source('landing', 'events') }}
     where {{ is_before_cutoff('occurred_at') }}
-    {{ fact_delta_filter(build, {'occurred_at': to_utc_timestamp('occurred_at')}) }}
+    {{ fact_delta_filter(build, {'occurred_at': 'occurred_at'}) }}
 ),
 
 new_versions as (

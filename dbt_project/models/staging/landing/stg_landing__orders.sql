@@ -9,8 +9,8 @@ orders as (
     where {{ is_before_cutoff('ordered_at') }}
         and {{ is_before_cutoff('coalesce(updated_at, ordered_at)') }}
     {{ fact_delta_filter(build, {
-        'ordered_at': to_utc_timestamp('ordered_at'),
-        'status_updated_at': to_utc_timestamp('coalesce(updated_at, ordered_at)'),
+        'ordered_at': 'ordered_at',
+        'status_updated_at': 'coalesce(updated_at, ordered_at)',
     }) }}
 ),
 
