@@ -105,7 +105,13 @@ def _summarised_customers(warehouse: Path) -> dict[str, set[str]]:
 
 def _add_newcomer(landing: Path) -> None:
     """An address the ESP mails in the first batch that no customer holds until the second brings
-    the CRM record holding it: its held e-mail events must move to that customer."""
+    the CRM record holding it: its held e-mail events must move to that customer. So must a web
+    login of the first batch that names that record before it exists (held unattributed; no
+    device, so only the record can move it)."""
+    (landing / "events" / "web_newcomer_2026-09-01.csv").write_text(
+        "event_id,event_type,occurred_at,anonymous_id,source_system,source_customer_id\n"
+        "newcomer-web-1,login,2026-09-01 10:05:00 UTC,,crm,C-NEWCOMER\n",
+        encoding="utf-8")
     (landing / "email_events" / "esp_newcomer_2026-09-01.csv").write_text(
         "event_id,event_type,occurred_at,email,campaign_id,source_system\n"
         "newcomer-1,sent,2026-09-01 10:00:00 UTC,Nova.Newcomer@outlook.com,cmp-newcomer,esp\n"
@@ -209,6 +215,13 @@ def test_incremental_builds_equal_a_full_refresh(landing, tmp_path):
     for model in IDENTIFIED_FACTS:
         moved = {key for key, customer in held[model].items() if key in now[model] and now[model][key] != customer}
         assert moved, f"no held row of {model} changed customer: the test does not exercise re-attribution"
+    # the login held without a customer, its record arrived since: attributed by it now
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        newcomer = con.execute("select customer_id from intermediate.int_customer_records_resolved "
+                               "where source_system = 'crm' and source_customer_id = 'C-NEWCOMER'").fetchone()[0]
+        assert con.execute("select identified_by, customer_id from intermediate.int_events_identified "
+                           "where event_id = 'newcomer-web-1'").fetchall() == [("login", newcomer)]
+    assert held["int_events_identified"]["newcomer-web-1"] is None
     # and records moved between customers: ranked again on both sides
     now_records = _record_customers(warehouse)
     assert any(now_records.get(record, customer) != customer for record, customer in held_records.items())
