@@ -89,8 +89,8 @@
     the raw instant (timestamptz) it is computed from. The raw expression is compared with the
     stored UTC time made an instant, never converted itself: a condition on a bare raw column
     reaches DuckDB's scan, which then skips every row group but the new ones (converting each
-    raw row's time read all 48 million raw events and took 18 s of a 1M daily run's 31 s for
-    the staged events). A nullable time column the table holds no value in (every held
+    raw row's time made it read all 48 million raw events, every column: the staged events'
+    delta select took 10.8-16.2 s at 1,000,000 customers, and 4.3 s since). A nullable time column the table holds no value in (every held
     record lacks an updated_at) lets in any raw row with a value. -#}
 {% macro fact_delta_filter(build, raw_times) -%}
     {%- if build['mode'] == 'delta' -%}
