@@ -11,7 +11,8 @@ nicknames as (
     select * from {{ ref('name_nicknames') }}
 ),
 
-keyed as (
+-- the match keys, computed once for the frequencies, the nicknames and the records
+keyed as {{ materialized_cte() }} (
     select
         customer_record_id,
         source_system,
@@ -27,6 +28,31 @@ keyed as (
         phone,
         loyalty_id
     from customers
+),
+
+{%- set frequency_columns = [] %}
+{%- for comparison in identity_comparisons() if comparison.term_frequency %}
+{%- do frequency_columns.append(comparison.term_frequency) %}
+{%- endfor %}
+
+-- term frequencies: how many records hold each value, and how many hold one at all. Counted
+-- by grouping and joined back: a count over a window per column sorted every record with all
+-- its columns, once per column (about 3.5 s each at 1,000,000 customers, 2.5 million records)
+{%- for column in frequency_columns %}
+{{ column }}_holders as (
+    select {{ column }}, count(*) as holders
+    from keyed
+    where {{ column }} is not null
+    group by {{ column }}
+),
+{% endfor %}
+
+record_totals as (
+    select
+        {%- for column in frequency_columns %}
+        count({{ column }}) as {{ column }}_records{% if not loop.last %},{% endif %}
+        {%- endfor %}
+    from keyed
 ),
 
 -- the formal names a first name can stand for: 'sam' -> samuel, samantha
@@ -67,16 +93,18 @@ matched as (
         {{ dbt.split_part('keyed.email_key', "'@'", 1) }} as email_local_part,
         keyed.phone,
         keyed.loyalty_id,
-        {%- for comparison in identity_comparisons() if comparison.term_frequency %}
-        {%- set column = comparison.term_frequency %}
-        -- share of records with a {{ column }} that hold this one (term frequency)
-        case when keyed.{{ column }} is not null
-            then count(*) over (partition by keyed.{{ column }}) / count(keyed.{{ column }}) over ()
-        end as {{ column }}_frequency{% if not loop.last %},{% endif %}
+        {%- for column in frequency_columns %}
+        -- share of records with a {{ column }} that hold this one (null without one)
+        {{ column }}_holders.holders / record_totals.{{ column }}_records as {{ column }}_frequency{% if not loop.last %},{% endif %}
         {%- endfor %}
     from keyed
+    cross join record_totals
     left join first_name_forms
         on first_name_forms.customer_record_id = keyed.customer_record_id
+    {%- for column in frequency_columns %}
+    left join {{ column }}_holders
+        on {{ column }}_holders.{{ column }} = keyed.{{ column }}
+    {%- endfor %}
 ),
 
 final as (
