@@ -134,7 +134,8 @@
 
 {#- DuckDB: the keys are matched on a scan of the key columns alone and the rows fetched by
     rowid, as a semi join on the key would read every column of every held row first (the
-    staged e-mail events' delta build at 1,000,000 customers: 17.4 s, most of it that scan). -#}
+    staged e-mail events' delta select on a campaign day at 1,000,000 customers: 8.8-10.7 s
+    against 3.5-4.0 s, the same rows). -#}
 {% macro duckdb__held_rows_of_keys(relation, key_columns) -%}
     rowid in (
         select rowid from {{ this }}
