@@ -156,6 +156,18 @@ def _add_merger(landing: Path) -> None:
         "".join(json.dumps(row) + "\n" for row in resent), encoding="utf-8")
 
 
+def _add_stale_version(landing: Path) -> None:
+    """A CRM record of the first batch sent again in the second in an older version (an earlier
+    updated_at): the version the table holds stays, as in a full build."""
+    header = next((landing / "customers").glob("crm_customers_*.csv")).read_text(encoding="utf-8").splitlines()[0]
+    versions = {"crm_stale_2026-09-05.csv": ("Stella", "2026-09-05T09:00:00Z"),
+                "crm_stale_2026-09-22.csv": ("Stale", "2026-08-01T09:00:00Z")}
+    for name, (first_name, updated_at) in versions.items():
+        (landing / "customers" / name).write_text(
+            f"{header}\ncrm,C-STALE,stella.vance@example.org,,{first_name},Vance,1985-05-05,,,,,,,,,"
+            f"2026-07-01T09:00:00Z,{updated_at}\n", encoding="utf-8")
+
+
 def _file_date(path: Path) -> date | None:
     stem = path.name.split(".")[0]
     try:
@@ -172,6 +184,7 @@ def landing(tmp_path_factory) -> tuple[Path, Path]:
     generate_landing(full, customers=250, days=45, seed=5, end_date=END, progress=False)
     _add_newcomer(full)
     _add_merger(full)
+    _add_stale_version(full)
     first = root / "first"
     shutil.copytree(full, first)
     for path in first.rglob("*"):
@@ -210,6 +223,10 @@ def test_incremental_builds_equal_a_full_refresh(landing, tmp_path):
     assert all(rows > 0 for rows, _ in latest.values())
     # held customer records came again in a newer version, which replaced the held one
     assert any(_record_loads(warehouse).get(record, load) != load for record, load in held_versions.items())
+    # and one in an older version, which did not
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.execute("select first_name from staging.stg_landing__customers "
+                           "where source_customer_id = 'C-STALE'").fetchall() == [("Stella",)]
     # the new records moved events already held to other customers: re-attribution was exercised
     now = _event_customers(warehouse)
     for model in IDENTIFIED_FACTS:
