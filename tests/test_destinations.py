@@ -323,6 +323,10 @@ def test_braze_refuses_arrays():
         (datetime(2026, 7, 1, 9, 0, tzinfo=UTC), "2026-07-01T09:00:00Z"),
         (date(2026, 7, 1), "2026-07-01"),
         ("Champions", "Champions"),
+        ("   ", None),  # blank text is missing
+        (None, None),
+        (float("nan"), None),
+        (np.float64("nan"), None),
     ],
 )
 def test_value_as_text(value, expected):

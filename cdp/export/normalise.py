@@ -376,20 +376,24 @@ def value_as_text(value: object) -> str | None:
 
     Lists and mappings raise: CSV imports take no arrays.
     """
-    if is_missing(value):
+    # text, flags and whole numbers first: never missing, and most cells of an export (the missing
+    # test costs a pandas call per cell)
+    if value is None:
         return None
+    if isinstance(value, str):
+        return value if value.strip() else None
     if isinstance(value, bool | np.bool_):
         return "true" if value else "false"
     if isinstance(value, int | np.integer):
         return str(int(value))
+    if is_missing(value):
+        return None
     if isinstance(value, float | np.floating | Decimal):
         return decimal_text(value)
     if isinstance(value, datetime | np.datetime64):
         return datetime_iso_utc(value)
     if isinstance(value, date):
         return value.isoformat()
-    if isinstance(value, str):
-        return value if value.strip() else None
     if isinstance(value, list | tuple | set | frozenset | dict | np.ndarray):
         raise TypeError(f"{type(value).__name__} value {value!r}: a CSV file cannot carry arrays or mappings")
     return str(value)
