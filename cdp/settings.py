@@ -33,6 +33,19 @@ def duckdb_memory_limit() -> str:
     return os.environ.get("CDP_DUCKDB_MEMORY_LIMIT", "6GB")
 
 
+def duckdb_settings() -> dict[str, str]:
+    """The settings of every DuckDB connection a run opens on the warehouse (dbt's are the same, in
+    profiles.yml): the memory limit, and memory freed by one query kept for the next up to that limit,
+    rather than handed back to the OS and faulted in again page by page."""
+    limit = duckdb_memory_limit()
+    return {
+        "memory_limit": limit,
+        "block_allocator_memory": limit,
+        "allocator_flush_threshold": limit,
+        "allocator_bulk_deallocation_flush_threshold": limit,
+    }
+
+
 def export_dir() -> Path:
     return Path(os.environ.get("CDP_EXPORT_DIR", REPO_ROOT / "exports"))
 

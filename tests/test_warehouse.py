@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from datetime import date, datetime
 
+import duckdb
 import pandas as pd
 import pytest
 
@@ -264,13 +265,35 @@ def test_spark_delete_empties_a_partition_even_under_dynamic_partition_overwrite
         spark.conf.set(key, "STATIC")
 
 
-def test_the_python_stages_connections_take_the_memory_limit_dbt_takes(tmp_path, monkeypatch):
+def test_the_python_stages_connections_take_the_memory_settings_dbt_takes(tmp_path, monkeypatch):
     """The steps' DuckDB connections cap the buffer pool as profiles.yml caps dbt's (CDP_DUCKDB_MEMORY_LIMIT);
-    without it DuckDB takes 80 % of RAM (14.1 GiB in the erasure step at 1,000,000 customers)."""
+    without it DuckDB takes 80 % of RAM (14.1 GiB in the erasure step at 1,000,000 customers). Both keep
+    freed memory up to that limit instead of DuckDB's 128 MB flush threshold."""
+    import yaml
+
+    from cdp import settings
     from orchestration.defs.resources import WarehouseResource
 
     monkeypatch.setenv("CDP_DUCKDB_MEMORY_LIMIT", "1GB")
+    expected = settings.duckdb_settings()
+    assert set(expected) == {"memory_limit", "block_allocator_memory", "allocator_flush_threshold",
+                             "allocator_bulk_deallocation_flush_threshold"}
+    with duckdb.connect() as reference:
+        defaults = {name: reference.execute(f"select current_setting('{name}')").fetchone()[0] for name in expected}
+        for name, value in expected.items():
+            reference.execute(f"set {name} = '{value}'")
+        wanted = {name: reference.execute(f"select current_setting('{name}')").fetchone()[0] for name in expected}
+    assert wanted["memory_limit"] == "953.6 MiB"
+    assert all(wanted[name] != defaults[name] for name in expected), (wanted, defaults)
     resource = WarehouseResource(warehouse_path=str(tmp_path / "cdp.duckdb"))
     for read_only in (False, True):
         with resource.connect(read_only=read_only) as con:
-            assert con.execute("select current_setting('memory_limit')").fetchone()[0] == "953.6 MiB"
+            got = {name: con.execute(f"select current_setting('{name}')").fetchone()[0] for name in expected}
+            assert got == wanted
+    # dbt's connections: the same settings, from the same variable and default
+    profile = yaml.safe_load((settings.DBT_PROJECT_DIR / "profiles.yml").read_text())
+    dbt_settings = profile["cdp_warehouse"]["outputs"]["dev"]["settings"]
+    for name in expected:
+        assert dbt_settings[name] == "{{ env_var('CDP_DUCKDB_MEMORY_LIMIT', '6GB') }}", name
+    monkeypatch.delenv("CDP_DUCKDB_MEMORY_LIMIT")
+    assert set(settings.duckdb_settings().values()) == {"6GB"}

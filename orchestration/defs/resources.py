@@ -87,7 +87,8 @@ class WarehouseResource(dg.ConfigurableResource):
         con = _connect_when_free(self.warehouse_path, read_only, self.lock_wait_seconds)
         try:
             con.execute("set TimeZone = 'UTC'")
-            con.execute(f"set memory_limit = '{settings.duckdb_memory_limit()}'")
+            for name, value in settings.duckdb_settings().items():
+                con.execute(f"set {name} = '{value}'")
             yield con
         finally:
             con.close()
