@@ -183,6 +183,17 @@
 {%- endmacro %}
 
 
+{#- The blocked pairs (a CTE `blocked_pairs`) joined to their kept comparison levels (a CTE
+    `comparisons`, int_identity_pair_comparisons) on both records' comparison fingerprints.
+    A left join: a pair without its comparison stays, with null levels, and
+    tests/assert_every_blocked_pair_is_compared finds it. -#}
+{% macro join_kept_comparisons() -%}
+left join comparisons
+        on comparisons.comparison_fingerprint_l = blocked_pairs.comparison_fingerprint_l
+        and comparisons.comparison_fingerprint_r = blocked_pairs.comparison_fingerprint_r
+{%- endmacro %}
+
+
 {#- Level labels of a comparison, index = level (0 = disagree). -#}
 {% macro comparison_level_labels(comparison) -%}
     {%- set labels = ['disagree'] -%}

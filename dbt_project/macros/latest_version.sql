@@ -93,18 +93,3 @@
         not materialized
     {%- endif -%}
 {%- endmacro %}
-
-{#- `<name> as {{ materialized_cte() }} (`: a CTE computed once, whatever the engine would choose.
-    DuckDB inlined int_identity_match_records' match keys, a projection of regular expressions
-    read by eight other CTEs, into each of them, materialising the plain select below it instead
-    (at 1,000,000 customers the model took 24.9 s so, 15.1 s with the keys computed once). -#}
-{% macro materialized_cte() -%}
-    {{ return(adapter.dispatch('materialized_cte', 'cdp_warehouse')()) }}
-{%- endmacro %}
-
-{% macro default__materialized_cte() -%}
-{%- endmacro %}
-
-{% macro duckdb__materialized_cte() -%}
-    materialized
-{%- endmacro %}

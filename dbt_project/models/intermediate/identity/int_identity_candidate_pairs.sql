@@ -47,10 +47,7 @@ final as (
         on l.record_rank = blocked_pairs.record_rank_l
     inner join records as r
         on r.record_rank = blocked_pairs.record_rank_r
-    -- a left join: a pair without its comparison (tests/assert_every_blocked_pair_is_compared) never vanishes
-    left join comparisons
-        on comparisons.comparison_fingerprint_l = blocked_pairs.comparison_fingerprint_l
-        and comparisons.comparison_fingerprint_r = blocked_pairs.comparison_fingerprint_r
+    {{ join_kept_comparisons() }}
 )
 
 select * from final

@@ -80,14 +80,12 @@ random_pairs as (
 -- the candidate pairs by blocking mask and pattern: one read of them for every sample below.
 -- Read from the pairs and their comparisons, not int_identity_candidate_pairs: the patterns
 -- need no record (term frequencies, source systems), and joining 56 million pairs to their two
--- records cost about 4 s at 1,000,000 customers. A left join, as there: a pair without its
--- comparison (tests/assert_every_blocked_pair_is_compared) counts with null levels.
+-- records cost about 4 s at 1,000,000 customers. The same left join as there: a pair without
+-- its comparison counts with null levels.
 candidate_patterns as (
     select blocked_pairs.blocking_mask, {{ gammas }}, count(*) as pair_count
     from blocked_pairs
-    left join comparisons
-        on comparisons.comparison_fingerprint_l = blocked_pairs.comparison_fingerprint_l
-        and comparisons.comparison_fingerprint_r = blocked_pairs.comparison_fingerprint_r
+    {{ join_kept_comparisons() }}
     group by all
 ),
 
