@@ -145,12 +145,12 @@ def test_explain_gives_the_verdict_on_two_compared_records_of_different_customer
         """
         select l.source_system || ':' || l.source_customer_id, r.source_system || ':' || r.source_customer_id,
                pairs.match_probability, pairs.not_linked_reason
-        from intermediate.int_identity_scored_pairs as pairs
+        from intermediate.int_identity_pair_scores as pairs
         join intermediate.int_identity_match_records as l on l.record_rank = pairs.record_rank_l
         join intermediate.int_identity_match_records as r on r.record_rank = pairs.record_rank_r
         join marts.customer_identity_map as lc on lc.customer_record_id = l.customer_record_id
         join marts.customer_identity_map as rc on rc.customer_record_id = r.customer_record_id
-        where pairs.link_rule is null and lc.customer_id <> rc.customer_id
+        where pairs.proposed_rule is null and lc.customer_id <> rc.customer_id
         order by pairs.match_probability desc, 1, 2
         """,
     )

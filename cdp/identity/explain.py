@@ -115,19 +115,20 @@ def pair_verdict(con: duckdb.DuckDBPyConnection, record_a: str, record_b: str) -
     )
     if len(ranks) != 2:
         return None
-    # the pair's comparison levels and blocking rules are in the candidate pairs (a view):
-    # the ranks as constants reach its scan of the blocked pairs, so one pair is compared
+    # every pair's score, levels and blocking rules are in the pair scores (a view over the
+    # candidate pairs): the ranks as constants reach its scan of the blocked pairs, so one pair is
+    # scored. Scored pairs hold the decision on the pairs that link or proposed a link.
     pair = con.execute(
         """
-        select candidates.*, scored.match_weight, scored.match_probability, scored.link_rule, scored.not_linked_reason
-        from intermediate.int_identity_scored_pairs as scored
-        inner join intermediate.int_identity_candidate_pairs as candidates
-            on candidates.record_rank_l = scored.record_rank_l
-            and candidates.record_rank_r = scored.record_rank_r
-        where scored.record_rank_l = ? and scored.record_rank_r = ?
-            and candidates.record_rank_l = ? and candidates.record_rank_r = ?
+        select scores.* exclude (not_linked_reason), scored.link_rule,
+               coalesce(scored.not_linked_reason, scores.not_linked_reason) as not_linked_reason
+        from intermediate.int_identity_pair_scores as scores
+        left join intermediate.int_identity_scored_pairs as scored
+            on scored.record_rank_l = scores.record_rank_l
+            and scored.record_rank_r = scores.record_rank_r
+        where scores.record_rank_l = ? and scores.record_rank_r = ?
         """,
-        ranks + ranks,
+        ranks,
     ).df()
     if pair.empty:
         return None

@@ -194,6 +194,40 @@ left join comparisons
 {%- endmacro %}
 
 
+{#- Whether a veto (var identity_vetoes) applies to a pair, from its comparison levels
+    (gamma_<name>): a pair that clearly differs on `disagree`, unless it agrees exactly on
+    `unless_agree`, never links. Read by the pair scores and by the vetoed-pair count of
+    identity_resolution_stats (from the candidate patterns: a veto needs the levels alone). -#}
+{% macro identity_veto() -%}
+    {%- set levels_by_name = {} -%}
+    {%- for comparison in identity_comparisons() -%}
+        {%- do levels_by_name.update({comparison.name: comparison.levels | length}) -%}
+    {%- endfor -%}
+    {%- set vetoes = var('identity_vetoes') -%}
+    {%- for veto in vetoes -%}
+        {%- for field in ['disagree', 'unless_agree'] if veto[field] is defined and veto[field] not in levels_by_name -%}
+            {{ exceptions.raise_compiler_error("var identity_vetoes, field '" ~ field ~ "': unknown comparison '" ~ veto[field] ~ "' (one of: " ~ levels_by_name.keys() | join(', ') ~ ")") }}
+        {%- endfor -%}
+        {%- if veto.disagree is not defined -%}
+            {{ exceptions.raise_compiler_error("var identity_vetoes, veto " ~ loop.index ~ ": needs 'disagree'") }}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- if vetoes -%}
+    (
+        {%- for veto in vetoes %}
+        (gamma_{{ veto.disagree }} = 0
+            {%- if veto.unless_agree is defined %}
+            and gamma_{{ veto.unless_agree }} < {{ levels_by_name[veto.unless_agree] - 1 }}
+            {%- endif %})
+        {%- if not loop.last %} or {% endif %}
+        {%- endfor %}
+    )
+    {%- else -%}
+    false
+    {%- endif -%}
+{%- endmacro %}
+
+
 {#- Level labels of a comparison, index = level (0 = disagree). -#}
 {% macro comparison_level_labels(comparison) -%}
     {%- set labels = ['disagree'] -%}

@@ -1,96 +1,29 @@
 {%- set comparisons = identity_comparisons() -%}
-{%- set vetoes = var('identity_vetoes') -%}
 {%- set exclusive_systems = var('identity_exclusive_source_systems') -%}
-{%- set levels_by_name = {} -%}
-{%- for comparison in comparisons -%}
-    {%- do levels_by_name.update({comparison.name: comparison.levels | length}) -%}
-{%- endfor -%}
-{%- for veto in vetoes -%}
-    {%- for field in ['disagree', 'unless_agree'] if veto[field] is defined and veto[field] not in levels_by_name -%}
-        {{ exceptions.raise_compiler_error("var identity_vetoes, field '" ~ field ~ "': unknown comparison '" ~ veto[field] ~ "' (one of: " ~ levels_by_name.keys() | join(', ') ~ ")") }}
-    {%- endfor -%}
-    {%- if veto.disagree is not defined -%}
-        {{ exceptions.raise_compiler_error("var identity_vetoes, veto " ~ loop.index ~ ": needs 'disagree'") }}
-    {%- endif -%}
-{%- endfor %}
 
 
--- Every candidate pair (by its records' ranks) with its match weight and probability, whether it links
--- (a shared identifier or a probability at least identity_match_threshold, unless
--- a veto, var identity_vetoes, applies) and, for links, the comparisons that agreed.
+-- The pairs identity decides on: each pair that links (a shared identifier, or a probability at
+-- least identity_match_threshold, unless a veto applies) or proposed a link an exclusive system
+-- turned down, and each vetoed pair that shares an identifier (a cannot-link pair clustering
+-- reads), with its match weight and probability and, for links, the comparisons that agreed.
+-- Every other pair's score is in the view int_identity_pair_scores: writing all of them (56 million
+-- at 1,000,000 customers, 2.5 million of them kept here) took 15–25 s more a run.
 with
 
-candidate_pairs as (
-    select * from {{ ref('int_identity_candidate_pairs') }}
+pair_scores as (
+    select * from {{ ref('int_identity_pair_scores') }}
 ),
 
-match_weights as (
-    select * from {{ ref('int_identity_match_weights') }}
+decided as (
+    select *
+    from pair_scores
+    where proposed_rule is not null
+        or (is_vetoed and shared_identifier is not null)
 ),
 
 -- read only to break ties between exclusive systems' proposed links
 records as (
     select * from {{ ref('int_identity_match_records') }}
-),
-
--- one row: each comparison's weights by level (list index = level + 1)
-weight_lists as (
-    select
-        {%- for comparison in comparisons %}
-        {{ ordered_array_agg('match_weight', 'level', where="comparison = '" ~ comparison.name ~ "'") }}
-            as {{ comparison.name }}_weights,
-        {{ ordered_array_agg('m_probability', 'level', where="comparison = '" ~ comparison.name ~ "'") }}
-            as {{ comparison.name }}_m,
-        {%- endfor %}
-        any_value(prior_match_weight) as prior_match_weight
-    from match_weights
-),
-
-scored as (
-    select
-        candidate_pairs.*,
-        weight_lists.prior_match_weight
-        {%- for comparison in comparisons %}
-            + case
-                {%- if comparison.term_frequency %}
-                -- exact agreement on a value: u is how common the value is
-                when gamma_{{ comparison.name }} = {{ comparison.levels | length }} and term_frequency_{{ comparison.name }} > 0
-                    and weight_lists.{{ comparison.name }}_m is not null
-                    then log2({{ array_element('weight_lists.' ~ comparison.name ~ '_m', 'gamma_' ~ comparison.name ~ ' + 1') }} / term_frequency_{{ comparison.name }})
-                {%- endif %}
-                -- a comparison without trained weights carries no evidence
-                when gamma_{{ comparison.name }} >= 0
-                    then coalesce({{ array_element('weight_lists.' ~ comparison.name ~ '_weights', 'gamma_' ~ comparison.name ~ ' + 1') }}, 0)
-                else 0
-            end
-        {%- endfor %} as match_weight,
-        {% if vetoes -%}
-        (
-            {%- for veto in vetoes %}
-            (gamma_{{ veto.disagree }} = 0
-                {%- if veto.unless_agree is defined %}
-                and gamma_{{ veto.unless_agree }} < {{ levels_by_name[veto.unless_agree] - 1 }}
-                {%- endif %})
-            {%- if not loop.last %} or {% endif %}
-            {%- endfor %}
-        )
-        {%- else -%}
-        false
-        {%- endif %} as is_vetoed
-    from candidate_pairs
-    cross join weight_lists
-),
-
-decided as (
-    select
-        *,
-        1 / (1 + pow(2, -match_weight)) as match_probability,
-        case
-            when is_vetoed then null
-            when shared_identifier is not null then 'shared_' || shared_identifier
-            when 1 / (1 + pow(2, -match_weight)) >= {{ var('identity_match_threshold') }} then 'probabilistic'
-        end as proposed_rule
-    from scored
 ),
 
 {%- if exclusive_systems %}
@@ -141,13 +74,14 @@ decisions as (
             {%- endif %}
             else decided.proposed_rule
         end as link_rule,
+        {%- if exclusive_systems %}
         case
-            when decided.is_vetoed then 'vetoed (var identity_vetoes)'
-            when decided.proposed_rule is null then 'below threshold'
-            {%- if exclusive_systems %}
-            when {{ not_best }} then 'not the best match in an exclusive system'
-            {%- endif %}
-        end as not_linked_reason
+            when decided.proposed_rule is not null and ({{ not_best }}) then 'not the best match in an exclusive system'
+            else decided.not_linked_reason
+        end
+        {%- else %}
+        decided.not_linked_reason
+        {%- endif %} as not_linked_reason
     from decided
     {%- if exclusive_systems %}
     left join exclusive_proposals
@@ -156,10 +90,8 @@ decisions as (
     {%- endif %}
 ),
 
--- the comparisons that agreed, for links only (the links mart and cdp explain show them).
--- Each pair's comparison levels, blocking rules and systems are left in
--- int_identity_candidate_pairs: every pair (56 million at 1,000,000 customers) is written
--- every run, and those columns took a quarter of its time (cdp explain joins them back).
+-- the comparisons that agreed, for links only (the links mart and cdp explain show them). The
+-- pairs' comparison levels, blocking rules and systems stay in int_identity_candidate_pairs.
 final as (
     select
         decisions.record_rank_l,

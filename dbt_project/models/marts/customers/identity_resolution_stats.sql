@@ -15,6 +15,10 @@ scored_pairs as (
     select * from {{ ref('int_identity_scored_pairs') }}
 ),
 
+comparison_patterns as (
+    select * from {{ ref('int_identity_comparison_patterns') }}
+),
+
 links as (
     select * from {{ ref('int_identity_links') }}
 ),
@@ -57,13 +61,21 @@ identifier_summary as (
     from identifiers
 ),
 
+-- every candidate pair's levels are counted in the candidate patterns: a veto needs the levels alone
 pair_summary as (
     select
-        count(*) as candidate_pair_count,
-        count(*) filter (where is_vetoed) as vetoed_pair_count,
-        -- a shared e-mail or phone whose holders clearly differ (a household's address)
-        count(*) filter (where is_vetoed and shared_identifier is not null) as shared_identifier_pairs_vetoed
+        cast(coalesce(sum(pair_count), 0) as bigint) as candidate_pair_count,
+        cast(coalesce(sum(case when {{ identity_veto() }} then pair_count end), 0) as bigint) as vetoed_pair_count
+    from comparison_patterns
+    where sample = 'candidates'
+),
+
+-- a shared e-mail or phone whose holders clearly differ (a household's address): scored pairs
+-- keep these, the cannot-link pairs clustering reads
+cannot_link_summary as (
+    select count(*) as shared_identifier_pairs_vetoed
     from scored_pairs
+    where is_vetoed and shared_identifier is not null
 ),
 
 link_summary as (
@@ -117,7 +129,7 @@ final as (
             8
         ) as candidate_share_of_all_pairs,
         pair_summary.vetoed_pair_count,
-        pair_summary.shared_identifier_pairs_vetoed,
+        cannot_link_summary.shared_identifier_pairs_vetoed,
         link_summary.deterministic_link_count,
         link_summary.probabilistic_link_count,
         link_summary.weak_link_count,
@@ -130,6 +142,7 @@ final as (
     from customer_summary
     cross join identifier_summary
     cross join pair_summary
+    cross join cannot_link_summary
     cross join link_summary
     cross join split_summary
     cross join change_summary
