@@ -7,7 +7,7 @@
 -- turned down, and each vetoed pair that shares an identifier (a cannot-link pair clustering
 -- reads), with its match weight and probability and, for links, the comparisons that agreed.
 -- Every other pair's score is in the view int_identity_pair_scores: writing all of them (56 million
--- at 1,000,000 customers, 2.5 million of them kept here) took 15–25 s more a run.
+-- at 1,000,000 customers, 2.5 million of them kept here) took 10–25 s more a run.
 with
 
 pair_scores as (
