@@ -6,10 +6,12 @@ An interaction is one row per customer, product, kind and UTC day: ``customer_id
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from cdp.warehouse import Warehouse, as_warehouse
 
@@ -73,7 +75,9 @@ final as (
 
 select * from final
 """
-BATCH_VIEW = "ml_recommendation_batch_customers"
+# scoring's scratch tables: the customers to recommend for, numbered into batches, and their interactions
+BATCH_CUSTOMERS = "_recommendation_batch_customers"
+BATCH_INTERACTIONS = "_recommendation_batch_interactions"
 
 
 def as_date(value: str | date | datetime) -> date:
@@ -85,28 +89,62 @@ def as_date(value: str | date | datetime) -> date:
     return datetime.strptime(value, "%Y-%m-%d").date()
 
 
-def load_interactions(
-    warehouse: Warehouse, cutoff_date: str | date, lookback_days: int | None = 365,
-    customers: pd.Series | None = None,
-) -> pd.DataFrame:
+def load_interactions(warehouse: Warehouse, cutoff_date: str | date, lookback_days: int | None = 365) -> pd.DataFrame:
     """Product interactions of identified customers in the ``lookback_days`` UTC days ending on ``cutoff_date``.
 
     Point-in-time: the SQL reads nothing dated after ``cutoff_date`` (inclusive). ``lookback_days=None``
-    reads all history; ``customers`` (a batch of ids), only theirs. Ids come back as categoricals (cheap at
-    millions of rows), dates as datetime64.
+    reads all history. Ids come back as categoricals (cheap at millions of rows), dates as datetime64.
     """
     warehouse = as_warehouse(warehouse)
+    return _frame(warehouse.arrow(INTERACTIONS_SQL.format(customers=""), _window(cutoff_date, lookback_days)))
+
+
+def interaction_batches(
+    warehouse: Warehouse, cutoff_date: str | date, lookback_days: int | None, customers_sql: str, batch_rows: int,
+) -> Iterator[tuple[pd.Series, pd.DataFrame]]:
+    """The customers ``customers_sql`` selects (one column, ``customer_id``), in batches of ``batch_rows`` by id,
+    each with its interactions as ``load_interactions`` reads them.
+
+    The interactions are aggregated once, each row tagged with its customer's batch, and each batch reads
+    only its rows: aggregating them again per batch of customers (17 at 1,000,000) took 11 of the 29 s of a
+    scoring run."""
+    warehouse = as_warehouse(warehouse)
+    if batch_rows < 1:
+        raise ValueError(f"batch_rows must be at least 1, got {batch_rows}")
+    batches = warehouse.temp_table(
+        BATCH_CUSTOMERS,
+        f"select customer_id, (row_number() over (order by customer_id) - 1) // {int(batch_rows)} as batch "
+        f"from ({customers_sql}) as customers",
+    )
+    try:
+        only = f"and customer_id in (select customer_id from {BATCH_CUSTOMERS})"
+        warehouse.temp_table(
+            BATCH_INTERACTIONS,
+            f"select interactions.*, customers.batch from ({INTERACTIONS_SQL.format(customers=only)}) as interactions "
+            f"inner join {BATCH_CUSTOMERS} as customers using (customer_id)",
+            _window(cutoff_date, lookback_days),
+        )
+        columns = ", ".join(INTERACTION_COLUMNS)
+        for batch in range(-(-batches // batch_rows)):
+            ids = warehouse.frame(
+                f"select customer_id from {BATCH_CUSTOMERS} where batch = ? order by customer_id", [batch]
+            )["customer_id"].astype(str)
+            yield ids, _frame(warehouse.arrow(f"select {columns} from {BATCH_INTERACTIONS} where batch = ?", [batch]))
+    finally:
+        warehouse.drop_temp_table(BATCH_INTERACTIONS)
+        warehouse.drop_temp_table(BATCH_CUSTOMERS)
+
+
+def _window(cutoff_date: str | date, lookback_days: int | None) -> list[date]:
+    """INTERACTIONS_SQL's parameters: the first and last day read, for orders and for events."""
     cutoff = as_date(cutoff_date)
     if lookback_days is not None and lookback_days < 1:
         raise ValueError(f"lookback_days must be at least 1, got {lookback_days}")
     window_start = date.min if lookback_days is None else cutoff - timedelta(days=lookback_days - 1)
-    params = [window_start, cutoff, window_start, cutoff]
-    if customers is None:
-        table = warehouse.arrow(INTERACTIONS_SQL.format(customers=""), params)
-    else:
-        with warehouse.registered(BATCH_VIEW, pd.DataFrame({"customer_id": customers.astype(str)})):
-            only = f"and customer_id in (select customer_id from {BATCH_VIEW})"
-            table = warehouse.arrow(INTERACTIONS_SQL.format(customers=only), params)
+    return [window_start, cutoff, window_start, cutoff]
+
+
+def _frame(table: pa.Table) -> pd.DataFrame:
     frame = table.to_pandas(strings_to_categorical=True, date_as_object=False)
     frame["interaction_count"] = frame["interaction_count"].astype(np.int32)
     return frame[INTERACTION_COLUMNS]

@@ -51,7 +51,7 @@ from ml.monitoring import (
 from ml.outputs import OUTPUT_TABLES, RunOutputs
 from ml.personas import PersonaModel, fit_personas
 from ml.propensity import PropensityModel, assign_tiers, train_propensity
-from ml.recommendation_data import load_interactions
+from ml.recommendation_data import interaction_batches, load_interactions
 from ml.recommendations import ItemToItemRecommender
 from ml.recommendations import evaluate as evaluate_recommendations
 from ml.registry import (
@@ -645,12 +645,13 @@ def run_recommendations(
         customers (a customer's recommendations depend on their own interactions and the model only)."""
         table = "ml.product_recommendations"
         interaction_rows = customers = item_to_item = 0
-        for batch in _known_customer_batches(warehouse, run.as_of_date, scale.batch_rows):
-            interactions = load_interactions(warehouse, run.as_of_date, settings.get("lookback_days"), batch)
+        # customers with a feature row at the cutoff: known then, and not erased
+        known = f"select customer_id from {FEATURES_TABLE} where cutoff_date = date '{run.as_of_date.isoformat()}'"
+        batches = interaction_batches(
+            warehouse, run.as_of_date, settings.get("lookback_days"), known, scale.batch_rows)
+        for batch, interactions in batches:
             recommendations = model.recommend(interactions, customer_ids=batch.to_numpy())
-            for column in ("customer_id", "product_id", "source"):
-                recommendations[column] = recommendations[column].astype(str)
-            outputs.append(table, recommendations)
+            outputs.append(table, recommendations)  # categorical ids are written as text
             interaction_rows += len(interactions)
             customers += int(recommendations["customer_id"].nunique())
             item_to_item += int((recommendations["source"] == "item_to_item").sum())

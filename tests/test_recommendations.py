@@ -11,7 +11,7 @@ import pytest
 
 from benchmarks.ml.synthetic_interactions import synthetic_interactions
 from ml.errors import NotEnoughData
-from ml.recommendation_data import INTERACTION_COLUMNS, load_interactions
+from ml.recommendation_data import INTERACTION_COLUMNS, interaction_batches, load_interactions
 from ml.recommendations import RECOMMENDATION_COLUMNS, ItemToItemRecommender, evaluate, recommend_products
 from ml.settings import load_model_config
 
@@ -206,3 +206,30 @@ def test_loader_is_point_in_time_and_reads_only_completed_identified_activity(co
     json.dumps({"params": run_after.params, "metrics": run_after.metrics})
     assert run_after.params["as_of"] == CUTOFF.isoformat()
     assert run_after.metrics["holdout"]["test_customers"] > 0
+
+
+def test_interaction_batches_give_each_selected_customer_once_with_exactly_their_interactions(con):
+    data = complements()
+    warehouse(con, data)
+    con.execute("create table picked as select distinct customer_id from marts.fct_orders where customer_id <> 'cab00'")
+    con.execute("insert into picked values ('nobody')")  # known, without interactions
+    whole = load_interactions(con, CUTOFF, lookback_days=30).astype(
+        {"customer_id": str, "product_id": str, "interaction_type": str})
+
+    batches = list(interaction_batches(con, CUTOFF, 30, "select customer_id from picked", batch_rows=7))
+
+    picked = sorted(row[0] for row in con.execute("select customer_id from picked").fetchall())
+    assert [len(ids) for ids, _ in batches] == [7] * (len(picked) // 7) + [len(picked) % 7]
+    assert [customer for ids, _ in batches for customer in ids] == picked  # in id order, each once
+    for ids, batch in batches:
+        assert list(batch.columns) == INTERACTION_COLUMNS
+        mine = whole[whole["customer_id"].isin(ids)]
+        pd.testing.assert_frame_equal(
+            batch.astype({"customer_id": str, "product_id": str, "interaction_type": str})
+            .sort_values(INTERACTION_COLUMNS[:4]).reset_index(drop=True),
+            mine.sort_values(INTERACTION_COLUMNS[:4]).reset_index(drop=True),
+        )
+    assert "cab00" not in set(pd.concat([batch for _, batch in batches])["customer_id"].astype(str))
+    # the scratch tables are gone, also when the caller stops early
+    next(iter(interaction_batches(con, CUTOFF, 30, "select customer_id from picked", batch_rows=7)))
+    assert not con.execute("select count(*) from duckdb_tables() where temporary").fetchone()[0]

@@ -129,7 +129,15 @@ class Warehouse(ABC):
 
 
 def arrow_table(frame: pd.DataFrame | pa.Table) -> pa.Table:
-    return frame if isinstance(frame, pa.Table) else pa.Table.from_pandas(frame, preserve_index=False)
+    """The rows as Arrow, categorical (dictionary) columns as their values: both engines write those as they
+    would the plain column, and decoding here is C++, where ``astype(str)`` on 10 M categorical ids took 3.5 s."""
+    table = frame if isinstance(frame, pa.Table) else pa.Table.from_pandas(frame, preserve_index=False)
+    decoded = table
+    for index, field in enumerate(table.schema):
+        if pa.types.is_dictionary(field.type):
+            decoded = decoded.set_column(index, field.name, table.column(index).cast(field.type.value_type))
+    # pandas' metadata would still call the decoded columns categorical
+    return table if decoded is table else decoded.replace_schema_metadata(None)
 
 
 def split_name(table: str) -> tuple[str, str]:
