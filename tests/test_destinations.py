@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from cdp.export import normalise as n
-from cdp.export.destinations import DESTINATIONS, MAILCHIMP, truncate_utf8
+from cdp.export.destinations import DESTINATIONS, MAILCHIMP, column_as_text, truncate_utf8
 
 
 def sha(text: str) -> str:
@@ -331,6 +331,31 @@ def test_braze_refuses_arrays():
 )
 def test_value_as_text(value, expected):
     assert n.value_as_text(value) == expected
+
+
+STAMPS = ["2026-08-12", "2026-08-12 10:11:12.345678", "1965-03-04 01:02:03.999", None, "2026-01-01 00:00:00.0005",
+          "1969-12-31 23:59:59.5", "1969-12-31 23:59:59.000001"]
+
+
+@pytest.mark.parametrize(
+    "column",
+    [
+        pd.Series([0.5, np.nan, np.inf, -np.inf, -0.0, 1e16, 1.2345678901234568e17, 1e-7, 2019.9594593287695, 3.0]),
+        pd.Series([1, -5, 0, 2**62], dtype=np.int64),
+        pd.Series([True, False]),
+        pd.Series([1, None], dtype="Int64"),
+        *(pd.Series(pd.to_datetime(STAMPS, format="ISO8601")).astype(f"datetime64[{unit}]")
+          for unit in ("ns", "us", "ms")),
+        pd.Series(np.array(["0999-05-01T10:00:00", "2020-01-01T00:00:00.25", "NaT"], dtype="datetime64[us]")),
+        pd.Series([None, None], dtype="datetime64[us]"),
+        pd.Series(pd.to_datetime(STAMPS[:3], format="ISO8601", utc=True)),
+        pd.Series(["Champions", " ", None, "", " x "], dtype="string"),
+        pd.Series(["Champions", " ", None, date(2026, 7, 1), 7], dtype=object),
+    ],
+    ids=lambda column: str(column.dtype),
+)
+def test_a_column_renders_as_each_of_its_values_does(column):
+    assert column_as_text(column) == [None if n.is_missing(value) else n.value_as_text(value) for value in column]
 
 
 # --- Klaviyo ----------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from cdp.export.normalise import (
@@ -24,6 +25,7 @@ from cdp.export.normalise import (
     country_alpha2,
     country_for_meta,
     date_iso,
+    decimal_text,
     email_for_google,
     email_for_meta,
     email_subscribe_for_braze,
@@ -218,18 +220,57 @@ class Destination:
 
 
 def _render_column(members: pd.DataFrame, name: str, mapping: FieldMapping) -> list[str | None]:
-    transform = mapping.transform or value_as_text
-    context = [_values(members, c) for c in mapping.context]
-    cells = [transform(value, *extra) for value, *extra in zip(_values(members, name), *context, strict=True)]
+    if mapping.transform is None and name in members.columns:
+        cells = column_as_text(members[name])
+    else:
+        transform = mapping.transform or value_as_text
+        context = [_values(members, c) for c in mapping.context]
+        cells = [transform(value, *extra) for value, *extra in zip(_values(members, name), *context, strict=True)]
     return [sha256_hex(c) for c in cells] if mapping.hashed else cells
+
+
+def column_as_text(column: pd.Series) -> list[str | None]:
+    """``value_as_text`` of each value, by the column's type once rather than each value's (7 of the 10 s
+    an export of 315,000 customers spent rendering)."""
+    values = column.to_numpy()
+    if isinstance(column.dtype, pd.StringDtype):
+        return [None if text is None or not text.strip() else text for text in _values_of(column)]
+    if column.dtype == np.float64:
+        finite = np.isfinite(values)
+        # a float's repr without an exponent is already its plain decimal; one with (1e+16) goes the long way
+        return [(text if "e" not in (text := repr(number)) else decimal_text(number)) if keep else None
+                for number, keep in zip(values.tolist(), finite.tolist(), strict=True)]
+    if column.dtype == np.int64:
+        return [str(number) for number in values.tolist()]
+    if column.dtype == np.bool_:
+        return ["true" if flag else "false" for flag in values.tolist()]
+    if _four_digit_years(column):
+        # naive timestamps are UTC (datetime_iso_utc); milliseconds only when the second has a fraction
+        whole = np.datetime_as_string(values, unit="s").tolist()
+        with_ms = np.datetime_as_string(values, unit="ms").tolist()
+        fraction = ((values.astype("datetime64[us]") - values.astype("datetime64[s]")).astype(np.int64) != 0).tolist()
+        return [None if missing else (with_ms[row] if fraction[row] else whole[row]) + "Z"
+                for row, missing in enumerate(column.isna().tolist())]
+    return [value_as_text(value) for value in _values_of(column)]
+
+
+def _four_digit_years(column: pd.Series) -> bool:
+    """A naive timestamp column whose years print as four digits (as datetime_iso_utc writes them)."""
+    if column.dtype.kind != "M" or not isinstance(column.dtype, np.dtype):
+        return False
+    present = column.dropna()
+    return present.empty or (present.min().year >= 1000 and present.max().year <= 9999)
 
 
 def _values(members: pd.DataFrame, column: str) -> list:
     """A column's values with every kind of missing (NaN, NaT, pd.NA) as None; an absent column is all None."""
     if column not in members.columns:
         return [None] * len(members)
-    column_values = members[column]
-    return [None if missing else v for v, missing in zip(column_values.tolist(), column_values.isna(), strict=True)]
+    return _values_of(members[column])
+
+
+def _values_of(column: pd.Series) -> list:
+    return [None if missing else v for v, missing in zip(column.tolist(), column.isna(), strict=True)]
 
 
 def _blank(value: object) -> bool:
