@@ -113,7 +113,9 @@ def interaction_batches(
         raise ValueError(f"batch_rows must be at least 1, got {batch_rows}")
     batches = warehouse.temp_table(
         BATCH_CUSTOMERS,
-        f"select customer_id, (row_number() over (order by customer_id) - 1) // {int(batch_rows)} as batch "
+        # floor of a double, not an integer division: Spark has no //, and DuckDB's / is not integral
+        f"select customer_id, cast(floor((row_number() over (order by customer_id) - 1) / {int(batch_rows)}) "
+        "as bigint) as batch "
         f"from ({customers_sql}) as customers",
     )
     try:
