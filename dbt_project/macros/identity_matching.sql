@@ -195,8 +195,8 @@ left join comparisons
 
 
 {#- Whether a veto (var identity_vetoes) applies to a pair, from its comparison levels
-    (gamma_<name>): a pair that clearly differs on `disagree`, unless it agrees exactly on
-    `unless_agree`, never links. Read by the pair scores and by the vetoed-pair count of
+    (gamma_<name>): a pair that clearly differs on `disagree` (level 0) never links, unless
+    `unless_agree` is at one of its two strongest levels. Read by the pair scores and by the vetoed-pair count of
     identity_resolution_stats (from the candidate patterns: a veto needs the levels alone). -#}
 {% macro identity_veto() -%}
     {%- set levels_by_name = {} -%}
