@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -263,10 +263,14 @@ def run_clv(
     return run_model(warehouse, lifecycle, pipeline_run_id, force_retrain)
 
 
-def _known_customer_batches(warehouse: Warehouse, cutoff, batch_rows: int):
-    """The ids of customers with a feature row at the cutoff (known then, and not erased), in batches."""
-    query = f"select customer_id from {FEATURES_TABLE} where cutoff_date = ? order by customer_id"
-    for batch in warehouse.batches(query, [cutoff], rows=batch_rows):
+def _known_customers_sql(cutoff: date) -> str:
+    """The ids of customers with a feature row at the cutoff: known then, and not erased."""
+    return f"select customer_id from {FEATURES_TABLE} where cutoff_date = date '{cutoff.isoformat()}'"
+
+
+def _known_customer_batches(warehouse: Warehouse, cutoff: date, batch_rows: int):
+    """``_known_customers_sql``'s customers, in batches."""
+    for batch in warehouse.batches(f"{_known_customers_sql(cutoff)} order by customer_id", rows=batch_rows):
         yield batch["customer_id"].sort_values(ignore_index=True)
 
 
@@ -645,10 +649,8 @@ def run_recommendations(
         customers (a customer's recommendations depend on their own interactions and the model only)."""
         table = "ml.product_recommendations"
         interaction_rows = customers = item_to_item = 0
-        # customers with a feature row at the cutoff: known then, and not erased
-        known = f"select customer_id from {FEATURES_TABLE} where cutoff_date = date '{run.as_of_date.isoformat()}'"
-        batches = interaction_batches(
-            warehouse, run.as_of_date, settings.get("lookback_days"), known, scale.batch_rows)
+        batches = interaction_batches(warehouse, run.as_of_date, settings.get("lookback_days"),
+                                      _known_customers_sql(run.as_of_date), scale.batch_rows)
         for batch, interactions in batches:
             recommendations = model.recommend(interactions, customer_ids=batch.to_numpy())
             outputs.append(table, recommendations)  # categorical ids are written as text
